@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Packet parsing for the XDP program: Ethernet with up to two VLAN tags,
+ * IPv4 with options, IPv6 with a bounded extension-header walk, TCP.
+ *
+ * Every read is bounds-checked against data_end. A frame that is cut short
+ * or inconsistent before we know it is not TCP is "malformed": the caller
+ * decides (by default, drop) so that a broken header is never a way past
+ * the guard.
+ */
+#ifndef SW_BPF_PARSE_H
+#define SW_BPF_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include "smtpwall.h"
+
+#define SW_MAX_VLAN_TAGS 2
+#define SW_MAX_IPV6_EXT	 8
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+enum sw_parse_result {
+	SW_P_OTHER = 0,	/* not TCP over IP: not ours, pass */
+	SW_P_TCP,	/* a complete TCP header: ports and flags valid */
+	SW_P_FRAGMENT,	/* non-first fragment of TCP: addresses valid, no ports */
+	SW_P_MALFORMED,	/* see malformed_kind; dport valid if dport_known */
+};
+
+struct sw_packet {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;		/* network byte order */
+	__u16 dport;		/* host byte order, for the port bitmap */
+	__u8 family;
+	__u8 tcp_flags;		/* byte 13 of the TCP header */
+	__u8 malformed_kind;	/* enum sw_malformed */
+	__u8 dport_known;	/* for SW_P_MALFORMED: the destination port could be read */
+};
+
+#define SW_TCP_FIN 0x01
+#define SW_TCP_SYN 0x02
+#define SW_TCP_RST 0x04
+#define SW_TCP_ACK 0x10
+
+static __always_inline int sw_malformed(struct sw_packet *p, __u8 kind)
+{
+	p->malformed_kind = kind;
+	return SW_P_MALFORMED;
+}
+
+/* TCP at @l4 with @l4_end the end of the IP payload (or of the frame). */
+static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *data_end)
+{
+	struct tcphdr *tcp = l4;
+	__u16 *ports = l4;
+
+	if ((void *)(ports + 2) > data_end)
+		return sw_malformed(p, SW_M_TCP);
+	p->sport = ports[0];
+	p->dport = bpf_ntohs(ports[1]);
+	p->dport_known = 1;
+	if ((void *)(tcp + 1) > data_end)
+		return sw_malformed(p, SW_M_TCP);
+	if (tcp->doff < 5 || l4 + tcp->doff * 4 > data_end)
+		return sw_malformed(p, SW_M_TCP);
+	p->tcp_flags = ((__u8 *)tcp)[13];
+	return SW_P_TCP;
+}
+
+static __always_inline int sw_parse_ipv4(struct sw_packet *p, struct iphdr *ip, void *data_end)
+{
+	__u32 hlen;
+
+	if ((void *)(ip + 1) > data_end)
+		return sw_malformed(p, SW_M_IPV4);
+	hlen = ip->ihl * 4;
+	if (ip->version != 4 || ip->ihl < 5 || (void *)ip + hlen > data_end ||
+	    bpf_ntohs(ip->tot_len) < hlen ||
+	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+		return sw_malformed(p, SW_M_IPV4);
+	if (ip->protocol != IPPROTO_TCP)
+		return SW_P_OTHER;
+	p->family = SW_AF_INET;
+	p->saddr[0] = ip->saddr;
+	p->daddr[0] = ip->daddr;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return SW_P_FRAGMENT;
+	return sw_parse_tcp(p, (void *)ip + hlen, data_end);
+}
+
+static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip6, void *data_end)
+{
+	void *cursor = ip6 + 1;
+	__u8 next;
+	int i;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return sw_malformed(p, SW_M_IPV6);
+	if (ip6->version != 6)
+		return sw_malformed(p, SW_M_IPV6);
+	p->family = SW_AF_INET6;
+	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+	next = ip6->nexthdr;
+
+#pragma unroll
+	for (i = 0; i < SW_MAX_IPV6_EXT; i++) {
+		__u8 *ext = cursor;
+
+		switch (next) {
+		case IPPROTO_TCP:
+			return sw_parse_tcp(p, cursor, data_end);
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			if ((void *)(ext + 2) > data_end)
+				return sw_malformed(p, SW_M_IPV6);
+			next = ext[0];
+			cursor += (ext[1] + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			if ((void *)(ext + 2) > data_end)
+				return sw_malformed(p, SW_M_IPV6);
+			next = ext[0];
+			cursor += (ext[1] + 2) * 4;
+			break;
+		case IPPROTO_FRAGMENT:
+			if ((void *)(ext + 8) > data_end)
+				return sw_malformed(p, SW_M_IPV6);
+			next = ext[0];
+			/* offset is the upper 13 bits of bytes 2-3 */
+			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0)
+				return next == IPPROTO_TCP ? SW_P_FRAGMENT : SW_P_OTHER;
+			cursor += 8;
+			break;
+		default:
+			return SW_P_OTHER;
+		}
+	}
+	/* Upper layer not found within the walk: cannot tell it is not SMTP. */
+	return sw_malformed(p, SW_M_IPV6);
+}
+
+/* Parse the frame between @data and @data_end into @p. */
+static __always_inline int sw_parse(void *data, void *data_end, struct sw_packet *p)
+{
+	struct ethhdr *eth = data;
+	void *cursor = eth + 1;
+	__u16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > data_end)
+		return sw_malformed(p, SW_M_L2);
+	proto = eth->h_proto;
+
+#pragma unroll
+	for (i = 0; i < SW_MAX_VLAN_TAGS; i++) {
+		__u16 *vlan = cursor;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vlan + 2) > data_end)
+			return sw_malformed(p, SW_M_L2);
+		proto = vlan[1];
+		cursor = vlan + 2;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return sw_parse_ipv4(p, cursor, data_end);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return sw_parse_ipv6(p, cursor, data_end);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return sw_malformed(p, SW_M_L2);	/* a third tag: beyond what we parse */
+	return SW_P_OTHER;
+}
+
+#endif

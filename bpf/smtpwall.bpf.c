@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * smtpwall XDP enforcer: per-source SMTP connection limits.
+ *
+ * For each frame to a guarded TCP port:
+ *   parse -> source state (allocated on SYN, behind the new-source gate)
+ *   -> allow/deny verdict (cached per source) -> penalty box
+ *   -> SYN: rate limit (GCRA) and concurrency limit -> open a session
+ *   -> other: touch the session; the client's FIN/RST closes it.
+ * Established sessions are never cut by a rate limit; only a ban or a
+ * penalty drops packets of a source that is already connected.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "parse.h"
+#include "../maps/config.h"
+#include "../maps/sources.h"
+#include "../maps/sessions.h"
+#include "../maps/lists.h"
+#include "../maps/events.h"
+
+/* Set by tests before load: take the time from sw_test_now_ns, not the clock. */
+const volatile bool sw_test_clock = false;
+__u64 sw_test_now_ns = 0;
+
+/*
+ * Set by the benchmark before load: vary the source port of every packet so
+ * that each SYN opens a new session instead of being a retransmission.
+ * Both knobs are read-only data: the verifier removes the dead branches from
+ * the production program.
+ */
+const volatile bool sw_bench_vary_sport = false;
+__u32 sw_bench_seq = 0;
+
+static __always_inline __u64 sw_now(void)
+{
+	if (sw_test_clock)
+		return sw_test_now_ns;
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline bool sw_port_guarded(const struct sw_config *cfg, __u16 port)
+{
+	return cfg->port_bitmap[(port >> 6) & (SW_PORT_WORDS - 1)] & (1ULL << (port & 63));
+}
+
+static __always_inline void sw_make_src_key(const struct sw_config *cfg, const struct sw_packet *p,
+					    struct sw_src_key *key)
+{
+	if (p->family == SW_AF_INET) {
+		key->addr[0] = p->saddr[0] & cfg->v4_mask;
+	} else {
+		key->addr[0] = p->saddr[0] & cfg->v6_mask[0];
+		key->addr[1] = p->saddr[1] & cfg->v6_mask[1];
+		key->addr[2] = p->saddr[2] & cfg->v6_mask[2];
+		key->addr[3] = p->saddr[3] & cfg->v6_mask[3];
+	}
+	key->family = p->family;
+}
+
+/*
+ * Allow/deny lookup on the full source address. The more specific prefix
+ * wins; on equal prefixes the deny entry wins. Expired entries are ignored
+ * (the daemon removes them). Returns SW_LIST_* and the matched entry's expiry.
+ */
+static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 now, __u64 *expires)
+{
+	struct sw_list_entry *allow, *deny;
+
+	if (p->family == SW_AF_INET) {
+		struct sw_lpm_v4 k = { .prefixlen = 32, .addr = p->saddr[0] };
+
+		allow = bpf_map_lookup_elem(&sw_allow_v4, &k);
+		deny = bpf_map_lookup_elem(&sw_deny_v4, &k);
+	} else {
+		struct sw_lpm_v6 k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, p->saddr, 16);
+		allow = bpf_map_lookup_elem(&sw_allow_v6, &k);
+		deny = bpf_map_lookup_elem(&sw_deny_v6, &k);
+	}
+	if (allow && allow->expires_ns && allow->expires_ns <= now)
+		allow = NULL;
+	if (deny && deny->expires_ns && deny->expires_ns <= now)
+		deny = NULL;
+	if (deny && (!allow || deny->prefixlen >= allow->prefixlen)) {
+		*expires = deny->expires_ns;
+		return SW_LIST_DENY;
+	}
+	if (allow) {
+		*expires = allow->expires_ns;
+		return SW_LIST_ALLOW;
+	}
+	*expires = 0;
+	return SW_LIST_NONE;
+}
+
+/* The source's cached list verdict, refreshed when lists changed or the entry expired. */
+static __always_inline __u8 sw_source_list(const struct sw_config *cfg, const struct sw_packet *p,
+					   struct sw_source *src, __u64 now)
+{
+	if (src->list_gen != cfg->list_gen || (src->list_expires_ns && src->list_expires_ns <= now)) {
+		__u64 expires;
+
+		src->list_verdict = sw_list_lookup(p, now, &expires);
+		src->list_expires_ns = expires;
+		src->list_gen = cfg->list_gen;
+	}
+	return src->list_verdict;
+}
+
+/*
+ * Generic cell rate algorithm on one 64-bit state word: admit if the
+ * theoretical arrival time is not more than @tolerance ahead of now.
+ * Lock-free: if another CPU updates the word first, this packet is admitted
+ * without charging it (a bounded over-admission, never a false drop).
+ */
+static __always_inline bool sw_gcra_admit(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance)
+{
+	__u64 old = *tat, base = old > now ? old : now;
+
+	if (base - now > tolerance)
+		return false;
+	__sync_val_compare_and_swap(tat, old, base + interval);
+	return true;
+}
+
+static __always_inline void sw_emit_penalty(const struct sw_src_key *key, const struct sw_source *src,
+					    __u32 reason, __u32 strikes, __u64 now, struct sw_stats *st)
+{
+	struct sw_event ev = {
+		.ts_ns = now,
+		.until_ns = src->penalty_until_ns,
+		.src = *key,
+		.type = SW_EV_PENALTY,
+		.reason = reason,
+		.offences = src->offences,
+		.strikes = strikes,
+	};
+
+	if (bpf_ringbuf_output(&sw_events, &ev, sizeof(ev), 0))
+		st->events_lost++;
+}
+
+/*
+ * A limit was exceeded: count it, add a strike, and at penalty_strikes
+ * strikes within the window send the source to the penalty box for a time
+ * that doubles with every offence not yet forgotten.
+ */
+static __always_inline void sw_strike(const struct sw_config *cfg, const struct sw_src_key *key,
+				      struct sw_source *src, __u32 reason, __u64 now, struct sw_stats *st)
+{
+	__u32 strikes;
+	__u64 penalty;
+	__u32 shift;
+
+	if (!cfg->penalty_strikes)
+		return;
+	if (now - src->strike_window_ns > cfg->penalty_window_ns) {
+		src->strike_window_ns = now;
+		src->strikes = 0;
+	}
+	strikes = __sync_add_and_fetch(&src->strikes, 1);
+	if (strikes < cfg->penalty_strikes)
+		return;
+
+	if (src->last_offence_ns && now - src->last_offence_ns > cfg->penalty_forget_ns)
+		src->offences = 0;
+	shift = src->offences < 32 ? src->offences : 32;
+	penalty = cfg->penalty_base_ns;
+	if (shift >= 32 || penalty > (cfg->penalty_max_ns >> shift))
+		penalty = cfg->penalty_max_ns;
+	else
+		penalty <<= shift;
+	src->penalty_until_ns = now + penalty;
+	src->penalty_reason = reason;
+	src->offences++;
+	src->last_offence_ns = now;
+	src->strikes = 0;
+	st->penalties++;
+	sw_emit_penalty(key, src, reason, strikes, now, st);
+}
+
+/* Verdict for a decision to drop: counted, and in dry-run only counted. */
+static __always_inline int sw_drop(const struct sw_config *cfg, struct sw_stats *st,
+				   struct sw_source *src, __u32 reason)
+{
+	if (reason >= SW_R_MAX)
+		return XDP_PASS;
+	if (cfg->flags & SW_CFG_DRY_RUN) {
+		st->would_drop[reason]++;
+		if (src)
+			__sync_fetch_and_add(&src->would_drop[reason], 1);
+		return XDP_PASS;
+	}
+	st->dropped[reason]++;
+	if (src)
+		__sync_fetch_and_add(&src->dropped[reason], 1);
+	return XDP_DROP;
+}
+
+/* Live sessions of a source: opened minus closed by the client minus reaped by the daemon. */
+static __always_inline __u32 sw_live_sessions(const struct sw_src_key *key, const struct sw_source *src)
+{
+	__u32 open = src->sessions_open;
+	__u64 *reaped;
+
+	reaped = bpf_map_lookup_elem(&sw_reaped, key);
+	if (!reaped)
+		return open;
+	return *reaped >= open ? 0 : open - (__u32)*reaped;
+}
+
+/*
+ * A source we hold no state for. Non-SYN packets (sessions older than the
+ * program, or junk) pass unless the source is banned. SYNs allocate state
+ * if the new-source gate is open and the table has room.
+ */
+static __always_inline struct sw_source *sw_new_source(const struct sw_config *cfg, const struct sw_packet *p,
+						       const struct sw_src_key *key, __u64 now, struct sw_stats *st)
+{
+	struct sw_source fresh = {};
+	struct sw_global *g;
+	__u32 zero = 0;
+	long err;
+
+	g = bpf_map_lookup_elem(&sw_global, &zero);
+	if (!g)
+		return NULL;
+	if (cfg->new_source_interval_ns &&
+	    !sw_gcra_admit(&g->new_source_tat_ns, now, cfg->new_source_interval_ns,
+			   cfg->new_source_tolerance_ns)) {
+		g->gate_shut_ns = now;
+		st->untracked_syn++;
+		return NULL;
+	}
+	fresh.first_seen_ns = now;
+	fresh.last_seen_ns = now;
+	fresh.strike_window_ns = now;
+	fresh.list_gen = cfg->list_gen;
+	fresh.list_verdict = sw_list_lookup(p, now, &fresh.list_expires_ns);
+	err = bpf_map_update_elem(&sw_sources, key, &fresh, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU was first */) {
+		st->source_table_full++;
+		st->untracked_syn++;
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&sw_sources, key);
+}
+
+static __always_inline int sw_untracked(const struct sw_config *cfg, const struct sw_packet *p,
+					bool syn, __u64 now, struct sw_stats *st)
+{
+	__u64 expires;
+	__u8 list = sw_list_lookup(p, now, &expires);
+
+	if (list == SW_LIST_DENY)
+		return sw_drop(cfg, st, NULL, SW_R_DENY);
+	if (syn && list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
+		return sw_drop(cfg, st, NULL, SW_R_FLOOD);
+	return XDP_PASS;
+}
+
+static __always_inline void sw_session_key(const struct sw_packet *p, struct sw_session_key *sk)
+{
+	__builtin_memcpy(sk->saddr, p->saddr, 16);
+	__builtin_memcpy(sk->daddr, p->daddr, 16);
+	sk->sport = p->sport;
+	sk->dport = bpf_htons(p->dport);
+	sk->family = p->family;
+}
+
+/*
+ * @bypass: the source is allowlisted, or (dry-run) in the penalty box and
+ * already counted as a would-drop: the limits are not applied again.
+ */
+static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_packet *p,
+				  const struct sw_src_key *key, struct sw_source *src, bool allowed,
+				  bool bypass, __u64 now, __u64 len, struct sw_stats *st)
+{
+	struct sw_session_key sk = {};
+	struct sw_session *sess, fresh = {};
+
+	__sync_fetch_and_add(&src->syn, 1);
+	st->syn++;
+	sw_session_key(p, &sk);
+	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
+	if (sess) {
+		/* Retransmitted SYN: the session is already counted. */
+		sess->last_ns = now;
+		st->syn_retransmit++;
+		return XDP_PASS;
+	}
+
+	if (allowed) {
+		st->allowlisted++;
+	} else if (bypass) {
+		/* already judged */
+	} else if (cfg->syn_interval_ns &&
+		   !sw_gcra_admit(&src->syn_tat_ns, now, cfg->syn_interval_ns, cfg->syn_tolerance_ns)) {
+		sw_strike(cfg, key, src, SW_R_RATE, now, st);
+		if (sw_drop(cfg, st, src, SW_R_RATE) == XDP_DROP)
+			return XDP_DROP;
+	} else if (cfg->max_sessions && src->sessions_open >= cfg->max_sessions &&
+		   sw_live_sessions(key, src) >= cfg->max_sessions) {
+		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
+		if (sw_drop(cfg, st, src, SW_R_CONCURRENCY) == XDP_DROP)
+			return XDP_DROP;
+	}
+
+	fresh.start_ns = now;
+	fresh.last_ns = now;
+	fresh.packets = 1;
+	fresh.bytes = len;
+	if (!bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&src->sessions_open, 1);
+		__sync_fetch_and_add(&src->sessions_total, 1);
+		st->sessions_opened++;
+	}
+	__sync_fetch_and_add(&src->admitted, 1);
+	st->admitted++;
+	return XDP_PASS;
+}
+
+static __always_inline void sw_segment(const struct sw_packet *p, struct sw_source *src,
+				       __u64 now, __u64 len, struct sw_stats *st)
+{
+	struct sw_session_key sk = {};
+	struct sw_session *sess;
+
+	sw_session_key(p, &sk);
+	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
+	if (!sess)
+		return;	/* older than us, expired, or not a session: pass, not ours to cut */
+	sess->last_ns = now;
+	sess->packets++;
+	sess->bytes += len;
+	if (!(sess->flags & SW_SESS_ESTABLISHED) && (p->tcp_flags & SW_TCP_ACK)) {
+		sess->flags |= SW_SESS_ESTABLISHED;
+		if (!(src->flags & SW_SRC_PROVEN))
+			src->flags |= SW_SRC_PROVEN;
+	}
+	if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
+		/* Whoever deletes the entry accounts for the close: exactly once. */
+		if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
+			__sync_fetch_and_add(&src->sessions_open, -1);
+			st->sessions_closed++;
+		}
+	}
+}
+
+SEC("xdp")
+int smtpwall_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sw_packet p = {};
+	struct sw_src_key key = {};
+	struct sw_config *cfg;
+	struct sw_source *src;
+	struct sw_stats *st;
+	__u32 zero = 0;
+	__u64 now, len;
+	int kind;
+	bool syn, allowed = false, bypass = false;
+
+	cfg = bpf_map_lookup_elem(&sw_config, &zero);
+	st = bpf_map_lookup_elem(&sw_stats, &zero);
+	if (!cfg || !st)
+		return XDP_PASS;
+	st->packets++;
+	if (!(cfg->flags & SW_CFG_ENABLED))
+		return XDP_PASS;
+
+	kind = sw_parse(data, data_end, &p);
+	if (kind == SW_P_OTHER)
+		return XDP_PASS;
+	if (kind == SW_P_MALFORMED) {
+		if (p.malformed_kind < SW_M_MAX)
+			st->malformed[p.malformed_kind]++;
+		/* Only a frame that could be for a guarded port is ours to judge. */
+		if (p.dport_known && !sw_port_guarded(cfg, p.dport))
+			return XDP_PASS;
+		if (cfg->flags & SW_CFG_MALFORMED_PASS)
+			return XDP_PASS;
+		return sw_drop(cfg, st, NULL, SW_R_MALFORMED);
+	}
+	if (kind == SW_P_TCP && !sw_port_guarded(cfg, p.dport))
+		return XDP_PASS;
+
+	if (sw_bench_vary_sport)
+		p.sport ^= (__u16)sw_bench_seq++;
+
+	len = data_end - data;
+	now = sw_now();
+	st->guarded_packets++;
+	st->guarded_bytes += len;
+	sw_make_src_key(cfg, &p, &key);
+	syn = kind == SW_P_TCP && (p.tcp_flags & (SW_TCP_SYN | SW_TCP_ACK)) == SW_TCP_SYN;
+	if (kind == SW_P_FRAGMENT)
+		st->fragments++;
+
+	src = bpf_map_lookup_elem(&sw_sources, &key);
+	if (!src) {
+		if (syn)
+			src = sw_new_source(cfg, &p, &key, now, st);
+		if (!src)
+			return sw_untracked(cfg, &p, syn, now, st);
+	}
+
+	src->last_seen_ns = now;
+	__sync_fetch_and_add(&src->packets, 1);
+	__sync_fetch_and_add(&src->bytes, len);
+
+	switch (sw_source_list(cfg, &p, src, now)) {
+	case SW_LIST_DENY:
+		return sw_drop(cfg, st, src, SW_R_DENY);
+	case SW_LIST_ALLOW:
+		allowed = bypass = true;
+		break;
+	default:
+		if (src->penalty_until_ns > now) {
+			if (sw_drop(cfg, st, src, SW_R_PENALTY) == XDP_DROP)
+				return XDP_DROP;
+			bypass = true;	/* dry-run: counted once, not again below */
+		}
+	}
+
+	if (syn)
+		return sw_syn(cfg, &p, &key, src, allowed, bypass, now, len, st);
+	if (kind == SW_P_TCP)
+		sw_segment(&p, src, now, len, st);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";

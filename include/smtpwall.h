@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types and constants shared by the BPF programs and user space.
+ *
+ * Fixed-width types only, explicit padding, no pointers: every struct here
+ * is a BPF map key or value and must have the same layout on both sides.
+ * Changing a struct changes the pinned maps' layout: the daemon then refuses
+ * to adopt old pins and asks for `smtpwall detach`.
+ */
+#ifndef SMTPWALL_H
+#define SMTPWALL_H
+
+#include <linux/types.h>
+
+#define SW_AF_INET  2	/* AF_INET, without pulling libc into BPF */
+#define SW_AF_INET6 10	/* AF_INET6 */
+
+/* Guarded ports are a bitmap indexed by TCP destination port. */
+#define SW_PORT_WORDS (65536 / 64)
+
+/* Default map capacities; `[capacity]` in the config overrides them. */
+#define SW_DEFAULT_MAX_SOURCES	131072
+#define SW_DEFAULT_MAX_SESSIONS 262144
+#define SW_LIST_MAX_ENTRIES	65536
+#define SW_EVENTS_BYTES		(256 * 1024)
+
+/* Why a packet was, or in dry-run would have been, dropped. */
+enum sw_reason {
+	SW_R_RATE = 0,	   /* new-connection (SYN) rate limit of the source */
+	SW_R_CONCURRENCY,  /* source already holds max_sessions sessions */
+	SW_R_PENALTY,	   /* source is in the penalty box */
+	SW_R_DENY,	   /* source matches the deny list (a ban) */
+	SW_R_MALFORMED,	   /* frame that may be for a guarded port but cannot be parsed */
+	SW_R_FLOOD,	   /* new-source flood, SYN from an unknown source, [flood] action=drop */
+	SW_R_MAX
+};
+
+/* Kinds of frames the parser could not make sense of. */
+enum sw_malformed {
+	SW_M_L2 = 0,	/* truncated Ethernet / VLAN header, or more than two VLAN tags */
+	SW_M_IPV4,	/* truncated IPv4 header, version != 4, ihl < 5, bad total length */
+	SW_M_IPV6,	/* truncated IPv6 header or extension header, chain too long */
+	SW_M_TCP,	/* truncated TCP header, doff < 5, or doff beyond the packet */
+	SW_M_MAX
+};
+
+/* sw_config.flags */
+#define SW_CFG_ENABLED	      (1U << 0) /* unset: every frame passes (config not yet written) */
+#define SW_CFG_DRY_RUN	      (1U << 1) /* count would-drops, drop nothing */
+#define SW_CFG_MALFORMED_PASS (1U << 2) /* pass malformed frames instead of dropping them */
+#define SW_CFG_FLOOD_DROP     (1U << 3) /* drop SYNs of unknown sources while the new-source gate is shut */
+
+/*
+ * The kernel's view of the configuration: one entry in the sw_config array,
+ * written by the daemon. All times are nanoseconds of CLOCK_MONOTONIC
+ * (bpf_ktime_get_ns). A zero interval or limit disables that check.
+ */
+struct sw_config {
+	__u64 port_bitmap[SW_PORT_WORDS]; /* guarded TCP destination ports */
+	__u64 syn_interval_ns;	  /* GCRA emission interval: 1 s / SYN rate; 0 = no rate limit */
+	__u64 syn_tolerance_ns;	  /* GCRA burst tolerance: (burst - 1) * interval */
+	__u64 penalty_window_ns;  /* strikes count within this window */
+	__u64 penalty_base_ns;	  /* first penalty; doubles on each repeat offence */
+	__u64 penalty_max_ns;	  /* cap of an escalated penalty */
+	__u64 penalty_forget_ns;  /* offences are forgotten after this long without one */
+	__u64 new_source_interval_ns;  /* global gate on allocating state for new sources */
+	__u64 new_source_tolerance_ns;
+	__u64 list_gen;		  /* bumped by every allow/deny list change; invalidates cached verdicts */
+	__u32 max_sessions;	  /* concurrent sessions per source; 0 = unlimited */
+	__u32 penalty_strikes;	  /* violations within the window that earn a penalty; 0 = never */
+	__u32 v4_mask;		  /* source aggregation mask, network byte order */
+	__u32 v6_mask[4];	  /* source aggregation mask, network byte order */
+	__u32 flags;		  /* SW_CFG_* */
+	__u32 pad[2];
+};
+
+/* Per-CPU totals, summed by user space. */
+struct sw_stats {
+	__u64 packets;		/* every frame the program saw */
+	__u64 guarded_packets;	/* frames to a guarded port */
+	__u64 guarded_bytes;
+	__u64 syn;		/* connection attempts (SYN without ACK) on guarded ports */
+	__u64 admitted;		/* SYNs admitted */
+	__u64 syn_retransmit;	/* SYNs of a session already open */
+	__u64 allowlisted;	/* SYNs admitted past the limits because the source is allowlisted */
+	__u64 sessions_opened;
+	__u64 sessions_closed;	/* closed by the client's FIN or RST */
+	__u64 untracked_syn;	/* SYNs of unknown sources while the new-source gate was shut */
+	__u64 source_table_full;/* source state could not be allocated: table full */
+	__u64 fragments;	/* non-first fragments of guarded traffic */
+	__u64 penalties;	/* times a source was sent to the penalty box */
+	__u64 events_lost;	/* ring buffer full: event not delivered */
+	__u64 dropped[SW_R_MAX];
+	__u64 would_drop[SW_R_MAX];	/* dry-run */
+	__u64 malformed[SW_M_MAX];	/* seen, whatever the verdict */
+};
+
+/* Global state shared by all CPUs: one entry in sw_global. */
+struct sw_global {
+	__u64 new_source_tat_ns; /* GCRA state of the new-source gate */
+	__u64 gate_shut_ns;	 /* last time the gate refused a new source */
+};
+
+/*
+ * A source: an IPv4 address masked to ipv4_prefix, or an IPv6 address
+ * masked to ipv6_prefix. IPv4 uses addr[0] only; all in network byte order.
+ */
+struct sw_src_key {
+	__u32 addr[4];
+	__u8 family;		/* SW_AF_INET or SW_AF_INET6 */
+	__u8 pad[3];
+};
+
+/* sw_source.list_verdict */
+#define SW_LIST_NONE  0
+#define SW_LIST_ALLOW 1
+#define SW_LIST_DENY  2
+
+/* sw_source.flags */
+#define SW_SRC_PROVEN (1U << 0)	/* completed a TCP handshake: not a spoofed address */
+
+struct sw_source {
+	__u64 first_seen_ns;
+	__u64 last_seen_ns;
+	__u64 syn_tat_ns;	/* GCRA theoretical arrival time of the SYN rate limit */
+	__u64 penalty_until_ns;	/* 0 or a time: dropped until then */
+	__u64 strike_window_ns;	/* start of the current strike window */
+	__u64 last_offence_ns;	/* last time a penalty was given */
+	__u64 list_gen;		/* sw_config.list_gen when list_verdict was computed */
+	__u64 list_expires_ns;	/* expiry of the list entry behind list_verdict; 0 = none */
+	__u64 syn;
+	__u64 admitted;
+	__u64 packets;
+	__u64 bytes;
+	__u64 sessions_total;
+	__u64 dropped[SW_R_MAX];
+	__u64 would_drop[SW_R_MAX];
+	__u32 sessions_open;	/* admitted minus closed by the client; see sw_reaped */
+	__u32 strikes;		/* violations in the current window */
+	__u32 offences;		/* penalties served, for escalation */
+	__u8 list_verdict;	/* SW_LIST_* */
+	__u8 penalty_reason;	/* enum sw_reason of the last penalty */
+	__u16 flags;		/* SW_SRC_* */
+};
+
+/* A TCP connection to a guarded port, seen from the client's side. */
+struct sw_session_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;		/* network byte order */
+	__u16 dport;		/* network byte order */
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* sw_session.flags */
+#define SW_SESS_ESTABLISHED (1U << 0) /* the client acknowledged: handshake done */
+
+struct sw_session {
+	__u64 start_ns;
+	__u64 last_ns;		/* last packet from the client */
+	__u64 packets;
+	__u64 bytes;
+	__u32 flags;		/* SW_SESS_* */
+	__u32 pad;
+};
+
+/* Allow/deny list LPM keys. */
+struct sw_lpm_v4 {
+	__u32 prefixlen;
+	__u32 addr;		/* network byte order */
+};
+
+struct sw_lpm_v6 {
+	__u32 prefixlen;
+	__u32 addr[4];		/* network byte order */
+};
+
+/* sw_list_entry.origin */
+#define SW_ORIGIN_CONFIG 1	/* [allow]/[deny] in the config file */
+#define SW_ORIGIN_STORE	 2	/* CLI ban/allow, kept in the state database */
+
+struct sw_list_entry {
+	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0 = never */
+	__u32 prefixlen;	/* copy of the key's, so the more specific of allow/deny can win */
+	__u32 origin;		/* SW_ORIGIN_* */
+};
+
+/* Ring buffer events */
+enum sw_event_type {
+	SW_EV_PENALTY = 1,	/* a source entered the penalty box */
+};
+
+struct sw_event {
+	__u64 ts_ns;
+	__u64 until_ns;
+	struct sw_src_key src;
+	__u32 type;		/* enum sw_event_type */
+	__u32 reason;		/* enum sw_reason */
+	__u32 offences;
+	__u32 strikes;
+	__u32 pad;
+};
+
+#endif /* SMTPWALL_H */

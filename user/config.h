@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon's configuration: one INI file (parsed by inih), documented key
+ * by key in user/smtpwall.conf.example and the README.
+ */
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "parse.h"
+
+#define SW_DEFAULT_CONFIG     "/etc/smtpwall/smtpwall.conf"
+#define SW_DEFAULT_BPFFS_DIR  "/sys/fs/bpf/smtpwall"
+#define SW_DEFAULT_STATE_DIR  "/var/lib/smtpwall"
+#define SW_MAX_IFACES	      16
+#define SW_IFNAME_LEN	      16 /* IFNAMSIZ */
+#define SW_PATH_LEN	      256
+
+enum sw_xdp_mode { SW_XDP_AUTO = 0, SW_XDP_NATIVE, SW_XDP_GENERIC };
+enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
+
+/* A static allow/deny entry from the config file. */
+struct sw_config_entry {
+	struct sw_cidr cidr;
+	char reason[128];	/* "config <file>:<line>" unless given */
+};
+
+struct sw_settings {
+	/* [general] */
+	char interfaces[SW_MAX_IFACES][SW_IFNAME_LEN];
+	int n_interfaces;
+	char bpffs_dir[SW_PATH_LEN];
+	char state_dir[SW_PATH_LEN];
+	enum sw_xdp_mode xdp_mode;
+	bool dry_run;
+	enum sw_log_level log_level;
+	uint64_t gc_interval_ns;
+
+	/* [limits] */
+	uint64_t port_bitmap[SW_PORT_WORDS];
+	unsigned ipv4_prefix;		/* 0-32, default 32 */
+	unsigned ipv6_prefix;		/* 0-128, default 64 */
+	uint64_t syn_interval_ns;	/* from syn_rate; 0 = off */
+	unsigned syn_burst;		/* >= 1 */
+	unsigned max_sessions;		/* per source, 0 = unlimited */
+	uint64_t handshake_timeout_ns;	/* session without the client's ACK expires */
+	uint64_t idle_timeout_ns;	/* established session without client packets expires */
+	uint64_t source_idle_ns;	/* state of a quiet source with no sessions is dropped */
+	bool malformed_pass;		/* malformed = pass|drop */
+
+	/* [penalty] */
+	unsigned penalty_strikes;	/* 0 disables */
+	uint64_t penalty_window_ns;
+	uint64_t penalty_base_ns;
+	uint64_t penalty_max_ns;
+	uint64_t penalty_forget_ns;
+
+	/* [flood] */
+	uint64_t new_source_interval_ns; /* from new_source_rate; 0 = gate off */
+	unsigned new_source_burst;
+	bool flood_drop;		/* action = pass|drop */
+
+	/* [capacity] */
+	unsigned max_sources;		/* sw_sources / sw_reaped entries */
+	unsigned max_session_entries;	/* sw_sessions entries */
+
+	/* [allow] / [deny]: repeated `cidr = ...` keys */
+	struct sw_config_entry *allow;
+	int n_allow;
+	struct sw_config_entry *deny;
+	int n_deny;
+
+	char path[SW_PATH_LEN];		/* the file it came from, "" for defaults */
+};
+
+/* Built-in defaults (what an empty file gives). */
+void sw_settings_defaults(struct sw_settings *s);
+/*
+ * Load @path over the defaults. On error returns -1 and writes
+ * "<path>:<line>: [section] key: message" (or "<path>: message") to @err;
+ * @s is then freed and left with defaults. Unknown sections or keys are errors.
+ */
+int sw_settings_load(struct sw_settings *s, const char *path, char *err, size_t errlen);
+void sw_settings_free(struct sw_settings *s);
+/* Fill the kernel's struct sw_config (flags include SW_CFG_ENABLED). list_gen is left 0. */
+void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k);
+
+#endif
