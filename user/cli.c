@@ -1,0 +1,919 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Operator commands. They work from the pinned maps and the state database,
+ * whether or not the daemon runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "daemon.h"
+#include "gc.h"
+#include "json.h"
+#include "kernel.h"
+#include "lists.h"
+#include "loader.h"
+#include "store.h"
+
+/* What every command needs: settings, and the pins if smtpwall is loaded. */
+struct cli_ctx {
+	struct sw_settings s;
+	struct sw_kernel k;
+	bool loaded;
+	char load_err[512];
+};
+
+static int ctx_open(struct cli_ctx *c, const char *config_path)
+{
+	char err[512];
+
+	memset(c, 0, sizeof(*c));
+	sw_settings_defaults(&c->s);
+	if (config_path && sw_settings_load(&c->s, config_path, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return -1;
+	}
+	c->loaded = sw_kernel_open(&c->k, c->s.bpffs_dir, c->load_err, sizeof(c->load_err)) == 0;
+	return 0;
+}
+
+static void ctx_close(struct cli_ctx *c)
+{
+	if (c->loaded)
+		sw_kernel_close(&c->k);
+	sw_settings_free(&c->s);
+}
+
+static int need_loaded(struct cli_ctx *c)
+{
+	if (c->loaded)
+		return 0;
+	fprintf(stderr, "smtpwall: %s\n", c->load_err);
+	return -1;
+}
+
+static struct sw_store *open_store(struct cli_ctx *c)
+{
+	char err[512];
+	struct sw_store *st = sw_store_open(c->s.state_dir, err, sizeof(err));
+
+	if (!st)
+		fprintf(stderr, "smtpwall: %s\n", err);
+	return st;
+}
+
+static void json_reasons(struct sw_json *j, const char *key, const __u64 *v)
+{
+	sw_json_obj_begin(j, key);
+	for (int r = 0; r < SW_R_MAX; r++)
+		sw_json_u64(j, sw_reason_name(r), v[r]);
+	sw_json_obj_end(j);
+}
+
+static uint64_t sum_reasons(const __u64 *v)
+{
+	uint64_t t = 0;
+
+	for (int r = 0; r < SW_R_MAX; r++)
+		t += v[r];
+	return t;
+}
+
+static void print_reasons(const char *title, const __u64 *v)
+{
+	printf("  %-14s", title);
+	for (int r = 0; r < SW_R_MAX; r++)
+		printf(" %s=%" PRIu64, sw_reason_name(r), (uint64_t)v[r]);
+	printf("\n");
+}
+
+/* ---- status ---- */
+
+static int cmd_status(struct cli_ctx *c, bool json)
+{
+	struct sw_attachment att[SW_MAX_IFACES * 2];
+	struct sw_stats st;
+	int n_att, pid;
+	long sources = 0, sessions = 0;
+
+	pid = sw_daemon_pid(c->s.state_dir);
+	n_att = sw_attachments(c->s.bpffs_dir, att, SW_MAX_IFACES * 2);
+	if (n_att < 0)
+		n_att = 0;
+	if (c->loaded) {
+		if (sw_kernel_stats(&c->k, &st))
+			memset(&st, 0, sizeof(st));
+		sources = sw_map_count(c->k.sources_fd, sizeof(struct sw_src_key));
+		sessions = sw_map_count(c->k.sessions_fd, sizeof(struct sw_session_key));
+	}
+
+	if (json) {
+		struct sw_json j;
+
+		sw_json_init(&j, stdout);
+		sw_json_obj_begin(&j, NULL);
+		sw_json_obj_begin(&j, "daemon");
+		sw_json_bool(&j, "running", pid != 0);
+		if (pid > 0)
+			sw_json_i64(&j, "pid", pid);
+		else
+			sw_json_null(&j, "pid");
+		sw_json_obj_end(&j);
+		sw_json_bool(&j, "loaded", c->loaded);
+		sw_json_str(&j, "bpffs_dir", c->s.bpffs_dir);
+		sw_json_bool(&j, "dry_run", c->loaded && (c->k.config->flags & SW_CFG_DRY_RUN));
+		sw_json_arr_begin(&j, "attached");
+		for (int i = 0; i < n_att; i++) {
+			sw_json_obj_begin(&j, NULL);
+			sw_json_str(&j, "ifname", att[i].ifname);
+			sw_json_i64(&j, "ifindex", att[i].ifindex);
+			sw_json_str(&j, "mode", att[i].mode);
+			sw_json_obj_end(&j);
+		}
+		sw_json_arr_end(&j);
+		sw_json_i64(&j, "sources", sources);
+		sw_json_i64(&j, "sessions", sessions);
+		if (c->loaded) {
+			sw_json_u64(&j, "sources_capacity", c->s.max_sources);
+			sw_json_obj_begin(&j, "stats");
+			sw_json_u64(&j, "packets", st.packets);
+			sw_json_u64(&j, "guarded_packets", st.guarded_packets);
+			sw_json_u64(&j, "guarded_bytes", st.guarded_bytes);
+			sw_json_u64(&j, "syn", st.syn);
+			sw_json_u64(&j, "admitted", st.admitted);
+			sw_json_u64(&j, "syn_retransmit", st.syn_retransmit);
+			sw_json_u64(&j, "allowlisted", st.allowlisted);
+			sw_json_u64(&j, "sessions_opened", st.sessions_opened);
+			sw_json_u64(&j, "sessions_closed", st.sessions_closed);
+			sw_json_u64(&j, "untracked_syn", st.untracked_syn);
+			sw_json_u64(&j, "source_table_full", st.source_table_full);
+			sw_json_u64(&j, "fragments", st.fragments);
+			sw_json_u64(&j, "penalties", st.penalties);
+			sw_json_u64(&j, "events_lost", st.events_lost);
+			json_reasons(&j, "dropped", st.dropped);
+			json_reasons(&j, "would_drop", st.would_drop);
+			sw_json_obj_begin(&j, "malformed");
+			sw_json_u64(&j, "l2", st.malformed[SW_M_L2]);
+			sw_json_u64(&j, "ipv4", st.malformed[SW_M_IPV4]);
+			sw_json_u64(&j, "ipv6", st.malformed[SW_M_IPV6]);
+			sw_json_u64(&j, "tcp", st.malformed[SW_M_TCP]);
+			sw_json_obj_end(&j);
+			sw_json_obj_end(&j);
+		}
+		sw_json_obj_end(&j);
+		sw_json_finish(&j);
+		return 0;
+	}
+
+	printf("daemon:      %s", pid ? "running" : "not running");
+	if (pid > 0)
+		printf(" (pid %d)", pid);
+	printf("\nmaps:        %s\n", c->loaded ? c->s.bpffs_dir : "not loaded");
+	if (!n_att)
+		printf("attached:    none\n");
+	for (int i = 0; i < n_att; i++)
+		printf("attached:    %s (ifindex %d, %s)\n", att[i].ifname, att[i].ifindex, att[i].mode);
+	if (!c->loaded)
+		return 0;
+	if (c->k.config->flags & SW_CFG_DRY_RUN)
+		printf("mode:        DRY-RUN (decisions counted, nothing dropped)\n");
+	printf("sources:     %ld of %u\nsessions:    %ld\n", sources, c->s.max_sources, sessions);
+	printf("packets:     %" PRIu64 " (%" PRIu64 " to guarded ports, %" PRIu64 " bytes)\n",
+	       (uint64_t)st.packets, (uint64_t)st.guarded_packets, (uint64_t)st.guarded_bytes);
+	printf("connections: %" PRIu64 " SYNs, %" PRIu64 " admitted, %" PRIu64 " retransmitted, %" PRIu64
+	       " allowlisted\n",
+	       (uint64_t)st.syn, (uint64_t)st.admitted, (uint64_t)st.syn_retransmit, (uint64_t)st.allowlisted);
+	printf("sessions:    %" PRIu64 " opened, %" PRIu64 " closed by clients\n",
+	       (uint64_t)st.sessions_opened, (uint64_t)st.sessions_closed);
+	printf("penalties:   %" PRIu64 "\n", (uint64_t)st.penalties);
+	printf("flood:       %" PRIu64 " SYNs untracked (%" PRIu64 " for a full source table)\n",
+	       (uint64_t)st.untracked_syn, (uint64_t)st.source_table_full);
+	printf("drops:\n");
+	print_reasons("dropped", st.dropped);
+	print_reasons("would drop", st.would_drop);
+	printf("malformed:   l2=%" PRIu64 " ipv4=%" PRIu64 " ipv6=%" PRIu64 " tcp=%" PRIu64
+	       " (fragments %" PRIu64 ")\n",
+	       (uint64_t)st.malformed[SW_M_L2], (uint64_t)st.malformed[SW_M_IPV4],
+	       (uint64_t)st.malformed[SW_M_IPV6], (uint64_t)st.malformed[SW_M_TCP], (uint64_t)st.fragments);
+	return 0;
+}
+
+/* ---- show ---- */
+
+static uint64_t secs_until(uint64_t t_ns, uint64_t now)
+{
+	return t_ns > now ? (t_ns - now + 999999999ull) / 1000000000ull : 0;
+}
+
+static uint64_t secs_since(uint64_t t_ns, uint64_t now)
+{
+	return now > t_ns ? (now - t_ns) / 1000000000ull : 0;
+}
+
+/* The list entry that decides @addr's fate, as the kernel would choose it. */
+static const char *list_verdict(struct cli_ctx *c, const struct sw_cidr *addr, struct sw_cidr *matched,
+				struct sw_list_entry *entry, enum sw_list_kind *kind)
+{
+	struct sw_list_entry a = { 0 }, d = { 0 };
+	struct sw_cidr am, dm;
+	uint64_t now = sw_mono_ns();
+	bool has_a = !sw_list_match(&c->k, SW_LIST_KIND_ALLOW, addr, &a, &am) &&
+		     (!a.expires_ns || a.expires_ns > now);
+	bool has_d = !sw_list_match(&c->k, SW_LIST_KIND_DENY, addr, &d, &dm) &&
+		     (!d.expires_ns || d.expires_ns > now);
+
+	if (has_d && (!has_a || d.prefixlen >= a.prefixlen)) {
+		*matched = dm;
+		*entry = d;
+		*kind = SW_LIST_KIND_DENY;
+		return "deny";
+	}
+	if (has_a) {
+		*matched = am;
+		*entry = a;
+		*kind = SW_LIST_KIND_ALLOW;
+		return "allow";
+	}
+	return "none";
+}
+
+static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
+{
+	struct sw_cidr addr, src_cidr, matched;
+	struct sw_list_entry entry = { 0 };
+	struct sw_store_entry stored;
+	enum sw_list_kind kind = 0;
+	struct sw_src_key key;
+	struct sw_source src;
+	char err[SW_ERR_LEN], who[64], mtxt[64];
+	const char *list;
+	bool known, have_reason = false;
+	uint64_t now = sw_mono_ns();
+	uint32_t live = 0;
+	struct sw_store *store;
+
+	if (sw_parse_addr(arg, &addr, err)) {
+		fprintf(stderr, "smtpwall: show: %s\n", err);
+		return 2;
+	}
+	if (need_loaded(c))
+		return 1;
+	sw_source_key(c->k.config, &addr, &key);
+	sw_source_cidr(c->k.config, &key, &src_cidr);
+	sw_format_cidr(&src_cidr, false, who, sizeof(who));
+	known = bpf_map_lookup_elem(c->k.sources_fd, &key, &src) == 0;
+	if (!known)
+		memset(&src, 0, sizeof(src));
+	else
+		live = sw_source_live(&c->k, &key, &src);
+	list = list_verdict(c, &addr, &matched, &entry, &kind);
+	if (strcmp(list, "none")) {
+		sw_format_cidr(&matched, false, mtxt, sizeof(mtxt));
+		store = open_store(c);
+		if (store) {
+			have_reason = sw_store_get(store, kind, &matched, &stored, err, sizeof(err)) == 1;
+			sw_store_close(store);
+		}
+	}
+	bool penalised = src.penalty_until_ns > now;
+
+	if (json) {
+		struct sw_json j;
+
+		sw_json_init(&j, stdout);
+		sw_json_obj_begin(&j, NULL);
+		sw_json_str(&j, "address", arg);
+		sw_json_str(&j, "source", who);
+		sw_json_bool(&j, "known", known);
+		sw_json_u64(&j, "syn", src.syn);
+		sw_json_u64(&j, "admitted", src.admitted);
+		sw_json_u64(&j, "packets", src.packets);
+		sw_json_u64(&j, "bytes", src.bytes);
+		sw_json_u64(&j, "sessions_now", live);
+		sw_json_u64(&j, "sessions_total", src.sessions_total);
+		json_reasons(&j, "dropped", src.dropped);
+		json_reasons(&j, "would_drop", src.would_drop);
+		sw_json_obj_begin(&j, "penalty");
+		sw_json_bool(&j, "active", penalised);
+		sw_json_u64(&j, "remaining_s", penalised ? secs_until(src.penalty_until_ns, now) : 0);
+		sw_json_str(&j, "reason", src.offences ? sw_reason_name(src.penalty_reason) : NULL);
+		sw_json_u64(&j, "offences", src.offences);
+		sw_json_u64(&j, "strikes", src.strikes);
+		sw_json_obj_end(&j);
+		sw_json_str(&j, "list", list);
+		if (strcmp(list, "none")) {
+			sw_json_obj_begin(&j, "list_entry");
+			sw_json_str(&j, "cidr", mtxt);
+			sw_json_str(&j, "origin", entry.origin == SW_ORIGIN_CONFIG ? "config" : "cli");
+			sw_json_str(&j, "reason", have_reason ? stored.reason : NULL);
+			if (entry.expires_ns)
+				sw_json_u64(&j, "expires_in_s", secs_until(entry.expires_ns, now));
+			else
+				sw_json_null(&j, "expires_in_s");
+			sw_json_obj_end(&j);
+		}
+		sw_json_bool(&j, "proven", src.flags & SW_SRC_PROVEN);
+		if (known) {
+			sw_json_u64(&j, "first_seen_s_ago", secs_since(src.first_seen_ns, now));
+			sw_json_u64(&j, "last_seen_s_ago", secs_since(src.last_seen_ns, now));
+		}
+		sw_json_obj_end(&j);
+		sw_json_finish(&j);
+		return 0;
+	}
+
+	printf("source %s (address %s)%s\n", who, arg, known ? "" : ": no state (never seen, or expired)");
+	if (strcmp(list, "none"))
+		printf("  list:      %s %s (%s)%s%s\n", list, mtxt,
+		       entry.origin == SW_ORIGIN_CONFIG ? "config" : "cli",
+		       have_reason ? ": " : "", have_reason ? stored.reason : "");
+	if (!known)
+		return 0;
+	printf("  seen:      first %" PRIu64 "s ago, last %" PRIu64 "s ago%s\n",
+	       secs_since(src.first_seen_ns, now), secs_since(src.last_seen_ns, now),
+	       (src.flags & SW_SRC_PROVEN) ? ", completed a handshake" : "");
+	printf("  SYNs:      %" PRIu64 " (%" PRIu64 " admitted)\n", (uint64_t)src.syn, (uint64_t)src.admitted);
+	printf("  sessions:  %u now, %" PRIu64 " total\n", live, (uint64_t)src.sessions_total);
+	printf("  traffic:   %" PRIu64 " packets, %" PRIu64 " bytes\n", (uint64_t)src.packets,
+	       (uint64_t)src.bytes);
+	print_reasons("dropped", src.dropped);
+	print_reasons("would drop", src.would_drop);
+	if (penalised)
+		printf("  penalty:   %" PRIu64 "s left (%s, offence %u)\n", secs_until(src.penalty_until_ns, now),
+		       sw_reason_name(src.penalty_reason), src.offences);
+	else if (src.offences)
+		printf("  penalty:   none now; %u earlier offence(s), last for %s\n", src.offences,
+		       sw_reason_name(src.penalty_reason));
+	return 0;
+}
+
+/* ---- top ---- */
+
+enum top_by { TOP_SYN, TOP_DROPS, TOP_SESSIONS, TOP_PACKETS };
+
+struct top_row {
+	struct sw_src_key key;
+	struct sw_source src;
+	uint32_t live;
+	uint64_t drops;
+};
+
+static enum top_by sort_by;
+
+static uint64_t top_metric(const struct top_row *r)
+{
+	switch (sort_by) {
+	case TOP_DROPS:
+		return r->drops;
+	case TOP_SESSIONS:
+		return r->live;
+	case TOP_PACKETS:
+		return r->src.packets;
+	default:
+		return r->src.syn;
+	}
+}
+
+static int top_cmp(const void *a, const void *b)
+{
+	uint64_t x = top_metric(a), y = top_metric(b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
+{
+	struct sw_src_key *keys;
+	struct sw_source *vals;
+	struct top_row *rows;
+	uint64_t now = sw_mono_ns();
+	long n;
+
+	if (need_loaded(c))
+		return 1;
+	n = sw_map_dump(c->k.sources_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	if (n < 0) {
+		fprintf(stderr, "smtpwall: top: cannot read sources: %s\n", strerror((int)-n));
+		return 1;
+	}
+	rows = calloc(n + 1, sizeof(*rows));
+	if (!rows) {
+		free(keys);
+		free(vals);
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		rows[i].key = keys[i];
+		rows[i].src = vals[i];
+		rows[i].live = sw_source_live(&c->k, &keys[i], &vals[i]);
+		rows[i].drops = sum_reasons(vals[i].dropped) + sum_reasons(vals[i].would_drop);
+	}
+	sort_by = by;
+	qsort(rows, n, sizeof(*rows), top_cmp);
+	if (limit < n)
+		n = limit;
+
+	struct sw_json j;
+
+	if (json) {
+		sw_json_init(&j, stdout);
+		sw_json_obj_begin(&j, NULL);
+		sw_json_arr_begin(&j, "sources");
+	} else {
+		printf("%-40s %10s %10s %10s %8s %12s %s\n", "SOURCE", "SYN", "ADMITTED", "DROPPED", "SESSIONS",
+		       "PACKETS", "STATE");
+	}
+	for (long i = 0; i < n; i++) {
+		struct sw_cidr cidr;
+		char who[64], state[64];
+		bool pen = rows[i].src.penalty_until_ns > now;
+
+		sw_source_cidr(c->k.config, &rows[i].key, &cidr);
+		sw_format_cidr(&cidr, false, who, sizeof(who));
+		if (pen)
+			snprintf(state, sizeof(state), "penalty %" PRIu64 "s (%s)",
+				 secs_until(rows[i].src.penalty_until_ns, now),
+				 sw_reason_name(rows[i].src.penalty_reason));
+		else
+			snprintf(state, sizeof(state), "%s",
+				 rows[i].src.list_verdict == SW_LIST_DENY	 ? "banned"
+				 : rows[i].src.list_verdict == SW_LIST_ALLOW ? "allowed"
+									     : "-");
+		if (json) {
+			sw_json_obj_begin(&j, NULL);
+			sw_json_str(&j, "source", who);
+			sw_json_u64(&j, "syn", rows[i].src.syn);
+			sw_json_u64(&j, "admitted", rows[i].src.admitted);
+			sw_json_u64(&j, "dropped", rows[i].drops);
+			sw_json_u64(&j, "sessions_now", rows[i].live);
+			sw_json_u64(&j, "packets", rows[i].src.packets);
+			sw_json_u64(&j, "bytes", rows[i].src.bytes);
+			sw_json_u64(&j, "penalty_remaining_s", pen ? secs_until(rows[i].src.penalty_until_ns, now) : 0);
+			sw_json_obj_end(&j);
+		} else {
+			printf("%-40s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8u %12" PRIu64 " %s\n", who,
+			       (uint64_t)rows[i].src.syn, (uint64_t)rows[i].src.admitted, rows[i].drops,
+			       rows[i].live, (uint64_t)rows[i].src.packets, state);
+		}
+	}
+	if (json) {
+		sw_json_arr_end(&j);
+		sw_json_obj_end(&j);
+		sw_json_finish(&j);
+	}
+	free(rows);
+	free(keys);
+	free(vals);
+	return 0;
+}
+
+/* ---- ban / unban / allow / disallow ---- */
+
+static int cmd_list_add(struct cli_ctx *c, enum sw_list_kind kind, const char *arg, const char *dur,
+			const char *reason)
+{
+	struct sw_store_entry e = { .kind = kind };
+	struct sw_store *store;
+	char err[512], txt[64];
+	uint64_t for_ns = 0;
+	int ret;
+
+	if (sw_parse_cidr(arg, &e.cidr, err)) {
+		fprintf(stderr, "smtpwall: %s: %s\n", kind == SW_LIST_KIND_DENY ? "ban" : "allow", err);
+		return 2;
+	}
+	if (dur) {
+		if (sw_parse_duration(dur, &for_ns, err)) {
+			fprintf(stderr, "smtpwall: --for: %s\n", err);
+			return 2;
+		}
+		if (for_ns < 1000000000ull) {
+			fprintf(stderr, "smtpwall: --for: %s is shorter than one second\n", dur);
+			return 2;
+		}
+	}
+	e.created_at = time(NULL);
+	e.expires_at = for_ns ? e.created_at + (int64_t)(for_ns / 1000000000ull) : 0;
+	snprintf(e.reason, sizeof(e.reason), "%s", reason ? reason : "manual");
+
+	store = open_store(c);
+	if (!store)
+		return 1;
+	/* The database first: what is promised must survive a reboot. */
+	if (sw_store_put(store, &e, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		sw_store_close(store);
+		return 1;
+	}
+	sw_store_close(store);
+	sw_format_cidr(&e.cidr, false, txt, sizeof(txt));
+	if (!c->loaded) {
+		printf("%s %s recorded; not enforced until `smtpwall run` loads it (%s)\n",
+		       kind == SW_LIST_KIND_DENY ? "ban of" : "allow of", txt, c->load_err);
+		return 0;
+	}
+	ret = sw_list_put(&c->k, kind, &e.cidr, for_ns ? sw_mono_ns() + for_ns : 0, SW_ORIGIN_STORE);
+	if (ret) {
+		fprintf(stderr, "smtpwall: recorded, but cannot load %s into the kernel: %s\n", txt, strerror(-ret));
+		return 1;
+	}
+	sw_list_bump_gen(&c->k);
+	if (dur)
+		printf("%s %s for %s: %s\n", kind == SW_LIST_KIND_DENY ? "banned" : "allowed", txt, dur, e.reason);
+	else
+		printf("%s %s: %s\n", kind == SW_LIST_KIND_DENY ? "banned" : "allowed", txt, e.reason);
+	return 0;
+}
+
+static int cmd_list_del(struct cli_ctx *c, enum sw_list_kind kind, const char *arg)
+{
+	const char *verb = kind == SW_LIST_KIND_DENY ? "unban" : "disallow";
+	struct sw_store *store;
+	struct sw_cidr cidr;
+	char err[512], txt[64];
+	int removed, kret = -ENOENT;
+	bool in_config;
+
+	if (sw_parse_cidr(arg, &cidr, err)) {
+		fprintf(stderr, "smtpwall: %s: %s\n", verb, err);
+		return 2;
+	}
+	sw_format_cidr(&cidr, false, txt, sizeof(txt));
+	in_config = sw_lists_in_config(&c->s, kind, &cidr);
+	store = open_store(c);
+	if (!store)
+		return 1;
+	removed = sw_store_del(store, kind, &cidr, err, sizeof(err));
+	sw_store_close(store);
+	if (removed < 0) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return 1;
+	}
+	if (in_config) {
+		fprintf(stderr, "smtpwall: %s: %s is in the [%s] section of %s; remove it there and reload\n",
+			verb, txt, sw_list_kind_name(kind), c->s.path);
+		if (c->loaded && removed)	/* keep the config's entry, without the CLI's expiry */
+			sw_list_put(&c->k, kind, &cidr, 0, SW_ORIGIN_CONFIG);
+		return 1;
+	}
+	if (c->loaded) {
+		kret = sw_list_del(&c->k, kind, &cidr);
+		if (kret && kret != -ENOENT) {
+			fprintf(stderr, "smtpwall: cannot remove %s from the kernel: %s\n", txt, strerror(-kret));
+			return 1;
+		}
+		sw_list_bump_gen(&c->k);
+	}
+	if (!removed && kret) {
+		fprintf(stderr, "smtpwall: %s: %s is not %s\n", verb, txt,
+			kind == SW_LIST_KIND_DENY ? "banned" : "allowlisted");
+		return 1;
+	}
+	printf("%s %s\n", kind == SW_LIST_KIND_DENY ? "unbanned" : "disallowed", txt);
+	return 0;
+}
+
+/* ---- list ---- */
+
+static int cmd_list(struct cli_ctx *c, enum sw_list_kind kind, bool json)
+{
+	struct sw_store_entry *entries = NULL;
+	struct sw_store *store;
+	int n = 0;
+	char err[512];
+	int64_t now_wall = time(NULL);
+	const char *title = kind == SW_LIST_KIND_DENY ? "bans" : "allows";
+	const struct sw_config_entry *ce = kind == SW_LIST_KIND_ALLOW ? c->s.allow : c->s.deny;
+	int nce = kind == SW_LIST_KIND_ALLOW ? c->s.n_allow : c->s.n_deny;
+	struct sw_json j;
+
+	store = open_store(c);
+	if (!store)
+		return 1;
+	if (sw_store_list(store, kind, now_wall, &entries, &n, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		sw_store_close(store);
+		return 1;
+	}
+	sw_store_close(store);
+
+	if (json) {
+		sw_json_init(&j, stdout);
+		sw_json_obj_begin(&j, NULL);
+		sw_json_arr_begin(&j, title);
+	} else {
+		printf("%-44s %-7s %-6s %-12s %s\n", "CIDR", "ORIGIN", "ACTIVE", "EXPIRES IN", "REASON");
+	}
+	for (int i = 0; i < nce + n; i++) {
+		const struct sw_cidr *cidr = i < nce ? &ce[i].cidr : &entries[i - nce].cidr;
+		const char *reason = i < nce ? ce[i].reason : entries[i - nce].reason;
+		int64_t expires = i < nce ? 0 : entries[i - nce].expires_at;
+		struct sw_list_entry ke;
+		bool active = c->loaded && !sw_list_get(&c->k, kind, cidr, &ke);
+		char txt[64], exp[32];
+
+		sw_format_cidr(cidr, false, txt, sizeof(txt));
+		if (expires)
+			sw_format_duration((uint64_t)(expires > now_wall ? expires - now_wall : 0) * 1000000000ull,
+					   exp, sizeof(exp));
+		if (json) {
+			sw_json_obj_begin(&j, NULL);
+			sw_json_str(&j, "cidr", txt);
+			sw_json_str(&j, "reason", reason);
+			if (expires)
+				sw_json_i64(&j, "expires_in_s", expires > now_wall ? expires - now_wall : 0);
+			else
+				sw_json_null(&j, "expires_in_s");
+			sw_json_str(&j, "origin", i < nce ? "config" : "cli");
+			sw_json_bool(&j, "active", active);
+			sw_json_obj_end(&j);
+		} else {
+			printf("%-44s %-7s %-6s %-12s %s\n", txt, i < nce ? "config" : "cli", active ? "yes" : "no",
+			       expires ? exp : "never", reason);
+		}
+	}
+	if (json) {
+		sw_json_arr_end(&j);
+		sw_json_obj_end(&j);
+		sw_json_finish(&j);
+	}
+	free(entries);
+	return 0;
+}
+
+/* ---- detach ---- */
+
+static int cmd_detach(struct cli_ctx *c, int n_ifaces, char ifaces[][SW_IFNAME_LEN])
+{
+	char err[512];
+	int ret = 0;
+
+	if (c->loaded)
+		sw_kernel_close(&c->k);
+	c->loaded = false;
+	if (n_ifaces) {
+		for (int i = 0; i < n_ifaces; i++) {
+			int r = sw_detach_iface(c->s.bpffs_dir, ifaces[i], err, sizeof(err));
+
+			if (r == -ENOENT) {
+				fprintf(stderr, "smtpwall: detach: %s is not attached\n", ifaces[i]);
+				ret = 1;
+			} else if (r) {
+				fprintf(stderr, "smtpwall: detach: %s\n", err);
+				ret = 1;
+			} else {
+				printf("detached from %s\n", ifaces[i]);
+			}
+		}
+		return ret;
+	}
+	if (sw_daemon_pid(c->s.state_dir))
+		fprintf(stderr, "smtpwall: warning: a daemon is running on %s; it keeps running without "
+				"enforcement until restarted or stopped\n", c->s.state_dir);
+	if (sw_detach_all(c->s.bpffs_dir, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: detach: %s\n", err);
+		return 1;
+	}
+	printf("detached; pins under %s removed (bans and allows stay in %s/state.db)\n", c->s.bpffs_dir,
+	       c->s.state_dir);
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: smtpwall [-c FILE] COMMAND [ARGS]\n"
+		"\n"
+		"  run [-i IFACE]... [--dry-run]     load, attach and run the daemon (foreground)\n"
+		"  detach [-i IFACE]...              remove XDP from IFACE, or everything and all pins\n"
+		"  status [--json]                   attachment, totals, drops by reason\n"
+		"  top [-n N] [--by syn|drops|sessions|packets] [--json]\n"
+		"                                    the busiest sources\n"
+		"  show ADDR [--json]                one source's state, limits and list entry\n"
+		"  ban CIDR [--for DURATION] [--reason TEXT]\n"
+		"  unban CIDR\n"
+		"  allow CIDR [--for DURATION] [--reason TEXT]\n"
+		"  disallow CIDR\n"
+		"  list bans|allows [--json]\n"
+		"\n"
+		"  -c FILE   configuration (default " SW_DEFAULT_CONFIG " if it exists)\n");
+}
+
+static int parse_ifaces(int argc, char **argv, char ifaces[][SW_IFNAME_LEN], int *n, bool *dry_run)
+{
+	static const struct option longopts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (*n >= SW_MAX_IFACES) {
+				fprintf(stderr, "smtpwall: at most %d interfaces\n", SW_MAX_IFACES);
+				return -1;
+			}
+			if (strlen(optarg) >= SW_IFNAME_LEN || !*optarg) {
+				fprintf(stderr, "smtpwall: invalid interface name \"%s\"\n", optarg);
+				return -1;
+			}
+			snprintf(ifaces[(*n)++], SW_IFNAME_LEN, "%s", optarg);
+			break;
+		case 'd':
+			if (!dry_run) {
+				fprintf(stderr, "smtpwall: --dry-run is an option of run\n");
+				return -1;
+			}
+			*dry_run = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "smtpwall: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int sw_cli_main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	const char *cmd;
+	struct cli_ctx c;
+	int argi = 1, ret;
+
+	while (argi < argc && argv[argi][0] == '-') {
+		if (!strcmp(argv[argi], "-c") && argi + 1 < argc) {
+			config_path = argv[argi + 1];
+			argi += 2;
+		} else if (!strcmp(argv[argi], "-h") || !strcmp(argv[argi], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "smtpwall: unknown option %s\n", argv[argi]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argi >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!config_path && access(SW_DEFAULT_CONFIG, F_OK) == 0)
+		config_path = SW_DEFAULT_CONFIG;
+	cmd = argv[argi];
+	argc -= argi;
+	argv += argi;
+
+	if (!strcmp(cmd, "run")) {
+		struct sw_run_opts o = { .config_path = config_path };
+
+		if (parse_ifaces(argc, argv, o.interfaces, &o.n_interfaces, &o.dry_run))
+			return 2;
+		return sw_daemon_run(&o);
+	}
+	if (!strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+
+	/* Options shared by the remaining commands. */
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },	 { "for", required_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
+		{ "interface", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 },
+	};
+	const char *dur = NULL, *reason = NULL;
+	char ifaces[SW_MAX_IFACES][SW_IFNAME_LEN];
+	int n_ifaces = 0, opt;
+	bool json = false;
+	long limit = 20;
+	enum top_by by = TOP_SYN;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:i:", longopts, NULL)) != -1) {
+		char err[SW_ERR_LEN];
+		uint64_t v;
+
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			dur = optarg;
+			break;
+		case 'r':
+			if (strlen(optarg) >= sizeof(((struct sw_store_entry *)0)->reason)) {
+				fprintf(stderr, "smtpwall: --reason is longer than 255 bytes\n");
+				return 2;
+			}
+			reason = optarg;
+			break;
+		case 'n':
+			if (sw_parse_uint(optarg, 1, 1000000, &v, err)) {
+				fprintf(stderr, "smtpwall: -n: %s\n", err);
+				return 2;
+			}
+			limit = (long)v;
+			break;
+		case 'b':
+			if (!strcmp(optarg, "syn"))
+				by = TOP_SYN;
+			else if (!strcmp(optarg, "drops"))
+				by = TOP_DROPS;
+			else if (!strcmp(optarg, "sessions"))
+				by = TOP_SESSIONS;
+			else if (!strcmp(optarg, "packets"))
+				by = TOP_PACKETS;
+			else {
+				fprintf(stderr, "smtpwall: --by: \"%s\" is not one of syn, drops, sessions, packets\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			if (n_ifaces >= SW_MAX_IFACES || strlen(optarg) >= SW_IFNAME_LEN || !*optarg) {
+				fprintf(stderr, "smtpwall: invalid interface \"%s\"\n", optarg);
+				return 2;
+			}
+			snprintf(ifaces[n_ifaces++], SW_IFNAME_LEN, "%s", optarg);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	int nargs = argc - optind;
+	char **args = argv + optind;
+
+#define WANT_ARGS(n, what)                                                                 \
+	do {                                                                               \
+		if (nargs != (n)) {                                                        \
+			fprintf(stderr, "smtpwall: %s: expected %s\n", cmd, what);         \
+			return 2;                                                          \
+		}                                                                          \
+	} while (0)
+
+	if (!strcmp(cmd, "status"))
+		WANT_ARGS(0, "no arguments");
+	else if (!strcmp(cmd, "top"))
+		WANT_ARGS(0, "no arguments besides -n, --by, --json");
+	else if (!strcmp(cmd, "show"))
+		WANT_ARGS(1, "an address");
+	else if (!strcmp(cmd, "ban") || !strcmp(cmd, "allow") || !strcmp(cmd, "unban") ||
+		 !strcmp(cmd, "disallow"))
+		WANT_ARGS(1, "a CIDR");
+	else if (!strcmp(cmd, "list"))
+		WANT_ARGS(1, "bans or allows");
+	else if (!strcmp(cmd, "detach"))
+		WANT_ARGS(0, "no arguments besides -i IFACE");
+	else {
+		fprintf(stderr, "smtpwall: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if ((dur || reason) && strcmp(cmd, "ban") && strcmp(cmd, "allow")) {
+		fprintf(stderr, "smtpwall: --for and --reason go with ban and allow\n");
+		return 2;
+	}
+	if (!strcmp(cmd, "list") && strcmp(args[0], "bans") && strcmp(args[0], "allows")) {
+		fprintf(stderr, "smtpwall: list: expected bans or allows, not \"%s\"\n", args[0]);
+		return 2;
+	}
+
+	if (ctx_open(&c, config_path))
+		return 1;
+	if (!strcmp(cmd, "status"))
+		ret = cmd_status(&c, json);
+	else if (!strcmp(cmd, "top"))
+		ret = cmd_top(&c, limit, by, json);
+	else if (!strcmp(cmd, "show"))
+		ret = cmd_show(&c, args[0], json);
+	else if (!strcmp(cmd, "ban"))
+		ret = cmd_list_add(&c, SW_LIST_KIND_DENY, args[0], dur, reason);
+	else if (!strcmp(cmd, "allow"))
+		ret = cmd_list_add(&c, SW_LIST_KIND_ALLOW, args[0], dur, reason);
+	else if (!strcmp(cmd, "unban"))
+		ret = cmd_list_del(&c, SW_LIST_KIND_DENY, args[0]);
+	else if (!strcmp(cmd, "disallow"))
+		ret = cmd_list_del(&c, SW_LIST_KIND_ALLOW, args[0]);
+	else if (!strcmp(cmd, "list"))
+		ret = cmd_list(&c, !strcmp(args[0], "bans") ? SW_LIST_KIND_DENY : SW_LIST_KIND_ALLOW, json);
+	else
+		ret = cmd_detach(&c, n_ifaces, ifaces);
+	ctx_close(&c);
+	return ret;
+}

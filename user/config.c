@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The configuration file: INI, read with inih, every key documented in
+ * user/smtpwall.conf.example.
+ *
+ * Rules an operator can rely on:
+ *  - unknown sections and keys are errors (a typo must not silently leave a
+ *    default in force);
+ *  - a key given twice keeps the last value, except `cidr` in [allow] and
+ *    [deny], which adds one entry per line (a repeated prefix is an error);
+ *  - ';' after whitespace starts a comment anywhere, '#' only at the start
+ *    of a line (that is how Debian's inih is built);
+ *  - the first error stops the load, reported as
+ *    "<path>:<line>: [section] key: message".
+ *
+ * inih is given lines through our own reader rather than the FILE, for
+ * three reasons: the reader counts lines, so a handler knows its line
+ * number (inih's handler does not get it in Debian's build); it strips
+ * leading whitespace, so an indented key is a key and not inih's
+ * continuation of the previous value; and it refuses lines longer than
+ * inih's fixed buffer, which inih would otherwise split into two lines.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "config.h"
+
+#define NS_PER_MS  1000000ULL
+#define NS_PER_SEC 1000000000ULL
+#define NS_PER_MIN (60 * NS_PER_SEC)
+#define NS_PER_H   (60 * NS_PER_MIN)
+#define NS_PER_DAY (24 * NS_PER_H)
+
+/*
+ * Durations are added to the kernel's clock; a year keeps every sum far
+ * from overflowing while being longer than any sensible timeout.
+ */
+#define MAX_DURATION (365 * NS_PER_DAY)
+
+#define MSG_LEN 512
+
+enum key_kind {
+	K_DURATION,	/* uint64_t ns within [min, max] */
+	K_UINT,		/* unsigned within [min, max] */
+	K_BOOL,
+	K_RATE,		/* uint64_t interval ns */
+	K_IFACES,
+	K_PATH,		/* char[SW_PATH_LEN], absolute */
+	K_XDP_MODE,
+	K_LOG_LEVEL,
+	K_PORTS,
+	K_PREFIX4,
+	K_PREFIX6,
+	K_MALFORMED,	/* pass|drop into malformed_pass */
+	K_FLOOD_ACTION,	/* pass|drop into flood_drop */
+	K_CIDR,		/* [allow]/[deny] entry */
+};
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_kind kind;
+	size_t off;
+	uint64_t min, max;
+};
+
+#define F(field) offsetof(struct sw_settings, field)
+
+static const struct key_def keys[] = {
+	{ "general", "interfaces", K_IFACES, 0 },
+	{ "general", "bpffs_dir", K_PATH, F(bpffs_dir) },
+	{ "general", "state_dir", K_PATH, F(state_dir) },
+	{ "general", "xdp_mode", K_XDP_MODE, 0 },
+	{ "general", "dry_run", K_BOOL, F(dry_run) },
+	{ "general", "log_level", K_LOG_LEVEL, 0 },
+	{ "general", "gc_interval", K_DURATION, F(gc_interval_ns), 100 * NS_PER_MS, NS_PER_H },
+
+	{ "limits", "ports", K_PORTS, 0 },
+	{ "limits", "ipv4_prefix", K_PREFIX4, 0 },
+	{ "limits", "ipv6_prefix", K_PREFIX6, 0 },
+	{ "limits", "syn_rate", K_RATE, F(syn_interval_ns) },
+	{ "limits", "syn_burst", K_UINT, F(syn_burst), 1, 1000000 },
+	{ "limits", "max_sessions", K_UINT, F(max_sessions), 0, 1000000 },
+	{ "limits", "handshake_timeout", K_DURATION, F(handshake_timeout_ns), 1, MAX_DURATION },
+	{ "limits", "idle_timeout", K_DURATION, F(idle_timeout_ns), 1, MAX_DURATION },
+	{ "limits", "source_idle", K_DURATION, F(source_idle_ns), 1, MAX_DURATION },
+	{ "limits", "malformed", K_MALFORMED, 0 },
+
+	{ "penalty", "strikes", K_UINT, F(penalty_strikes), 0, 1000000 },
+	{ "penalty", "window", K_DURATION, F(penalty_window_ns), 1, MAX_DURATION },
+	{ "penalty", "base", K_DURATION, F(penalty_base_ns), 1, MAX_DURATION },
+	{ "penalty", "max", K_DURATION, F(penalty_max_ns), 1, MAX_DURATION },
+	{ "penalty", "forget", K_DURATION, F(penalty_forget_ns), 1, MAX_DURATION },
+
+	{ "flood", "new_source_rate", K_RATE, F(new_source_interval_ns) },
+	{ "flood", "new_source_burst", K_UINT, F(new_source_burst), 1, 1000000 },
+	{ "flood", "action", K_FLOOD_ACTION, 0 },
+
+	{ "capacity", "sources", K_UINT, F(max_sources), 1024, 16777216 },
+	{ "capacity", "sessions", K_UINT, F(max_session_entries), 1024, 16777216 },
+
+	{ "allow", "cidr", K_CIDR, 0 },
+	{ "deny", "cidr", K_CIDR, 0 },
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = {
+	"general", "limits", "penalty", "flood", "capacity", "allow", "deny",
+};
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/* Open-addressing set of the prefixes of one list, to find repeats in O(1). */
+struct cidr_set {
+	uint32_t *slots;	/* entry index + 1; 0 = empty */
+	size_t size;		/* power of two, or 0 */
+};
+
+/* One of [allow] / [deny] while loading. */
+struct list_load {
+	struct sw_config_entry **entries;
+	int *n;
+	int cap;
+	int *lines;		/* line of each entry, for the repeat message */
+	struct cidr_set set;
+};
+
+struct loader {
+	struct sw_settings *s;
+	FILE *fp;
+	const char *path;
+	char *buf;		/* getline() buffer */
+	size_t buf_cap;
+	int lineno;		/* line last handed to inih */
+	int err_line;		/* first error we found; 0 = none yet */
+	char err[MSG_LEN];	/* its message, after "<path>:<line>: " */
+	int base_line, max_line; /* where [penalty] base/max were set */
+	struct list_load allow, deny;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void set_error(struct loader *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* Only the first error is reported: later ones are often its echoes. */
+	if (l->err_line)
+		return;
+	l->err_line = l->lineno ? l->lineno : 1;
+	va_start(ap, fmt);
+	vsnprintf(l->err, sizeof(l->err), fmt, ap);
+	va_end(ap);
+}
+
+static bool known_section(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < N_SECTIONS; i++)
+		if (!strcmp(name, sections[i]))
+			return true;
+	return false;
+}
+
+/* ---- the line reader handed to inih ------------------------------------ */
+
+/*
+ * Section headers are checked here rather than in the handler, because
+ * inih calls the handler only for keys: an empty misspelt section would
+ * otherwise pass unnoticed.
+ */
+static void check_section_line(struct loader *l, const char *line)
+{
+	const char *end = strchr(line + 1, ']');
+	char name[64];
+	size_t n;
+
+	if (!end)
+		return;		/* inih reports the syntax error itself */
+	n = end - line - 1;
+	if (n >= sizeof(name)) {
+		set_error(l, "unknown section [%.40s...]", line + 1);
+		return;
+	}
+	memcpy(name, line + 1, n);
+	name[n] = '\0';
+	if (!known_section(name))
+		set_error(l, "unknown section [%s] (known: [general], [limits], [penalty], "
+			  "[flood], [capacity], [allow], [deny])", name);
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct loader *l = stream;
+	ssize_t got;
+	char *line;
+	size_t n;
+
+	got = getline(&l->buf, &l->buf_cap, l->fp);
+	if (got < 0)
+		return NULL;
+	l->lineno++;
+	line = l->buf;
+	/* A UTF-8 byte order mark, as inih would skip it. */
+	if (l->lineno == 1 && got >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
+		line += 3;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	n = strlen(line);
+
+	/* inih reads at most num - 1 bytes, and needs room for the '\n'. */
+	if (num < 3)
+		return NULL;
+	if (n > (size_t)num - 1) {
+		if (*line == ';' || *line == '#') {
+			/* A comment: its length is harmless, its end is not needed. */
+			snprintf(str, num, ";\n");
+			return str;
+		}
+		set_error(l, "line too long (at most %d characters)", num - 3);
+		snprintf(str, num, "\n");
+		return str;
+	}
+	if (*line == '[')
+		check_section_line(l, line);
+	memcpy(str, line, n + 1);
+	return str;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+static int parse_ifaces(struct sw_settings *s, const char *v, char *msg)
+{
+	char names[SW_MAX_IFACES][SW_IFNAME_LEN];
+	const char *p = v, *t;
+	int n = 0, i;
+
+	while (*p) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		t = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != ',')
+			p++;
+		len = p - t;
+		if (len >= SW_IFNAME_LEN) {
+			snprintf(msg, SW_ERR_LEN, "interface name \"%.*s\" is too long (at most %d "
+				 "characters)", (int)(len > 40 ? 40 : len), t, SW_IFNAME_LEN - 1);
+			return -1;
+		}
+		for (i = 0; i < (int)len; i++) {
+			char c = t[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || strchr("._-@:", c))) {
+				snprintf(msg, SW_ERR_LEN, "invalid interface name \"%.*s\" (letters, "
+					 "digits and . _ - @ : only)", (int)len, t);
+				return -1;
+			}
+		}
+		if ((len == 1 && t[0] == '.') || (len == 2 && t[0] == '.' && t[1] == '.')) {
+			snprintf(msg, SW_ERR_LEN, "invalid interface name \"%.*s\"", (int)len, t);
+			return -1;
+		}
+		if (n == SW_MAX_IFACES) {
+			snprintf(msg, SW_ERR_LEN, "too many interfaces (at most %d)",
+				 SW_MAX_IFACES);
+			return -1;
+		}
+		memcpy(names[n], t, len);
+		names[n][len] = '\0';
+		for (i = 0; i < n; i++) {
+			if (!strcmp(names[i], names[n])) {
+				snprintf(msg, SW_ERR_LEN, "interface %.15s is listed twice", names[n]);
+				return -1;
+			}
+		}
+		n++;
+	}
+	memcpy(s->interfaces, names, sizeof(names));
+	s->n_interfaces = n;
+	return 0;
+}
+
+static int parse_path(char *dst, const char *v, char *msg)
+{
+	size_t n = strlen(v);
+
+	if (!n) {
+		snprintf(msg, SW_ERR_LEN, "empty path");
+		return -1;
+	}
+	if (v[0] != '/') {
+		snprintf(msg, SW_ERR_LEN, "\"%.80s\" is not an absolute path", v);
+		return -1;
+	}
+	if (n >= SW_PATH_LEN) {
+		snprintf(msg, SW_ERR_LEN, "path too long (at most %d characters)", SW_PATH_LEN - 1);
+		return -1;
+	}
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* One of @names (case-insensitive): its index, or -1 with the choices listed. */
+static int parse_choice(const char *v, const char *const *names, int n, char *msg)
+{
+	char list[128] = "";
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcasecmp(v, names[i]))
+			return i;
+	for (i = 0; i < n; i++)
+		off += snprintf(list + off, sizeof(list) - off, "%s%s", names[i],
+				i == n - 1 ? "" : (i == n - 2 ? " or " : ", "));
+	snprintf(msg, SW_ERR_LEN, "invalid value \"%.60s\" (use %s)", v, list);
+	return -1;
+}
+
+static int parse_prefix(unsigned *dst, const char *v, unsigned min, unsigned max,
+			const char *fam, char *msg)
+{
+	uint64_t n;
+
+	if (sw_parse_uint(v, 0, UINT64_MAX, &n, msg))
+		return -1;
+	if (n > max) {
+		snprintf(msg, SW_ERR_LEN, "invalid prefix length %" PRIu64 " (%s allows 0-%u)", n,
+			 fam, max);
+		return -1;
+	}
+	if (n < min) {
+		snprintf(msg, SW_ERR_LEN, "prefix length %" PRIu64 " is too short: every %s "
+			 "source in a /%" PRIu64 " would share one limit (use %u-%u)", n, fam, n,
+			 min, max);
+		return -1;
+	}
+	*dst = n;
+	return 0;
+}
+
+/* ---- [allow] / [deny] ---------------------------------------------------- */
+
+static uint32_t cidr_hash(const struct sw_cidr *c)
+{
+	uint32_t h = 2166136261U;
+	unsigned i;
+
+	h = (h ^ c->family) * 16777619U;
+	h = (h ^ c->prefixlen) * 16777619U;
+	for (i = 0; i < sizeof(c->addr); i++)
+		h = (h ^ c->addr[i]) * 16777619U;
+	return h;
+}
+
+static bool cidr_eq(const struct sw_cidr *a, const struct sw_cidr *b)
+{
+	return a->family == b->family && a->prefixlen == b->prefixlen &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* The slot for @c: an empty one, or the one holding an equal prefix. */
+static uint32_t *set_slot(struct cidr_set *set, const struct sw_config_entry *e,
+			  const struct sw_cidr *c)
+{
+	size_t i = cidr_hash(c) & (set->size - 1);
+
+	while (set->slots[i] && !cidr_eq(&e[set->slots[i] - 1].cidr, c))
+		i = (i + 1) & (set->size - 1);
+	return &set->slots[i];
+}
+
+/* Room for @n entries at a load factor of at most one half. */
+static int set_reserve(struct cidr_set *set, const struct sw_config_entry *e, int n)
+{
+	struct cidr_set bigger;
+	int i;
+
+	if (set->size >= (size_t)n * 2)
+		return 0;
+	bigger.size = set->size ? set->size * 2 : 64;
+	while (bigger.size < (size_t)n * 2)
+		bigger.size *= 2;
+	bigger.slots = calloc(bigger.size, sizeof(bigger.slots[0]));
+	if (!bigger.slots)
+		return -1;
+	for (i = 0; i < n - 1; i++)
+		*set_slot(&bigger, e, &e[i].cidr) = i + 1;
+	free(set->slots);
+	*set = bigger;
+	return 0;
+}
+
+/* "config <path>:<line>", keeping the end of an over-long path. */
+static void entry_reason(char *dst, size_t len, const char *path, int line)
+{
+	char suffix[16];
+	size_t plen = strlen(path), room;
+
+	snprintf(suffix, sizeof(suffix), ":%d", line);
+	room = len - 1 - strlen("config ") - strlen(suffix);
+	if (plen <= room)
+		snprintf(dst, len, "config %s%s", path, suffix);
+	else
+		snprintf(dst, len, "config ...%s%s", path + plen - (room - 3), suffix);
+}
+
+static int add_entry(struct loader *l, struct list_load *ll, const char *v, char *msg)
+{
+	struct sw_config_entry *e = *ll->entries;
+	struct sw_cidr c;
+	char shown[INET6_ADDRSTRLEN + 8];
+	uint32_t *slot;
+	int n = *ll->n;
+
+	if (sw_parse_cidr(v, &c, msg))
+		return -1;
+	if (n >= SW_LIST_MAX_ENTRIES) {
+		snprintf(msg, SW_ERR_LEN, "too many entries (at most %d)", SW_LIST_MAX_ENTRIES);
+		return -1;
+	}
+	if (n == ll->cap) {
+		int cap = ll->cap ? ll->cap * 2 : 16;
+		struct sw_config_entry *ne;
+		int *nl;
+
+		ne = realloc(e, cap * sizeof(*ne));
+		if (!ne)
+			goto oom;
+		e = *ll->entries = ne;
+		nl = realloc(ll->lines, cap * sizeof(*nl));
+		if (!nl)
+			goto oom;
+		ll->lines = nl;
+		ll->cap = cap;
+	}
+	if (set_reserve(&ll->set, e, n + 1))
+		goto oom;
+	slot = set_slot(&ll->set, e, &c);
+	if (*slot) {
+		sw_format_cidr(&c, true, shown, sizeof(shown));
+		snprintf(msg, SW_ERR_LEN, "%s is listed twice (first at line %d)", shown,
+			 ll->lines[*slot - 1]);
+		return -1;
+	}
+	memset(&e[n], 0, sizeof(e[n]));
+	e[n].cidr = c;
+	entry_reason(e[n].reason, sizeof(e[n].reason), l->path, l->lineno);
+	ll->lines[n] = l->lineno;
+	*slot = n + 1;
+	*ll->n = n + 1;
+	return 0;
+oom:
+	snprintf(msg, SW_ERR_LEN, "out of memory");
+	return -1;
+}
+
+/* ---- the handler -------------------------------------------------------- */
+
+/* Edit distance of short strings, for "did you mean". */
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned row[40], i, j, la = strlen(a), lb = strlen(b);
+
+	if (la >= 40 || lb >= 40)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		unsigned diag = row[0], up;
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+
+			up = row[j];
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+static void unknown_key(const char *section, const char *name, char *msg)
+{
+	const char *near = NULL;
+	unsigned i, best = 3;
+
+	for (i = 0; i < N_KEYS; i++) {
+		if (!strcmp(keys[i].name, name)) {
+			snprintf(msg, SW_ERR_LEN, "unknown key (%s belongs in [%s])", name,
+				 keys[i].section);
+			return;
+		}
+	}
+	for (i = 0; i < N_KEYS; i++) {
+		unsigned d;
+
+		if (strcmp(keys[i].section, section))
+			continue;
+		d = distance(name, keys[i].name);
+		if (d < best && d < strlen(name)) {
+			best = d;
+			near = keys[i].name;
+		}
+	}
+	if (near)
+		snprintf(msg, SW_ERR_LEN, "unknown key (did you mean %s?)", near);
+	else
+		snprintf(msg, SW_ERR_LEN, "unknown key");
+}
+
+static int set_value(struct loader *l, const struct key_def *k, const char *section,
+		     const char *v, char *msg)
+{
+	static const char *const xdp_modes[] = { "auto", "native", "generic" };
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	static const char *const pass_drop[] = { "pass", "drop" };
+	struct sw_settings *s = l->s;
+	char *field = (char *)s + k->off;
+	uint64_t u, ports[SW_PORT_WORDS];
+	bool b;
+	int i;
+
+	switch (k->kind) {
+	case K_DURATION:
+		if (sw_parse_duration(v, &u, msg))
+			return -1;
+		if (u < k->min || u > k->max) {
+			char lo[32], hi[32];
+
+			sw_format_duration(k->min, lo, sizeof(lo));
+			sw_format_duration(k->max, hi, sizeof(hi));
+			if (k->min <= 1)
+				snprintf(msg, SW_ERR_LEN, "%s is out of range (must be above 0 and at most "
+					 "%s)", v, hi);
+			else
+				snprintf(msg, SW_ERR_LEN, "%s is out of range (%s to %s)", v, lo, hi);
+			return -1;
+		}
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	case K_UINT: {
+		unsigned x;
+
+		if (sw_parse_uint(v, k->min, k->max, &u, msg))
+			return -1;
+		x = u;
+		memcpy(field, &x, sizeof(x));
+		return 0;
+	}
+	case K_BOOL:
+		if (sw_parse_bool(v, &b, msg))
+			return -1;
+		memcpy(field, &b, sizeof(b));
+		return 0;
+	case K_RATE:
+		if (sw_parse_rate(v, &u, msg))
+			return -1;
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	case K_IFACES:
+		return parse_ifaces(s, v, msg);
+	case K_PATH:
+		return parse_path(field, v, msg);
+	case K_XDP_MODE:
+		if ((i = parse_choice(v, xdp_modes, 3, msg)) < 0)
+			return -1;
+		s->xdp_mode = (enum sw_xdp_mode)i;
+		return 0;
+	case K_LOG_LEVEL:
+		if ((i = parse_choice(v, levels, 4, msg)) < 0)
+			return -1;
+		s->log_level = (enum sw_log_level)i;
+		return 0;
+	case K_PORTS:
+		/* Into a copy: a bad list must not leave half a bitmap behind. */
+		if (sw_parse_ports(v, ports, msg))
+			return -1;
+		memcpy(s->port_bitmap, ports, sizeof(ports));
+		return 0;
+	case K_PREFIX4:
+		return parse_prefix(&s->ipv4_prefix, v, 8, 32, "IPv4", msg);
+	case K_PREFIX6:
+		return parse_prefix(&s->ipv6_prefix, v, 16, 128, "IPv6", msg);
+	case K_MALFORMED:
+		if ((i = parse_choice(v, pass_drop, 2, msg)) < 0)
+			return -1;
+		s->malformed_pass = i == 0;
+		return 0;
+	case K_FLOOD_ACTION:
+		if ((i = parse_choice(v, pass_drop, 2, msg)) < 0)
+			return -1;
+		s->flood_drop = i == 1;
+		return 0;
+	case K_CIDR:
+		return add_entry(l, !strcmp(section, "allow") ? &l->allow : &l->deny, v, msg);
+	}
+	snprintf(msg, SW_ERR_LEN, "internal error: unhandled key kind");
+	return -1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *l = user;
+	char msg[SW_ERR_LEN];
+	const struct key_def *k = NULL;
+	unsigned i;
+
+	if (!*section) {
+		set_error(l, "%s: key outside of any section (put it under [general], [limits], "
+			  "...)", name);
+		return 0;
+	}
+	if (!known_section(section)) {
+		/* Already reported at the section header by the reader. */
+		set_error(l, "unknown section [%s]", section);
+		return 0;
+	}
+	for (i = 0; i < N_KEYS; i++) {
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name)) {
+			k = &keys[i];
+			break;
+		}
+	}
+	if (!k) {
+		unknown_key(section, name, msg);
+		set_error(l, "[%s] %s: %s", section, name, msg);
+		return 0;
+	}
+	if (set_value(l, k, section, value, msg)) {
+		/* A common slip: '#' is a comment only at the start of a line. */
+		if (strchr(value, '#'))
+			set_error(l, "[%s] %s: %s; note: '#' starts a comment only at the start of "
+				  "a line, use ';' after a value", section, name, msg);
+		else
+			set_error(l, "[%s] %s: %s", section, name, msg);
+		return 0;
+	}
+	if (k->kind == K_DURATION && k->off == F(penalty_base_ns))
+		l->base_line = l->lineno;
+	if (k->kind == K_DURATION && k->off == F(penalty_max_ns))
+		l->max_line = l->lineno;
+	return 1;
+}
+
+/* Checks that involve more than one key, once all are read. */
+static void check_settings(struct loader *l)
+{
+	const struct sw_settings *s = l->s;
+	char base[32], max[32];
+
+	if (s->penalty_max_ns >= s->penalty_base_ns)
+		return;
+	sw_format_duration(s->penalty_base_ns, base, sizeof(base));
+	sw_format_duration(s->penalty_max_ns, max, sizeof(max));
+	/* Blame the key written later: that is the one that made them disagree. */
+	if (l->max_line > l->base_line) {
+		l->lineno = l->max_line;
+		set_error(l, "[penalty] max: %s is shorter than base (%s)", max, base);
+	} else {
+		l->lineno = l->base_line;
+		set_error(l, "[penalty] base: %s is longer than max (%s)", base, max);
+	}
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+void sw_settings_defaults(struct sw_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->bpffs_dir, sizeof(s->bpffs_dir), "%s", SW_DEFAULT_BPFFS_DIR);
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s", SW_DEFAULT_STATE_DIR);
+	s->xdp_mode = SW_XDP_AUTO;
+	s->dry_run = false;
+	s->log_level = SW_LOG_INFO;
+	s->gc_interval_ns = 2 * NS_PER_SEC;
+
+	s->port_bitmap[25 >> 6] |= 1ULL << (25 & 63);
+	s->port_bitmap[465 >> 6] |= 1ULL << (465 & 63);
+	s->port_bitmap[587 >> 6] |= 1ULL << (587 & 63);
+	s->ipv4_prefix = 32;
+	s->ipv6_prefix = 64;
+	s->syn_interval_ns = NS_PER_MIN / 30;
+	s->syn_burst = 10;
+	s->max_sessions = 10;
+	s->handshake_timeout_ns = 30 * NS_PER_SEC;
+	s->idle_timeout_ns = 10 * NS_PER_MIN;
+	s->source_idle_ns = 30 * NS_PER_MIN;
+	s->malformed_pass = false;
+
+	s->penalty_strikes = 10;
+	s->penalty_window_ns = 60 * NS_PER_SEC;
+	s->penalty_base_ns = 5 * NS_PER_MIN;
+	s->penalty_max_ns = 24 * NS_PER_H;
+	s->penalty_forget_ns = 24 * NS_PER_H;
+
+	s->new_source_interval_ns = NS_PER_SEC / 5000;
+	s->new_source_burst = 10000;
+	s->flood_drop = false;
+
+	s->max_sources = SW_DEFAULT_MAX_SOURCES;
+	s->max_session_entries = SW_DEFAULT_MAX_SESSIONS;
+}
+
+void sw_settings_free(struct sw_settings *s)
+{
+	free(s->allow);
+	free(s->deny);
+	s->allow = NULL;
+	s->deny = NULL;
+	s->n_allow = 0;
+	s->n_deny = 0;
+}
+
+/*
+ * @s need not be initialised: it is reset to the defaults first, and what
+ * it held before is not freed (load into a fresh struct, then swap).
+ */
+int sw_settings_load(struct sw_settings *s, const char *path, char *err, size_t errlen)
+{
+	struct loader l = { .s = s, .path = path };
+	int ret, line;
+
+	sw_settings_defaults(s);
+	if (err && errlen)
+		err[0] = '\0';
+	if (strlen(path) >= sizeof(s->path)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%.64s...: path too long", path);
+		return -1;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	l.allow.entries = &s->allow;
+	l.allow.n = &s->n_allow;
+	l.deny.entries = &s->deny;
+	l.deny.n = &s->n_deny;
+
+	l.fp = fopen(path, "re");
+	if (!l.fp) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		sw_settings_defaults(s);
+		return -1;
+	}
+	ret = ini_parse_stream(reader, &l, handler, &l);
+	if (ferror(l.fp) && !l.err_line && ret >= 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: read error after line %d", path, l.lineno);
+		ret = -3;
+	} else if (ret == 0 && !l.err_line) {
+		check_settings(&l);
+	}
+	fclose(l.fp);
+	free(l.buf);
+	free(l.allow.lines);
+	free(l.allow.set.slots);
+	free(l.deny.lines);
+	free(l.deny.set.slots);
+
+	if (ret == 0 && !l.err_line)
+		return 0;
+
+	if (ret == -2) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+	} else if (ret == -1) {
+		/* Only ini_parse() opens files; kept for completeness. */
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	} else if (ret != -3 && err && errlen) {
+		/*
+		 * inih reports the first line where it or the handler failed;
+		 * errors we noted ourselves (section headers, long lines) may be
+		 * earlier, and inih does not know about them.
+		 */
+		line = l.err_line;
+		if (ret > 0 && (!line || ret < line))
+			snprintf(err, errlen, "%s:%d: syntax error (expected [section], key = value "
+				 "or a comment)", path, ret);
+		else
+			snprintf(err, errlen, "%s:%d: %s", path, line, l.err);
+	}
+	sw_settings_free(s);
+	sw_settings_defaults(s);
+	return -1;
+}
+
+void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->port_bitmap, s->port_bitmap, sizeof(k->port_bitmap));
+	k->syn_interval_ns = s->syn_interval_ns;
+	k->syn_tolerance_ns = s->syn_burst ? (uint64_t)(s->syn_burst - 1) * s->syn_interval_ns : 0;
+	k->penalty_window_ns = s->penalty_window_ns;
+	k->penalty_base_ns = s->penalty_base_ns;
+	k->penalty_max_ns = s->penalty_max_ns;
+	k->penalty_forget_ns = s->penalty_forget_ns;
+	k->new_source_interval_ns = s->new_source_interval_ns;
+	k->new_source_tolerance_ns = s->new_source_burst ?
+		(uint64_t)(s->new_source_burst - 1) * s->new_source_interval_ns : 0;
+	k->list_gen = 0;
+	k->max_sessions = s->max_sessions;
+	k->penalty_strikes = s->penalty_strikes;
+	sw_prefix_mask_v4(s->ipv4_prefix, &k->v4_mask);
+	sw_prefix_mask_v6(s->ipv6_prefix, k->v6_mask);
+	k->flags = SW_CFG_ENABLED;
+	if (s->dry_run)
+		k->flags |= SW_CFG_DRY_RUN;
+	if (s->malformed_pass)
+		k->flags |= SW_CFG_MALFORMED_PASS;
+	if (s->flood_drop)
+		k->flags |= SW_CFG_FLOOD_DROP;
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "gc.h"
+#include "log.h"
+
+struct sw_src_drift {
+	struct sw_src_key key;
+	uint32_t drift;
+};
+
+/* Sessions of one source, counted while walking sw_sessions. */
+struct src_count {
+	struct sw_src_key key;
+	uint32_t in_map;	/* sessions still in the map */
+	uint32_t reaped;	/* sessions the daemon deleted in this run */
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct sw_src_key));
+}
+
+void sw_gc_init(struct sw_gc *gc)
+{
+	memset(gc, 0, sizeof(*gc));
+}
+
+void sw_gc_free(struct sw_gc *gc)
+{
+	free(gc->drift);
+	memset(gc, 0, sizeof(*gc));
+}
+
+uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
+			const struct sw_source *src)
+{
+	__u64 reaped = 0;
+
+	bpf_map_lookup_elem(k->reaped_fd, key, &reaped);
+	return reaped >= src->sessions_open ? 0 : src->sessions_open - (uint32_t)reaped;
+}
+
+static void add_reaped(const struct sw_kernel *k, const struct sw_src_key *key, uint64_t n)
+{
+	__u64 reaped = 0;
+
+	/* The daemon is the only writer of sw_reaped: read-modify-write is safe. */
+	bpf_map_lookup_elem(k->reaped_fd, key, &reaped);
+	reaped += n;
+	if (bpf_map_update_elem(k->reaped_fd, key, &reaped, BPF_ANY))
+		sw_warn("gc: cannot update sw_reaped: %s", strerror(errno));
+}
+
+/* Pass 1: expire sessions and count the rest per source. */
+static long gc_sessions(const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+			struct src_count **counts_out, struct sw_gc_result *res)
+{
+	struct sw_session_key *keys;
+	struct sw_session *vals;
+	struct src_count *counts;
+	long n, nc = 0;
+
+	n = sw_map_dump(k->sessions_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	res->sessions_seen = n;
+	counts = calloc(n + 1, sizeof(*counts));
+	if (!counts) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (long i = 0; i < n; i++) {
+		uint64_t timeout = (vals[i].flags & SW_SESS_ESTABLISHED) ? s->idle_timeout_ns
+									 : s->handshake_timeout_ns;
+		struct src_count *c = &counts[nc++];
+
+		sw_source_key_raw(k->config, keys[i].family, keys[i].saddr, &c->key);
+		c->in_map = 1;
+		if (vals[i].last_ns < now && now - vals[i].last_ns > timeout &&
+		    !bpf_map_delete_elem(k->sessions_fd, &keys[i])) {
+			/* We deleted it, so the program cannot close it again: reap once. */
+			c->in_map = 0;
+			c->reaped = 1;
+			res->sessions_expired++;
+		}
+	}
+	free(keys);
+	free(vals);
+
+	/* Fold to one row per source. */
+	qsort(counts, nc, sizeof(*counts), key_cmp);
+	long out = 0;
+	for (long i = 0; i < nc; i++) {
+		if (out && !key_cmp(&counts[out - 1].key, &counts[i].key)) {
+			counts[out - 1].in_map += counts[i].in_map;
+			counts[out - 1].reaped += counts[i].reaped;
+		} else {
+			counts[out++] = counts[i];
+		}
+	}
+	for (long i = 0; i < out; i++)
+		if (counts[i].reaped)
+			add_reaped(k, &counts[i].key, counts[i].reaped);
+	*counts_out = counts;
+	return out;
+}
+
+static uint32_t previous_drift(const struct sw_gc *gc, const struct sw_src_key *key)
+{
+	struct sw_src_drift *d = bsearch(key, gc->drift, gc->n_drift, sizeof(*d), key_cmp);
+
+	return d ? d->drift : 0;
+}
+
+int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+	      struct sw_gc_result *res)
+{
+	struct sw_src_drift *drift = NULL;
+	struct src_count *counts = NULL;
+	struct sw_src_key *keys = NULL;
+	struct sw_source *vals = NULL;
+	long nc, n, nd = 0;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	nc = gc_sessions(k, s, now, &counts, res);
+	if (nc < 0)
+		return (int)nc;
+
+	n = sw_map_dump(k->sources_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	if (n < 0) {
+		ret = (int)n;
+		goto out;
+	}
+	res->sources_seen = n;
+	drift = calloc(n + 1, sizeof(*drift));
+	if (!drift) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	for (long i = 0; i < n; i++) {
+		struct src_count *c = bsearch(&keys[i], counts, nc, sizeof(*counts), key_cmp);
+		uint32_t in_map = c ? c->in_map : 0;
+		uint32_t live = sw_source_live(k, &keys[i], &vals[i]);
+		const struct sw_source *src = &vals[i];
+
+		/*
+		 * More sessions open than in the map: the LRU evicted some. A
+		 * SYN racing with this walk looks the same for one run, so act
+		 * only when the same gap is seen twice in a row.
+		 */
+		if (live > in_map) {
+			uint32_t gap = live - in_map;
+
+			if (previous_drift(gc, &keys[i]) == gap) {
+				add_reaped(k, &keys[i], gap);
+				res->sessions_evicted += gap;
+				live = in_map;
+			} else {
+				drift[nd].key = keys[i];
+				drift[nd].drift = gap;
+				nd++;
+			}
+		}
+
+		if (live == 0 && src->penalty_until_ns <= now && src->last_seen_ns < now &&
+		    now - src->last_seen_ns > s->source_idle_ns &&
+		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns)) {
+			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {
+				bpf_map_delete_elem(k->reaped_fd, &keys[i]);
+				res->sources_expired++;
+			}
+		}
+	}
+	free(gc->drift);
+	gc->drift = drift;
+	gc->n_drift = nd;
+	/* Sorted for bsearch in the next run. */
+	qsort(gc->drift, gc->n_drift, sizeof(*gc->drift), key_cmp);
+	drift = NULL;
+
+	/* Expired allow/deny entries. */
+	for (int kind = SW_LIST_KIND_ALLOW; kind <= SW_LIST_KIND_DENY; kind++) {
+		struct sw_list_item *items;
+		long ni = sw_list_dump(k, kind, &items);
+
+		if (ni < 0) {
+			ret = (int)ni;
+			continue;
+		}
+		for (long i = 0; i < ni; i++)
+			if (items[i].entry.expires_ns && items[i].entry.expires_ns <= now &&
+			    !sw_list_del(k, kind, &items[i].cidr))
+				res->list_expired++;
+		free(items);
+	}
+	if (res->list_expired)
+		sw_list_bump_gen(k);
+out:
+	free(drift);
+	free(counts);
+	free(keys);
+	free(vals);
+	return ret;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * State expiry, run by the daemon every gc_interval:
+ *  - sessions: half-open ones after handshake_timeout, established ones
+ *    after idle_timeout without a client packet; each one the daemon
+ *    deletes is added to the source's sw_reaped count;
+ *  - sessions lost to LRU eviction: a source whose open count exceeds the
+ *    sessions actually in the map by the same amount on two consecutive
+ *    runs gets the difference reaped;
+ *  - sources: quiet (source_idle), no live session, no running penalty and
+ *    no offence still remembered (penalty forget) are removed;
+ *  - allow/deny entries past their expiry are removed.
+ */
+#ifndef SW_GC_H
+#define SW_GC_H
+
+#include "config.h"
+#include "kernel.h"
+
+struct sw_gc_result {
+	long sessions_seen;
+	long sessions_expired;	/* handshake or idle timeout */
+	long sessions_evicted;	/* open count fixed for sessions lost to LRU eviction */
+	long sources_seen;
+	long sources_expired;
+	long list_expired;
+};
+
+/* Remembers suspected evictions between runs. */
+struct sw_gc {
+	struct sw_src_drift *drift;
+	long n_drift;
+};
+
+void sw_gc_init(struct sw_gc *gc);
+void sw_gc_free(struct sw_gc *gc);
+int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+	      struct sw_gc_result *res);
+
+/* Live sessions of a source: open count minus what the daemon reaped. */
+uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
+			const struct sw_source *src);
+
+#endif

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel.h"
+
+#define SW_N_MAPS 11
+
+static const char *const map_names[SW_N_MAPS] = {
+	"sw_config",   "sw_global",   "sw_stats",   "sw_sources", "sw_reaped", "sw_sessions",
+	"sw_allow_v4", "sw_allow_v6", "sw_deny_v4", "sw_deny_v6", "sw_events",
+};
+
+static int *fd_slot(struct sw_kernel *k, int i)
+{
+	int *slots[SW_N_MAPS] = {
+		&k->config_fd,	 &k->global_fd,	  &k->stats_fd,	 &k->sources_fd,
+		&k->reaped_fd,	 &k->sessions_fd, &k->allow_v4_fd, &k->allow_v6_fd,
+		&k->deny_v4_fd, &k->deny_v6_fd,	  &k->events_fd,
+	};
+	return slots[i];
+}
+
+void sw_kernel_init(struct sw_kernel *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (int i = 0; i < SW_N_MAPS; i++)
+		*fd_slot(k, i) = -1;
+}
+
+static int map_config(struct sw_kernel *k, char *err, size_t errlen)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = (sizeof(struct sw_config) + page - 1) / page * page;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, k->config_fd, 0);
+	if (m == MAP_FAILED) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot mmap %s/sw_config: %s", k->dir, strerror(e));
+		return -e;
+	}
+	k->config = m;
+	k->config_len = len;
+	return 0;
+}
+
+int sw_kernel_open(struct sw_kernel *k, const char *dir, char *err, size_t errlen)
+{
+	char path[SW_PATH_LEN + 32];
+	int i, ret;
+
+	sw_kernel_init(k);
+	snprintf(k->dir, sizeof(k->dir), "%s", dir);
+	for (i = 0; i < SW_N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		*fd_slot(k, i) = bpf_obj_get(path);
+		if (*fd_slot(k, i) < 0) {
+			ret = -errno;
+			if (ret == -ENOENT)
+				snprintf(err, errlen,
+					 "smtpwall is not loaded: no pinned maps in %s (start `smtpwall run`)",
+					 dir);
+			else
+				snprintf(err, errlen, "cannot open pinned map %s: %s", path, strerror(-ret));
+			sw_kernel_close(k);
+			return ret;
+		}
+	}
+	ret = map_config(k, err, errlen);
+	if (ret)
+		sw_kernel_close(k);
+	return ret;
+}
+
+int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[SW_N_MAPS], char *err,
+		    size_t errlen)
+{
+	int ret;
+
+	sw_kernel_init(k);
+	snprintf(k->dir, sizeof(k->dir), "%s", dir);
+	for (int i = 0; i < SW_N_MAPS; i++) {
+		*fd_slot(k, i) = dup(fds[i]);
+		if (*fd_slot(k, i) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "dup map fd: %s", strerror(-ret));
+			sw_kernel_close(k);
+			return ret;
+		}
+	}
+	ret = map_config(k, err, errlen);
+	if (ret)
+		sw_kernel_close(k);
+	return ret;
+}
+
+void sw_kernel_close(struct sw_kernel *k)
+{
+	if (k->config)
+		munmap(k->config, k->config_len);
+	k->config = NULL;
+	for (int i = 0; i < SW_N_MAPS; i++) {
+		if (*fd_slot(k, i) >= 0)
+			close(*fd_slot(k, i));
+		*fd_slot(k, i) = -1;
+	}
+}
+
+int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sw_stats *per_cpu;
+	__u32 zero = 0;
+	size_t words = sizeof(struct sw_stats) / sizeof(__u64);
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(k->stats_fd, &zero, per_cpu)) {
+		int e = -errno;
+
+		free(per_cpu);
+		return e;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		const __u64 *src = (const __u64 *)&per_cpu[c];
+		__u64 *dst = (__u64 *)sum;
+
+		for (size_t w = 0; w < words; w++)
+			dst[w] += src[w];
+	}
+	free(per_cpu);
+	return 0;
+}
+
+uint64_t sw_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t sw_wall_to_mono(int64_t wall_s)
+{
+	int64_t delta_s;
+	uint64_t now_mono = sw_mono_ns();
+
+	if (!wall_s)
+		return 0;
+	delta_s = wall_s - (int64_t)time(NULL);
+	if (delta_s <= 0)
+		return now_mono ? now_mono : 1;	/* already due: expire at once */
+	return now_mono + (uint64_t)delta_s * 1000000000ull;
+}
+
+int64_t sw_mono_to_wall(uint64_t mono_ns)
+{
+	if (!mono_ns)
+		return 0;
+	return (int64_t)time(NULL) + ((int64_t)mono_ns - (int64_t)sw_mono_ns()) / 1000000000ll;
+}
+
+/* Walk with get_next_key: for map types without batch lookups (LPM tries). */
+static long dump_slow(int fd, size_t ks, size_t vs, char **keys, char **values, long cap)
+{
+	char prev[64], cur[64];
+	bool have_prev = false;
+	long n = 0;
+
+	if (ks > sizeof(prev))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, have_prev ? prev : NULL, cur)) {
+		memcpy(prev, cur, ks);
+		have_prev = true;
+		if (n == cap) {
+			char *nk, *nv;
+
+			cap *= 2;
+			nk = realloc(*keys, cap * ks);
+			if (!nk)
+				return -ENOMEM;
+			*keys = nk;
+			nv = realloc(*values, cap * vs);
+			if (!nv)
+				return -ENOMEM;
+			*values = nv;
+		}
+		/* An entry deleted between the two calls is skipped. */
+		if (bpf_map_lookup_elem(fd, cur, *values + n * vs))
+			continue;
+		memcpy(*keys + n * ks, cur, ks);
+		n++;
+	}
+	return errno == ENOENT ? n : -errno;
+}
+
+long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys_out, void **values_out)
+{
+	char *keys = NULL, *values = NULL;
+	long n = 0, cap = 4096;
+	__u64 token = 0;
+	bool first = true;
+	long ret;
+
+	*keys_out = *values_out = NULL;
+	keys = malloc(cap * key_size);
+	values = malloc(cap * value_size);
+	if (!keys || !values) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		__u32 count;
+		int err;
+
+		if (cap - n < 1024) {
+			char *nk, *nv;
+
+			cap *= 2;
+			nk = realloc(keys, cap * key_size);
+			if (!nk) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			keys = nk;
+			nv = realloc(values, cap * value_size);
+			if (!nv) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			values = nv;
+		}
+		count = (__u32)(cap - n);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys + n * key_size,
+					   values + n * value_size, &count, NULL);
+		if (err && errno != ENOENT && first) {
+			/* No batch support for this map: walk it key by key. */
+			ret = dump_slow(fd, key_size, value_size, &keys, &values, cap);
+			if (ret < 0)
+				goto fail;
+			*keys_out = keys;
+			*values_out = values;
+			return ret;
+		}
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			goto fail;
+		}
+		n += count;
+		first = false;
+		if (err)	/* ENOENT: no more entries */
+			break;
+	}
+	*keys_out = keys;
+	*values_out = values;
+	return n;
+fail:
+	free(keys);
+	free(values);
+	return ret;
+}
+
+long sw_map_count(int fd, size_t key_size)
+{
+	char a[64], b[64];
+	char *prev = NULL, *cur = a;
+	long n = 0;
+
+	if (key_size > sizeof(a))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, cur)) {
+		n++;
+		prev = cur;
+		cur = cur == a ? b : a;
+	}
+	return errno == ENOENT ? n : -errno;
+}
+
+void sw_source_key_raw(const struct sw_config *cfg, uint8_t family, const uint32_t addr[4],
+		       struct sw_src_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = family;
+	if (family == SW_AF_INET) {
+		key->addr[0] = addr[0] & cfg->v4_mask;
+	} else {
+		for (int i = 0; i < 4; i++)
+			key->addr[i] = addr[i] & cfg->v6_mask[i];
+	}
+}
+
+void sw_source_key(const struct sw_config *cfg, const struct sw_cidr *c, struct sw_src_key *key)
+{
+	uint32_t addr[4] = { 0 };
+
+	memcpy(addr, c->addr, c->family == SW_AF_INET ? 4 : 16);
+	sw_source_key_raw(cfg, c->family, addr, key);
+}
+
+static unsigned mask_bits(const uint32_t *mask, int words)
+{
+	unsigned bits = 0;
+
+	for (int i = 0; i < words; i++)
+		bits += __builtin_popcount(mask[i]);
+	return bits;
+}
+
+void sw_source_cidr(const struct sw_config *cfg, const struct sw_src_key *key, struct sw_cidr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = key->family;
+	if (key->family == SW_AF_INET) {
+		memcpy(out->addr, key->addr, 4);
+		out->prefixlen = mask_bits(&cfg->v4_mask, 1);
+	} else {
+		memcpy(out->addr, key->addr, 16);
+		out->prefixlen = mask_bits(cfg->v6_mask, 4);
+	}
+}
+
+int sw_list_fd(const struct sw_kernel *k, enum sw_list_kind kind, uint8_t family)
+{
+	if (kind == SW_LIST_KIND_ALLOW)
+		return family == SW_AF_INET ? k->allow_v4_fd : k->allow_v6_fd;
+	return family == SW_AF_INET ? k->deny_v4_fd : k->deny_v6_fd;
+}
+
+/* LPM key for a cidr: prefixlen then the address bytes. */
+static void lpm_key(const struct sw_cidr *c, struct sw_lpm_v6 *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = c->prefixlen;
+	memcpy(key->addr, c->addr, c->family == SW_AF_INET ? 4 : 16);
+}
+
+int sw_list_put(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c,
+		uint64_t expires_ns, uint32_t origin)
+{
+	struct sw_list_entry e = { .expires_ns = expires_ns, .prefixlen = c->prefixlen, .origin = origin };
+	struct sw_lpm_v6 key;
+
+	lpm_key(c, &key);
+	if (bpf_map_update_elem(sw_list_fd(k, kind, c->family), &key, &e, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int sw_list_del(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c)
+{
+	struct sw_lpm_v6 key;
+
+	lpm_key(c, &key);
+	if (bpf_map_delete_elem(sw_list_fd(k, kind, c->family), &key))
+		return -errno;
+	return 0;
+}
+
+int sw_list_get(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c,
+		struct sw_list_entry *out)
+{
+	struct sw_list_entry e;
+
+	/* An LPM lookup returns the longest match: exact only if the prefix agrees. */
+	if (sw_list_match(k, kind, c, &e, NULL))
+		return -ENOENT;
+	if (e.prefixlen != c->prefixlen)
+		return -ENOENT;
+	*out = e;
+	return 0;
+}
+
+int sw_list_match(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *addr,
+		  struct sw_list_entry *out, struct sw_cidr *matched)
+{
+	struct sw_lpm_v6 key;
+
+	lpm_key(addr, &key);
+	if (bpf_map_lookup_elem(sw_list_fd(k, kind, addr->family), &key, out))
+		return -errno;
+	if (matched) {
+		unsigned bytes = addr->family == SW_AF_INET ? 4 : 16;
+
+		*matched = *addr;
+		matched->prefixlen = out->prefixlen;
+		for (unsigned b = 0; b < bytes; b++) {
+			unsigned keep = out->prefixlen > b * 8 ? out->prefixlen - b * 8 : 0;
+
+			if (keep < 8)
+				matched->addr[b] &= (uint8_t)(0xff00 >> keep);
+		}
+	}
+	return 0;
+}
+
+long sw_list_dump(const struct sw_kernel *k, enum sw_list_kind kind, struct sw_list_item **out)
+{
+	static const uint8_t families[2] = { SW_AF_INET, SW_AF_INET6 };
+	struct sw_list_item *items = NULL;
+	long n = 0;
+
+	*out = NULL;
+	for (int f = 0; f < 2; f++) {
+		size_t ks = families[f] == SW_AF_INET ? sizeof(struct sw_lpm_v4) : sizeof(struct sw_lpm_v6);
+		void *keys, *values;
+		long cnt = sw_map_dump(sw_list_fd(k, kind, families[f]), ks, sizeof(struct sw_list_entry),
+				       &keys, &values);
+		struct sw_list_item *grown;
+
+		if (cnt < 0) {
+			free(items);
+			return cnt;
+		}
+		grown = realloc(items, (n + cnt + 1) * sizeof(*items));
+		if (!grown) {
+			free(keys);
+			free(values);
+			free(items);
+			return -ENOMEM;
+		}
+		items = grown;
+		for (long i = 0; i < cnt; i++) {
+			const struct sw_lpm_v6 *key = (const void *)((char *)keys + i * ks);
+			struct sw_list_item *it = &items[n++];
+
+			memset(it, 0, sizeof(*it));
+			it->cidr.family = families[f];
+			it->cidr.prefixlen = key->prefixlen;
+			memcpy(it->cidr.addr, key->addr, families[f] == SW_AF_INET ? 4 : 16);
+			it->entry = ((struct sw_list_entry *)values)[i];
+		}
+		free(keys);
+		free(values);
+	}
+	*out = items;
+	return n;
+}
+
+void sw_list_bump_gen(const struct sw_kernel *k)
+{
+	__atomic_fetch_add(&k->config->list_gen, 1, __ATOMIC_SEQ_CST);
+}

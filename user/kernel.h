@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Handles on the pinned maps under bpffs_dir, shared by the daemon and the
+ * CLI: the CLI works from the pins whether or not the daemon runs.
+ */
+#ifndef SW_KERNEL_H
+#define SW_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "smtpwall.h"
+#include "config.h"
+#include "store.h"
+
+struct sw_kernel {
+	char dir[SW_PATH_LEN];
+	int config_fd, global_fd, stats_fd;
+	int sources_fd, reaped_fd, sessions_fd;
+	int allow_v4_fd, allow_v6_fd, deny_v4_fd, deny_v6_fd;
+	int events_fd;
+	struct sw_config *config;	/* the sw_config entry, mmap'd */
+	size_t config_len;
+};
+
+/* Pinned map names, in sw_kernel order; the files under bpffs_dir. */
+#define SW_LINK_PREFIX "link_"
+
+void sw_kernel_init(struct sw_kernel *k);
+/*
+ * Open every pinned map under @dir. Returns 0, -ENOENT if smtpwall is not
+ * loaded there (no pins), or another -errno with a message in @err.
+ */
+int sw_kernel_open(struct sw_kernel *k, const char *dir, char *err, size_t errlen);
+/* Adopt already-open fds (the daemon's skeleton); they are dup'd. */
+int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[11], char *err, size_t errlen);
+void sw_kernel_close(struct sw_kernel *k);
+
+/* Sum the per-CPU totals. */
+int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum);
+
+/* CLOCK_MONOTONIC now in ns: the kernel's bpf_ktime_get_ns. */
+uint64_t sw_mono_ns(void);
+
+/*
+ * Read every entry of a hash-like map into malloc'd arrays (batched where
+ * the kernel supports it). Returns the count, or -errno.
+ */
+long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys, void **values);
+/* Number of entries of a hash-like map. */
+long sw_map_count(int fd, size_t key_size);
+
+/* Source key of address @c (a /32 or /128) under the kernel's masks. */
+void sw_source_key(const struct sw_config *cfg, const struct sw_cidr *c, struct sw_src_key *key);
+/* Source key of a session's client address. */
+void sw_source_key_raw(const struct sw_config *cfg, uint8_t family, const uint32_t addr[4],
+		       struct sw_src_key *key);
+/* Source key as a CIDR ("198.51.100.0/24"), using the masks' prefix lengths. */
+void sw_source_cidr(const struct sw_config *cfg, const struct sw_src_key *key, struct sw_cidr *out);
+
+/* Allow/deny lists in the kernel. */
+int sw_list_fd(const struct sw_kernel *k, enum sw_list_kind kind, uint8_t family);
+int sw_list_put(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c,
+		uint64_t expires_ns, uint32_t origin);
+/* 0 removed, -ENOENT absent, other -errno. */
+int sw_list_del(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c);
+/* Exact entry for @c: 0 found, -ENOENT absent. */
+int sw_list_get(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *c,
+		struct sw_list_entry *out);
+/* Longest-prefix match for address @addr; *matched gets the entry's prefix. 0 or -ENOENT. */
+int sw_list_match(const struct sw_kernel *k, enum sw_list_kind kind, const struct sw_cidr *addr,
+		  struct sw_list_entry *out, struct sw_cidr *matched);
+/* Every entry of one list (both families). *out malloc'd. Returns count or -errno. */
+struct sw_list_item {
+	struct sw_cidr cidr;
+	struct sw_list_entry entry;
+};
+long sw_list_dump(const struct sw_kernel *k, enum sw_list_kind kind, struct sw_list_item **out);
+/* Invalidate every source's cached list verdict. */
+void sw_list_bump_gen(const struct sw_kernel *k);
+
+/* Wall-clock unix seconds <-> kernel monotonic ns. 0 stays 0 (never). */
+uint64_t sw_wall_to_mono(int64_t wall_s);
+int64_t sw_mono_to_wall(uint64_t mono_ns);
+
+#endif

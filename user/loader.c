@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "smtpwall.skel.h"
+#include "loader.h"
+#include "log.h"
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[SW_PATH_LEN];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int sw_bpffs_prepare(const char *dir, char *err, size_t errlen)
+{
+	struct statfs fs;
+	int ret;
+
+	/* A fresh mount namespace (containers, some init systems) may lack bpffs. */
+	if (statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type != BPF_FS_MAGIC) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			snprintf(err, errlen, "/sys/fs/bpf is not a bpf filesystem and mounting one failed: %s",
+				 strerror(errno));
+			return -errno;
+		}
+		sw_info("mounted bpffs at /sys/fs/bpf");
+	}
+	ret = mkdir_p(dir, 0700);
+	if (ret) {
+		snprintf(err, errlen, "cannot create pin directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (statfs(dir, &fs) || fs.f_type != BPF_FS_MAGIC) {
+		snprintf(err, errlen, "pin directory %s is not on a bpf filesystem", dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* libbpf's own messages go to our log at debug level, warnings at warn. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	if (len && line[len - 1] == '\n')
+		line[len - 1] = 0;
+	if (level == LIBBPF_WARN)
+		sw_warn("libbpf: %s", line);
+	else
+		sw_debug("libbpf: %s", line);
+	return 0;
+}
+
+int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = s->bpffs_dir);
+	char path[SW_PATH_LEN + 32];
+	int fds[11];
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	sw_kernel_init(&l->k);
+	libbpf_set_print(libbpf_print);
+	ret = sw_bpffs_prepare(s->bpffs_dir, err, errlen);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/sw_sources", s->bpffs_dir);
+	l->adopted = access(path, F_OK) == 0;
+
+	l->skel = smtpwall_bpf__open_opts(&opts);
+	if (!l->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-ret));
+		return ret;
+	}
+	bpf_map__set_max_entries(l->skel->maps.sw_sources, s->max_sources);
+	bpf_map__set_max_entries(l->skel->maps.sw_reaped, s->max_sources);
+	bpf_map__set_max_entries(l->skel->maps.sw_sessions, s->max_session_entries);
+
+	ret = smtpwall_bpf__load(l->skel);
+	if (ret) {
+		if (l->adopted)
+			snprintf(err, errlen,
+				 "cannot load the BPF program over the maps pinned in %s: %s. If the "
+				 "[capacity] settings or the smtpwall version changed, the pinned maps "
+				 "no longer fit: `smtpwall detach` removes them (losing their state)",
+				 s->bpffs_dir, strerror(-ret));
+		else
+			snprintf(err, errlen, "cannot load the BPF program: %s (run with log_level = debug "
+				 "for the verifier's log)", strerror(-ret));
+		smtpwall_bpf__destroy(l->skel);
+		l->skel = NULL;
+		return ret;
+	}
+
+	fds[0] = bpf_map__fd(l->skel->maps.sw_config);
+	fds[1] = bpf_map__fd(l->skel->maps.sw_global);
+	fds[2] = bpf_map__fd(l->skel->maps.sw_stats);
+	fds[3] = bpf_map__fd(l->skel->maps.sw_sources);
+	fds[4] = bpf_map__fd(l->skel->maps.sw_reaped);
+	fds[5] = bpf_map__fd(l->skel->maps.sw_sessions);
+	fds[6] = bpf_map__fd(l->skel->maps.sw_allow_v4);
+	fds[7] = bpf_map__fd(l->skel->maps.sw_allow_v6);
+	fds[8] = bpf_map__fd(l->skel->maps.sw_deny_v4);
+	fds[9] = bpf_map__fd(l->skel->maps.sw_deny_v6);
+	fds[10] = bpf_map__fd(l->skel->maps.sw_events);
+	ret = sw_kernel_adopt(&l->k, s->bpffs_dir, fds, err, errlen);
+	if (ret) {
+		smtpwall_bpf__destroy(l->skel);
+		l->skel = NULL;
+	}
+	return ret;
+}
+
+void sw_loader_close(struct sw_loader *l)
+{
+	sw_kernel_close(&l->k);
+	if (l->skel)
+		smtpwall_bpf__destroy(l->skel);	/* pinned maps and links stay */
+	l->skel = NULL;
+}
+
+static void link_path(const char *dir, const char *ifname, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" SW_LINK_PREFIX "%s", dir, ifname);
+}
+
+/* The XDP mode the kernel reports for @ifindex. */
+static const char *xdp_mode_name(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "unknown";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "generic";
+	case XDP_ATTACHED_HW:
+		return "offload";
+	case XDP_ATTACHED_MULTI:
+		return "multi";
+	default:
+		return "detached";
+	}
+}
+
+/* ifindex the pinned link at @path is attached to, 0 if defunct, -errno on error. */
+static int link_ifindex(int link_fd)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
+		return -errno;
+	return info.xdp.ifindex;
+}
+
+int sw_loader_attach(struct sw_loader *l, const char *ifname, enum sw_xdp_mode mode,
+		     char *mode_out, size_t mode_len, char *err, size_t errlen)
+{
+	int prog_fd = bpf_program__fd(l->skel->progs.smtpwall_xdp);
+	char path[SW_PATH_LEN + 32];
+	int ifindex, link_fd, ret = -EINVAL;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	link_path(l->k.dir, ifname, path, sizeof(path));
+
+	link_fd = bpf_obj_get(path);
+	if (link_fd >= 0) {
+		/* Adopt: move the existing link to the new program, no gap in enforcement. */
+		if (link_ifindex(link_fd) == ifindex && !bpf_link_update(link_fd, prog_fd, NULL)) {
+			close(link_fd);
+			snprintf(mode_out, mode_len, "%s", xdp_mode_name(ifindex));
+			return 0;
+		}
+		/* The interface went away and came back: the old link is defunct. */
+		sw_warn("%s: pinned XDP link is stale, attaching anew", ifname);
+		close(link_fd);
+		unlink(path);
+	}
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool native = attempt == 0 ? mode != SW_XDP_GENERIC : false;
+		LIBBPF_OPTS(bpf_link_create_opts, opts,
+			    .flags = native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+
+		if (attempt == 1 && mode != SW_XDP_AUTO)
+			break;
+		link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+		if (link_fd >= 0) {
+			snprintf(mode_out, mode_len, "%s", native ? "native" : "generic");
+			break;
+		}
+		ret = -errno;
+		if (attempt == 0 && mode == SW_XDP_AUTO)
+			sw_warn("%s: native XDP attach failed (%s); falling back to generic (skb) mode, "
+				"which works everywhere but costs more per packet",
+				ifname, strerror(-ret));
+	}
+	if (link_fd < 0) {
+		snprintf(err, errlen, "cannot attach XDP to %s: %s%s", ifname, strerror(-ret),
+			 ret == -EBUSY || ret == -EEXIST ? " (another XDP program is attached; remove it first)"
+							 : "");
+		return ret;
+	}
+	if (bpf_obj_pin(link_fd, path)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot pin XDP link at %s: %s", path, strerror(-ret));
+		bpf_link_detach(link_fd);
+		close(link_fd);
+		return ret;
+	}
+	close(link_fd);
+	return 0;
+}
+
+int sw_attachments(const char *dir, struct sw_attachment *out, int max)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && n < max) {
+		char path[SW_PATH_LEN + 300];
+		struct sw_attachment *a = &out[n];
+		int fd, ifindex;
+
+		if (strncmp(de->d_name, SW_LINK_PREFIX, strlen(SW_LINK_PREFIX)))
+			continue;
+		memset(a, 0, sizeof(*a));
+		snprintf(a->ifname, sizeof(a->ifname), "%s", de->d_name + strlen(SW_LINK_PREFIX));
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		ifindex = fd >= 0 ? link_ifindex(fd) : 0;
+		if (fd >= 0)
+			close(fd);
+		a->ifindex = ifindex > 0 ? ifindex : 0;
+		snprintf(a->mode, sizeof(a->mode), "%s", a->ifindex ? xdp_mode_name(a->ifindex) : "detached");
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int sw_detach_iface(const char *dir, const char *ifname, char *err, size_t errlen)
+{
+	char path[SW_PATH_LEN + 32];
+	int fd;
+
+	link_path(dir, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	/* Detach explicitly: another process may still hold the link open. */
+	bpf_link_detach(fd);
+	close(fd);
+	if (unlink(path)) {
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int sw_detach_all(const char *dir, char *err, size_t errlen)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int ret = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char path[SW_PATH_LEN + 300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!strncmp(de->d_name, SW_LINK_PREFIX, strlen(SW_LINK_PREFIX))) {
+			int r = sw_detach_iface(dir, de->d_name + strlen(SW_LINK_PREFIX), err, errlen);
+
+			if (r && r != -ENOENT)
+				ret = r;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+			ret = -errno;
+		}
+	}
+	closedir(d);
+	if (!ret && rmdir(dir) && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove %s: %s", dir, strerror(errno));
+		ret = -errno;
+	}
+	return ret;
+}
