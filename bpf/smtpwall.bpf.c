@@ -343,7 +343,8 @@ static __always_inline void sw_segment(const struct sw_packet *p, struct sw_sour
 	if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
 		/* Whoever deletes the entry accounts for the close: exactly once. */
 		if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
-			__sync_fetch_and_add(&src->sessions_open, -1);
+			if (src->sessions_open)	/* never wrap, whatever the daemon did */
+				__sync_fetch_and_add(&src->sessions_open, -1);
 			st->sessions_closed++;
 		}
 	}

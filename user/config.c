@@ -200,7 +200,7 @@ static char *reader(char *str, int num, void *stream)
 	struct loader *l = stream;
 	ssize_t got;
 	char *line;
-	size_t n;
+	size_t n, vis;
 
 	got = getline(&l->buf, &l->buf_cap, l->fp);
 	if (got < 0)
@@ -213,11 +213,20 @@ static char *reader(char *str, int num, void *stream)
 	while (*line == ' ' || *line == '\t')
 		line++;
 	n = strlen(line);
+	if (n != (size_t)(got - (line - l->buf))) {
+		/* inih would silently ignore whatever follows the NUL. */
+		set_error(l, "line contains a NUL byte");
+		snprintf(str, num, "\n");
+		return str;
+	}
+	vis = n;
+	while (vis && (line[vis - 1] == '\n' || line[vis - 1] == '\r'))
+		vis--;
 
-	/* inih reads at most num - 1 bytes, and needs room for the '\n'. */
+	/* inih's buffer holds num - 1 bytes, including "\r\n". */
 	if (num < 3)
 		return NULL;
-	if (n > (size_t)num - 1) {
+	if (vis > (size_t)num - 3) {
 		if (*line == ';' || *line == '#') {
 			/* A comment: its length is harmless, its end is not needed. */
 			snprintf(str, num, ";\n");
@@ -333,6 +342,11 @@ static int parse_prefix(unsigned *dst, const char *v, unsigned min, unsigned max
 {
 	uint64_t n;
 
+	if (v[0] && strspn(v, "0123456789") == strlen(v) && strlen(v) > 3) {
+		snprintf(msg, SW_ERR_LEN, "invalid prefix length %.40s (%s allows 0-%u)", v, fam,
+			 max);
+		return -1;
+	}
 	if (sw_parse_uint(v, 0, UINT64_MAX, &n, msg))
 		return -1;
 	if (n > max) {
@@ -622,6 +636,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	const struct key_def *k = NULL;
 	unsigned i;
 
+	/* Only in builds that announce sections or allow keys without values. */
+	if (!name)
+		return 1;
+	if (!value)
+		value = "";
 	if (!*section) {
 		set_error(l, "%s: key outside of any section (put it under [general], [limits], "
 			  "...)", name);
@@ -758,10 +777,17 @@ int sw_settings_load(struct sw_settings *s, const char *path, char *err, size_t 
 		sw_settings_defaults(s);
 		return -1;
 	}
+	errno = 0;
 	ret = ini_parse_stream(reader, &l, handler, &l);
-	if (ferror(l.fp) && !l.err_line && ret >= 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s: read error after line %d", path, l.lineno);
+	if (ferror(l.fp)) {
+		/* A directory, an I/O error: what was read is not the whole file. */
+		int e = errno ? errno : EIO;
+
+		if (err && errlen && l.lineno)
+			snprintf(err, errlen, "%s:%d: cannot read further: %s", path, l.lineno,
+				 strerror(e));
+		else if (err && errlen)
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
 		ret = -3;
 	} else if (ret == 0 && !l.err_line) {
 		check_settings(&l);

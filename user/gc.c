@@ -168,7 +168,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 			}
 		}
 
-		if (live == 0 && src->penalty_until_ns <= now && src->last_seen_ns < now &&
+		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now && src->last_seen_ns < now &&
 		    now - src->last_seen_ns > s->source_idle_ns &&
 		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns)) {
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {

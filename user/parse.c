@@ -626,12 +626,22 @@ void sw_format_ports(const uint64_t bitmap[SW_PORT_WORDS], char *buf, size_t len
 		else
 			n = snprintf(item, sizeof(item), "%s%u-%u", off ? "," : "", p, end);
 		if (off + n >= len) {
-			/* Does not fit: end with "..." so the cut is visible. */
-			if (len >= 4) {
-				if (off > len - 4)
-					off = len - 4;
-				memcpy(buf + off, "...", 4);
+			/*
+			 * Does not fit: end with ",..." so the cut is visible,
+			 * dropping whole entries to make room, never half a number.
+			 */
+			while (off > 0 && off + sizeof(",...") > len) {
+				while (off > 0 && buf[off - 1] != ',')
+					off--;
+				if (off > 0)
+					off--;
 			}
+			if (off > 0)
+				memcpy(buf + off, ",...", sizeof(",..."));
+			else if (len >= sizeof("..."))
+				memcpy(buf, "...", sizeof("..."));
+			else
+				buf[0] = '\0';
 			return;
 		}
 		memcpy(buf + off, item, n + 1);

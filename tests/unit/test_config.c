@@ -1,0 +1,819 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of user/config.c: defaults, the shipped example, every kind of
+ * error (which must name file, line and key), [allow]/[deny] lists, and the
+ * translation into the kernel's struct sw_config.
+ *
+ * Run from the repository root: the example is found at a relative path.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+
+#define EXAMPLE "user/smtpwall.conf.example"
+
+#define MS   1000000ULL
+#define SEC  1000000000ULL
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+
+/* A config file under /tmp with @text; the caller removes it. */
+static void write_conf(const char *text, char path[64])
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, 64, "/tmp/smtpwall-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int load_text(const char *text, struct sw_settings *s, char *err, size_t errlen,
+		     char path[64])
+{
+	int ret;
+
+	write_conf(text, path);
+	ret = sw_settings_load(s, path, err, errlen);
+	unlink(path);
+	return ret;
+}
+
+static bool has_port(const struct sw_settings *s, unsigned p)
+{
+	return s->port_bitmap[p >> 6] & (1ULL << (p & 63));
+}
+
+/* Everything but the path must match (lists by content). */
+static void assert_settings_equal(const struct sw_settings *a, const struct sw_settings *b)
+{
+	int i;
+
+	assert_int_equal(a->n_interfaces, b->n_interfaces);
+	for (i = 0; i < a->n_interfaces; i++)
+		assert_string_equal(a->interfaces[i], b->interfaces[i]);
+	assert_string_equal(a->bpffs_dir, b->bpffs_dir);
+	assert_string_equal(a->state_dir, b->state_dir);
+	assert_int_equal(a->xdp_mode, b->xdp_mode);
+	assert_int_equal(a->dry_run, b->dry_run);
+	assert_int_equal(a->log_level, b->log_level);
+	assert_int_equal(a->gc_interval_ns, b->gc_interval_ns);
+	assert_memory_equal(a->port_bitmap, b->port_bitmap, sizeof(a->port_bitmap));
+	assert_int_equal(a->ipv4_prefix, b->ipv4_prefix);
+	assert_int_equal(a->ipv6_prefix, b->ipv6_prefix);
+	assert_int_equal(a->syn_interval_ns, b->syn_interval_ns);
+	assert_int_equal(a->syn_burst, b->syn_burst);
+	assert_int_equal(a->max_sessions, b->max_sessions);
+	assert_int_equal(a->handshake_timeout_ns, b->handshake_timeout_ns);
+	assert_int_equal(a->idle_timeout_ns, b->idle_timeout_ns);
+	assert_int_equal(a->source_idle_ns, b->source_idle_ns);
+	assert_int_equal(a->malformed_pass, b->malformed_pass);
+	assert_int_equal(a->penalty_strikes, b->penalty_strikes);
+	assert_int_equal(a->penalty_window_ns, b->penalty_window_ns);
+	assert_int_equal(a->penalty_base_ns, b->penalty_base_ns);
+	assert_int_equal(a->penalty_max_ns, b->penalty_max_ns);
+	assert_int_equal(a->penalty_forget_ns, b->penalty_forget_ns);
+	assert_int_equal(a->new_source_interval_ns, b->new_source_interval_ns);
+	assert_int_equal(a->new_source_burst, b->new_source_burst);
+	assert_int_equal(a->flood_drop, b->flood_drop);
+	assert_int_equal(a->max_sources, b->max_sources);
+	assert_int_equal(a->max_session_entries, b->max_session_entries);
+	assert_int_equal(a->n_allow, b->n_allow);
+	assert_int_equal(a->n_deny, b->n_deny);
+	for (i = 0; i < a->n_allow; i++)
+		assert_memory_equal(&a->allow[i].cidr, &b->allow[i].cidr, sizeof(struct sw_cidr));
+	for (i = 0; i < a->n_deny; i++)
+		assert_memory_equal(&a->deny[i].cidr, &b->deny[i].cidr, sizeof(struct sw_cidr));
+}
+
+static void assert_is_defaults(const struct sw_settings *s)
+{
+	struct sw_settings d;
+
+	sw_settings_defaults(&d);
+	assert_settings_equal(s, &d);
+	assert_null(s->allow);
+	assert_null(s->deny);
+}
+
+/* ---- defaults and good files ---------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+	struct sw_settings s;
+	unsigned p, n = 0;
+
+	memset(&s, 0x5a, sizeof(s));
+	sw_settings_defaults(&s);
+	assert_int_equal(s.n_interfaces, 0);
+	assert_string_equal(s.bpffs_dir, "/sys/fs/bpf/smtpwall");
+	assert_string_equal(s.state_dir, "/var/lib/smtpwall");
+	assert_int_equal(s.xdp_mode, SW_XDP_AUTO);
+	assert_false(s.dry_run);
+	assert_int_equal(s.log_level, SW_LOG_INFO);
+	assert_int_equal(s.gc_interval_ns, 2 * SEC);
+	for (p = 0; p < 65536; p++)
+		n += has_port(&s, p);
+	assert_int_equal(n, 3);
+	assert_true(has_port(&s, 25) && has_port(&s, 465) && has_port(&s, 587));
+	assert_int_equal(s.ipv4_prefix, 32);
+	assert_int_equal(s.ipv6_prefix, 64);
+	assert_int_equal(s.syn_interval_ns, 2 * SEC);	/* 30/min */
+	assert_int_equal(s.syn_burst, 10);
+	assert_int_equal(s.max_sessions, 10);
+	assert_int_equal(s.handshake_timeout_ns, 30 * SEC);
+	assert_int_equal(s.idle_timeout_ns, 10 * MIN);
+	assert_int_equal(s.source_idle_ns, 30 * MIN);
+	assert_false(s.malformed_pass);
+	assert_int_equal(s.penalty_strikes, 10);
+	assert_int_equal(s.penalty_window_ns, 60 * SEC);
+	assert_int_equal(s.penalty_base_ns, 5 * MIN);
+	assert_int_equal(s.penalty_max_ns, 24 * HOUR);
+	assert_int_equal(s.penalty_forget_ns, 24 * HOUR);
+	assert_int_equal(s.new_source_interval_ns, 200000);	/* 5000/s */
+	assert_int_equal(s.new_source_burst, 10000);
+	assert_false(s.flood_drop);
+	assert_int_equal(s.max_sources, 131072);
+	assert_int_equal(s.max_session_entries, 262144);
+	assert_null(s.allow);
+	assert_null(s.deny);
+	assert_int_equal(s.n_allow, 0);
+	assert_int_equal(s.n_deny, 0);
+	assert_string_equal(s.path, "");
+}
+
+static void test_example_is_defaults(void **state)
+{
+	struct sw_settings s;
+	char err[512] = "";
+
+	if (sw_settings_load(&s, EXAMPLE, err, sizeof(err))) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_is_defaults(&s);
+	assert_string_equal(s.path, EXAMPLE);
+	sw_settings_free(&s);
+}
+
+/* Every key of the example is set (none only commented out), so none is forgotten. */
+static void test_example_lists_every_key(void **state)
+{
+	static const char *const keys[] = {
+		"bpffs_dir", "state_dir", "xdp_mode", "dry_run", "log_level", "gc_interval",
+		"ports", "ipv4_prefix", "ipv6_prefix", "syn_rate", "syn_burst", "max_sessions",
+		"handshake_timeout", "idle_timeout", "source_idle", "malformed", "strikes",
+		"window", "base", "max", "forget", "new_source_rate", "new_source_burst",
+		"action", "sources", "sessions",
+	};
+	char line[512], name[64];
+	unsigned i, found[sizeof(keys) / sizeof(keys[0])] = { 0 };
+	bool ifaces = false;
+	FILE *f = fopen(EXAMPLE, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %63[a-z_46] =", name) != 1)
+			continue;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(name, keys[i]))
+				found[i]++;
+	}
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "interfaces ="))
+			ifaces = true;
+	fclose(f);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (found[i] != 1) {
+			print_error("key %s appears %u times in %s\n", keys[i], found[i], EXAMPLE);
+			fail();
+		}
+	}
+	assert_true(ifaces);
+}
+
+static void test_empty_file(void **state)
+{
+	struct sw_settings s;
+	char err[512], path[64];
+
+	assert_int_equal(load_text("", &s, err, sizeof(err), path), 0);
+	assert_is_defaults(&s);
+	assert_string_equal(s.path, path);
+	assert_int_equal(load_text("; only a comment\n# and another\n\n[limits]\n", &s, err,
+				   sizeof(err), path), 0);
+	assert_is_defaults(&s);
+}
+
+static void test_every_key(void **state)
+{
+	static const char text[] =
+		"[general]\n"
+		"interfaces = eth0, eth1 bond0.100\tenp3s0f1@x:1\n"
+		"bpffs_dir = /sys/fs/bpf/other\n"
+		"state_dir = /srv/smtpwall\n"
+		"xdp_mode = native\n"
+		"dry_run = yes\n"
+		"log_level = debug\n"
+		"gc_interval = 500ms\n"
+		"[limits]\n"
+		"ports = 25 2525-2527\n"
+		"ipv4_prefix = 24\n"
+		"ipv6_prefix = 48\n"
+		"syn_rate = 60/min\n"
+		"syn_burst = 5\n"
+		"max_sessions = 0\n"
+		"handshake_timeout = 10s\n"
+		"idle_timeout = 1h30m\n"
+		"source_idle = 2h\n"
+		"malformed = pass\n"
+		"[penalty]\n"
+		"strikes = 0\n"
+		"window = 2m\n"
+		"base = 1m\n"
+		"max = 1h\n"
+		"forget = 7d\n"
+		"[flood]\n"
+		"new_source_rate = off\n"
+		"new_source_burst = 1\n"
+		"action = drop\n"
+		"[capacity]\n"
+		"sources = 1024\n"
+		"sessions = 16777216\n";
+	struct sw_settings s;
+	char err[512], path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_int_equal(s.n_interfaces, 4);
+	assert_string_equal(s.interfaces[0], "eth0");
+	assert_string_equal(s.interfaces[1], "eth1");
+	assert_string_equal(s.interfaces[2], "bond0.100");
+	assert_string_equal(s.interfaces[3], "enp3s0f1@x:1");
+	assert_string_equal(s.bpffs_dir, "/sys/fs/bpf/other");
+	assert_string_equal(s.state_dir, "/srv/smtpwall");
+	assert_int_equal(s.xdp_mode, SW_XDP_NATIVE);
+	assert_true(s.dry_run);
+	assert_int_equal(s.log_level, SW_LOG_DEBUG);
+	assert_int_equal(s.gc_interval_ns, 500 * MS);
+	assert_true(has_port(&s, 25) && has_port(&s, 2525) && has_port(&s, 2527));
+	assert_false(has_port(&s, 465) || has_port(&s, 587) || has_port(&s, 2528));
+	assert_int_equal(s.ipv4_prefix, 24);
+	assert_int_equal(s.ipv6_prefix, 48);
+	assert_int_equal(s.syn_interval_ns, SEC);
+	assert_int_equal(s.syn_burst, 5);
+	assert_int_equal(s.max_sessions, 0);
+	assert_int_equal(s.handshake_timeout_ns, 10 * SEC);
+	assert_int_equal(s.idle_timeout_ns, 90 * MIN);
+	assert_int_equal(s.source_idle_ns, 2 * HOUR);
+	assert_true(s.malformed_pass);
+	assert_int_equal(s.penalty_strikes, 0);
+	assert_int_equal(s.penalty_window_ns, 2 * MIN);
+	assert_int_equal(s.penalty_base_ns, MIN);
+	assert_int_equal(s.penalty_max_ns, HOUR);
+	assert_int_equal(s.penalty_forget_ns, 7 * 24 * HOUR);
+	assert_int_equal(s.new_source_interval_ns, 0);
+	assert_int_equal(s.new_source_burst, 1);
+	assert_true(s.flood_drop);
+	assert_int_equal(s.max_sources, 1024);
+	assert_int_equal(s.max_session_entries, 16777216);
+	sw_settings_free(&s);
+}
+
+/* Syntax niceties: indentation, inline ';' comments, CRLF, a BOM, "last one wins". */
+static void test_syntax(void **state)
+{
+	struct sw_settings s;
+	char err[512], path[64];
+
+	assert_int_equal(load_text("\xef\xbb\xbf[limits]\r\n"
+				   "  syn_burst = 3   ; indented, with a comment\r\n"
+				   "\tmax_sessions = 4\r\n"
+				   "    # an indented '#' comment\r\n"
+				   "ports = 25 ; smtp only\r\n"
+				   "ports = 2525 ; given twice: the last one wins\r\n"
+				   "[general]\r\n"
+				   "interfaces =\r\n",
+				   &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.syn_burst, 3);
+	assert_int_equal(s.max_sessions, 4);
+	assert_true(has_port(&s, 2525));
+	assert_false(has_port(&s, 25));
+	assert_int_equal(s.n_interfaces, 0);
+	sw_settings_free(&s);
+
+	/* name: value is inih's concession to configparser: accepted. */
+	assert_int_equal(load_text("[limits]\nsyn_burst: 7\n", &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.syn_burst, 7);
+
+	/* A long comment line is fine; only long key lines are refused. */
+	{
+		char text[1024];
+
+		memset(text, 0, sizeof(text));
+		strcpy(text, "# ");
+		memset(text + 2, 'c', 600);
+		strcat(text, "\n[limits]\nsyn_burst = 9\n");
+		assert_int_equal(load_text(text, &s, err, sizeof(err), path), 0);
+		assert_int_equal(s.syn_burst, 9);
+	}
+}
+
+static void test_bounds(void **state)
+{
+	struct sw_settings s;
+	char err[512], path[64];
+
+	assert_int_equal(load_text("[limits]\nipv4_prefix = 8\nipv6_prefix = 16\n"
+				   "syn_burst = 1\nmax_sessions = 1000000\n"
+				   "[general]\ngc_interval = 100ms\n[penalty]\nstrikes = 1000000\n"
+				   "base = 365d\nmax = 365d\n[capacity]\nsources = 16777216\n"
+				   "sessions = 1024\n", &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.ipv4_prefix, 8);
+	assert_int_equal(s.ipv6_prefix, 16);
+	assert_int_equal(s.syn_burst, 1);
+	assert_int_equal(s.max_sessions, 1000000);
+	assert_int_equal(s.gc_interval_ns, 100 * MS);
+	assert_int_equal(s.penalty_strikes, 1000000);
+	assert_int_equal(s.penalty_base_ns, 365 * 24 * HOUR);
+	assert_int_equal(s.max_sources, 16777216);
+	assert_int_equal(s.max_session_entries, 1024);
+
+	assert_int_equal(load_text("[limits]\nipv4_prefix = 32\nipv6_prefix = 128\n"
+				   "[general]\ngc_interval = 1h\n", &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.ipv4_prefix, 32);
+	assert_int_equal(s.ipv6_prefix, 128);
+	assert_int_equal(s.gc_interval_ns, HOUR);
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+struct bad_case {
+	const char *text;
+	int line;
+	const char *key;	/* e.g. "[limits] syn_rate:"; NULL if the error has none */
+	const char *msg;
+};
+
+static void check_bad(const struct bad_case *c)
+{
+	struct sw_settings s;
+	char err[512] = "", path[64], prefix[96];
+
+	memset(&s, 0x5a, sizeof(s));
+	if (load_text(c->text, &s, err, sizeof(err), path) != -1) {
+		print_error("accepted:\n%s\n", c->text);
+		fail();
+	}
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, c->line);
+	if (strncmp(err, prefix, strlen(prefix)) ||
+	    (c->key && !strstr(err, c->key)) || !strstr(err, c->msg)) {
+		print_error("text:\n%s\nerror: %s\nwanted: %s%s ... %s\n", c->text, err, prefix,
+			    c->key ? c->key : "", c->msg);
+		fail();
+	}
+	/* Failed load: defaults, nothing allocated. */
+	assert_is_defaults(&s);
+}
+
+static void test_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+		/* structure */
+		{ "[limits]\nsyn_rat = 30/min\n", 2, "[limits] syn_rat:",
+		  "unknown key (did you mean syn_rate?)" },
+		{ "[limits]\nfrobnicate = 1\n", 2, "[limits] frobnicate:", "unknown key" },
+		{ "[general]\nports = 25\n", 2, "[general] ports:",
+		  "unknown key (ports belongs in [limits])" },
+		{ "[general]\ncidr = 192.0.2.0/24\n", 2, "[general] cidr:", "belongs in [allow]" },
+		{ "[deny]\naddress = 192.0.2.0/24\n", 2, "[deny] address:", "unknown key" },
+		{ "[general]\n[bogus]\nfoo = 1\n", 2, NULL, "unknown section [bogus]" },
+		{ "[general]\n\n[limit]\n", 3, NULL, "unknown section [limit]" },
+		{ "[ limits ]\nsyn_burst = 1\n", 1, NULL, "unknown section [ limits ]" },
+		{ "[Limits]\n", 1, NULL, "unknown section [Limits]" },
+		{ "ports = 25\n", 1, "ports:", "outside of any section" },
+		{ "[limits]\nports\n", 2, NULL, "syntax error" },
+		{ "[limits\nports = 25\n", 1, NULL, "syntax error" },
+		/* first error wins */
+		{ "[limits]\nsyn_burst = 0\nmax_sessions = x\n", 2, "[limits] syn_burst:",
+		  "0 is out of range (1-1000000)" },
+		{ "[limits]\nports\nsyn_burst = 0\n", 2, NULL, "syntax error" },
+		{ "[limits]\nsyn_burst = 0\nports\n", 2, "[limits] syn_burst:", "out of range" },
+		{ "[oops]\n[limits]\nports\n", 1, NULL, "unknown section [oops]" },
+		/* [general] */
+		{ "[general]\ngc_interval = 5x\n", 2, "[general] gc_interval:",
+		  "invalid duration \"5x\": unknown unit \"x\" (use ms, s, m, h, d)" },
+		{ "[general]\ngc_interval = 99ms\n", 2, "[general] gc_interval:",
+		  "99ms is out of range (100ms to 1h)" },
+		{ "[general]\ngc_interval = 1h1ms\n", 2, "[general] gc_interval:", "out of range" },
+		{ "[general]\ngc_interval =\n", 2, "[general] gc_interval:", "empty duration" },
+		{ "[general]\nxdp_mode = fast\n", 2, "[general] xdp_mode:",
+		  "invalid value \"fast\" (use auto, native or generic)" },
+		{ "[general]\nlog_level = verbose\n", 2, "[general] log_level:",
+		  "(use error, warn, info or debug)" },
+		{ "[general]\ndry_run = maybe\n", 2, "[general] dry_run:", "use yes or no" },
+		{ "[general]\nbpffs_dir = sys/fs/bpf\n", 2, "[general] bpffs_dir:",
+		  "not an absolute path" },
+		{ "[general]\nstate_dir =\n", 2, "[general] state_dir:", "empty path" },
+		{ "[general]\ninterfaces = eth0 eth$\n", 2, "[general] interfaces:",
+		  "invalid interface name \"eth$\"" },
+		{ "[general]\ninterfaces = averyveryverylongname\n", 2, "[general] interfaces:",
+		  "too long (at most 15 characters)" },
+		{ "[general]\ninterfaces = eth0, eth0\n", 2, "[general] interfaces:",
+		  "eth0 is listed twice" },
+		{ "[general]\ninterfaces = a b c d e f g h i j k l m n o p q\n", 2,
+		  "[general] interfaces:", "too many interfaces (at most 16)" },
+		{ "[general]\ninterfaces = ..\n", 2, "[general] interfaces:", "invalid interface" },
+		/* [limits] */
+		{ "[limits]\nports = 0\n", 2, "[limits] ports:", "port 0 is out of range (1-65535)" },
+		{ "[limits]\nports = 65536\n", 2, "[limits] ports:", "out of range (1-65535)" },
+		{ "[limits]\nports =\n", 2, "[limits] ports:", "no ports given" },
+		{ "[limits]\nports = 25 # smtp\n", 2, "[limits] ports:",
+		  "'#' starts a comment only at the start of a line" },
+		{ "[limits]\nipv4_prefix = 33\n", 2, "[limits] ipv4_prefix:",
+		  "invalid prefix length 33 (IPv4 allows 0-32)" },
+		{ "[limits]\nipv4_prefix = 0\n", 2, "[limits] ipv4_prefix:", "too short" },
+		{ "[limits]\nipv4_prefix = 7\n", 2, "[limits] ipv4_prefix:", "use 8-32" },
+		{ "[limits]\nipv4_prefix = 99999999999999999999\n", 2, "[limits] ipv4_prefix:",
+		  "invalid prefix length 99999999999999999999 (IPv4 allows 0-32)" },
+		{ "[limits]\nipv4_prefix = 24x\n", 2, "[limits] ipv4_prefix:", "invalid number" },
+		{ "[limits]\nipv4_prefix = -1\n", 2, "[limits] ipv4_prefix:", "must not be negative" },
+		{ "[limits]\nipv6_prefix = 15\n", 2, "[limits] ipv6_prefix:", "use 16-128" },
+		{ "[limits]\nipv6_prefix = 129\n", 2, "[limits] ipv6_prefix:", "IPv6 allows 0-128" },
+		{ "[limits]\nsyn_rate = 30/fortnight\n", 2, "[limits] syn_rate:",
+		  "unknown unit \"fortnight\"" },
+		{ "[limits]\nsyn_rate = 30\n", 2, "[limits] syn_rate:", "missing unit" },
+		{ "[limits]\nsyn_burst = 1000001\n", 2, "[limits] syn_burst:", "out of range" },
+		{ "[limits]\nmax_sessions = 1000001\n", 2, "[limits] max_sessions:",
+		  "1000001 is out of range (0-1000000)" },
+		{ "[limits]\nmax_sessions = ten\n", 2, "[limits] max_sessions:", "invalid number" },
+		{ "[limits]\nhandshake_timeout = 0\n", 2, "[limits] handshake_timeout:",
+		  "out of range (must be above 0" },
+		{ "[limits]\nidle_timeout = 366d\n", 2, "[limits] idle_timeout:",
+		  "at most 365d" },
+		{ "[limits]\nsource_idle = 99999999999999999999s\n", 2, "[limits] source_idle:",
+		  "too large" },
+		{ "[limits]\nmalformed = reject\n", 2, "[limits] malformed:", "(use pass or drop)" },
+		/* [penalty] */
+		{ "[penalty]\nstrikes = 1000001\n", 2, "[penalty] strikes:", "out of range" },
+		{ "[penalty]\nwindow = 0s\n", 2, "[penalty] window:", "out of range" },
+		{ "[penalty]\nbase = 1h30\n", 2, "[penalty] base:", "missing unit after 30" },
+		{ "[penalty]\nbase = 1h\nmax = 30m\n", 3, "[penalty] max:",
+		  "30m is shorter than base (1h)" },
+		{ "[penalty]\nmax = 30m\nbase = 1h\n", 3, "[penalty] base:",
+		  "1h is longer than max (30m)" },
+		{ "[penalty]\nbase = 2d\n", 2, "[penalty] base:", "2d is longer than max (1d)" },
+		{ "[penalty]\nmax = 1m\n", 2, "[penalty] max:", "1m is shorter than base (5m)" },
+		{ "[penalty]\nforget = -1s\n", 2, "[penalty] forget:", "must not be negative" },
+		/* [flood] */
+		{ "[flood]\nnew_source_rate = 0/s\n", 2, "[flood] new_source_rate:",
+		  "must be greater than 0 (use off to disable)" },
+		{ "[flood]\nnew_source_burst = 0\n", 2, "[flood] new_source_burst:",
+		  "out of range" },
+		{ "[flood]\naction = block\n", 2, "[flood] action:", "(use pass or drop)" },
+		/* [capacity] */
+		{ "[capacity]\nsources = 1023\n", 2, "[capacity] sources:",
+		  "1023 is out of range (1024-16777216)" },
+		{ "[capacity]\nsessions = 16777217\n", 2, "[capacity] sessions:", "out of range" },
+		/* [allow] / [deny] */
+		{ "[allow]\ncidr = 192.0.2.1/24\n", 2, "[allow] cidr:",
+		  "192.0.2.1/24 has host bits set; did you mean 192.0.2.0/24?" },
+		{ "[deny]\ncidr = 2001:db8::1/32\n", 2, "[deny] cidr:",
+		  "did you mean 2001:db8::/32?" },
+		{ "[allow]\ncidr = 192.0.2.0/24 my relays\n", 2, "[allow] cidr:",
+		  "invalid prefix length" },
+		{ "[allow]\ncidr =\n", 2, "[allow] cidr:", "empty address" },
+		{ "[allow]\ncidr = 192.0.2.0/24\ncidr = 198.51.100.0/24\n\ncidr = 192.0.2.0/24\n",
+		  5, "[allow] cidr:", "192.0.2.0/24 is listed twice (first at line 2)" },
+		{ "[deny]\ncidr = 2001:db8::/32\n[allow]\ncidr = 10.0.0.0/8\n[deny]\n"
+		  "cidr = 2001:DB8:0::/32\n", 6, "[deny] cidr:",
+		  "2001:db8::/32 is listed twice (first at line 2)" },
+		{ "[deny]\ncidr = 192.0.2.7\ncidr = 192.0.2.7/32\n", 3, "[deny] cidr:",
+		  "192.0.2.7 is listed twice" },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_bad(&cases[i]);
+}
+
+static void check_good_line(const char *text)
+{
+	struct sw_settings s;
+	char err[512], path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_int_equal(strlen(s.state_dir), 185);
+}
+
+static void test_long_line(void **state)
+{
+	struct bad_case c = { NULL, 3, NULL, "line too long" };
+	char text[1024];
+
+	snprintf(text, sizeof(text), "[general]\n; fine\nstate_dir = /%0300d\n", 0);
+	c.text = text;
+	check_bad(&c);
+
+	/* 197 characters is the limit, with either line ending. */
+	snprintf(text, sizeof(text), "[general]\nstate_dir = /%0184d\n", 0);
+	assert_int_equal(strlen(strchr(text, '\n') + 1), 197 + 1);
+	check_good_line(text);
+	snprintf(text, sizeof(text), "[general]\r\nstate_dir = /%0184d\r\n", 0);
+	check_good_line(text);
+	snprintf(text, sizeof(text), "[general]\nstate_dir = /%0184d", 0);
+	check_good_line(text);
+	snprintf(text, sizeof(text), "[general]\nstate_dir = /%0185d\n", 0);
+	c.text = text;
+	c.line = 2;
+	check_bad(&c);
+	c.line = 3;
+
+	/* The line after the long one keeps its number. */
+	snprintf(text, sizeof(text), "[general]\n# %0300d\nstate_dir = x\n", 0);
+	c.text = text;
+	c.key = "[general] state_dir:";
+	c.msg = "not an absolute path";
+	check_bad(&c);
+}
+
+static void test_nul_byte(void **state)
+{
+	static const char text[] = "[limits]\nsyn_burst = 1\0 ignored?\n";
+	struct sw_settings s;
+	char err[512], path[64], prefix[128];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/smtpwall-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(sw_settings_load(&s, path, err, sizeof(err)), -1);
+	unlink(path);
+	snprintf(prefix, sizeof(prefix), "%s:2: line contains a NUL byte", path);
+	assert_string_equal(err, prefix);
+	assert_is_defaults(&s);
+}
+
+static void test_cannot_open(void **state)
+{
+	struct sw_settings s;
+	char err[512] = "";
+
+	memset(&s, 0x5a, sizeof(s));
+	assert_int_equal(sw_settings_load(&s, "/nonexistent/smtpwall.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/smtpwall.conf: cannot open: "));
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_is_defaults(&s);
+
+	/* A directory opens but cannot be read. */
+	memset(&s, 0x5a, sizeof(s));
+	assert_int_equal(sw_settings_load(&s, "/tmp", err, sizeof(err)), -1);
+	assert_string_equal(err, "/tmp: cannot read: Is a directory");
+	assert_is_defaults(&s);
+
+	/* A small error buffer is terminated. */
+	assert_int_equal(sw_settings_load(&s, "/nonexistent/smtpwall.conf", err, 8), -1);
+	assert_int_equal(strlen(err), 7);
+}
+
+/* ---- [allow] / [deny] ----------------------------------------------------- */
+
+static void test_lists(void **state)
+{
+	static const char text[] =
+		"[allow]\n"
+		"cidr = 192.0.2.0/24\n"
+		"cidr = 2001:db8::/32 ; our relays\n"
+		"cidr = 203.0.113.5\n"
+		"[deny]\n"
+		"cidr = 198.51.100.0/24\n"
+		"cidr = 192.0.2.0/24\n"	/* in both lists: allowed, the kernel decides */
+		"[allow]\n"
+		"cidr = 192.0.2.0/25\n";
+	struct sw_settings s;
+	char err[512], path[64], buf[64], want[128];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_int_equal(s.n_allow, 4);
+	assert_int_equal(s.n_deny, 2);
+	sw_format_cidr(&s.allow[0].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/24");
+	sw_format_cidr(&s.allow[1].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::/32");
+	sw_format_cidr(&s.allow[2].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "203.0.113.5");
+	sw_format_cidr(&s.allow[3].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/25");
+	sw_format_cidr(&s.deny[0].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "198.51.100.0/24");
+	sw_format_cidr(&s.deny[1].cidr, true, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/24");
+
+	snprintf(want, sizeof(want), "config %s:2", path);
+	assert_string_equal(s.allow[0].reason, want);
+	snprintf(want, sizeof(want), "config %s:3", path);
+	assert_string_equal(s.allow[1].reason, want);
+	snprintf(want, sizeof(want), "config %s:9", path);
+	assert_string_equal(s.allow[3].reason, want);
+	snprintf(want, sizeof(want), "config %s:7", path);
+	assert_string_equal(s.deny[1].reason, want);
+
+	sw_settings_free(&s);
+	assert_null(s.allow);
+	assert_null(s.deny);
+	assert_int_equal(s.n_allow, 0);
+	sw_settings_free(&s);	/* twice is harmless */
+}
+
+/* Many entries: the arrays and the repeat check grow. */
+static void test_lists_many(void **state)
+{
+	size_t cap = 64 + 3000 * 32;
+	char *text = malloc(cap), path[64], err[512];
+	struct sw_settings s;
+	size_t off = 0;
+	int i;
+
+	assert_non_null(text);
+	off += snprintf(text + off, cap - off, "[deny]\n");
+	for (i = 0; i < 3000; i++)
+		off += snprintf(text + off, cap - off, "cidr = 10.%d.%d.0/24\n", i / 256, i % 256);
+	assert_int_equal(load_text(text, &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.n_deny, 3000);
+	assert_int_equal(s.deny[2999].cidr.addr[1], 2999 / 256);
+	assert_int_equal(s.deny[2999].cidr.addr[2], 2999 % 256);
+	sw_settings_free(&s);
+
+	/* A repeat far down is still found, with the line of the first. */
+	off += snprintf(text + off, cap - off, "cidr = 10.1.44.0/24\n");
+	assert_int_equal(load_text(text, &s, err, sizeof(err), path), -1);
+	assert_non_null(strstr(err, ":3002: [deny] cidr: 10.1.44.0/24 is listed twice "
+				    "(first at line 302)"));
+	free(text);
+}
+
+static void test_lists_limit(void **state)
+{
+	size_t cap = 16 + (SW_LIST_MAX_ENTRIES + 1) * 24;
+	char *text = malloc(cap), path[64], err[512], want[64];
+	struct sw_settings s;
+	size_t off = 0;
+	int i;
+
+	assert_non_null(text);
+	off += snprintf(text + off, cap - off, "[allow]\n");
+	for (i = 0; i < SW_LIST_MAX_ENTRIES; i++)
+		off += snprintf(text + off, cap - off, "cidr = 10.%d.%d.%d\n", i >> 16,
+				(i >> 8) & 255, i & 255);
+	assert_int_equal(load_text(text, &s, err, sizeof(err), path), 0);
+	assert_int_equal(s.n_allow, SW_LIST_MAX_ENTRIES);
+	sw_settings_free(&s);
+
+	off += snprintf(text + off, cap - off, "cidr = 192.0.2.1\n");
+	assert_int_equal(load_text(text, &s, err, sizeof(err), path), -1);
+	snprintf(want, sizeof(want), ":%d: [allow] cidr: too many entries (at most %d)",
+		 SW_LIST_MAX_ENTRIES + 2, SW_LIST_MAX_ENTRIES);
+	assert_non_null(strstr(err, want));
+	assert_is_defaults(&s);
+	free(text);
+}
+
+/* ---- kernel view ---------------------------------------------------------- */
+
+static void test_to_kernel(void **state)
+{
+	static const char text[] =
+		"[general]\n"
+		"dry_run = yes\n"
+		"[limits]\n"
+		"ports = 25 587\n"
+		"syn_rate = 60/min\n"
+		"syn_burst = 5\n"
+		"max_sessions = 3\n"
+		"ipv4_prefix = 24\n"
+		"ipv6_prefix = 56\n"
+		"malformed = pass\n"
+		"[penalty]\n"
+		"strikes = 4\n"
+		"window = 30s\n"
+		"base = 1m\n"
+		"max = 2h\n"
+		"forget = 12h\n"
+		"[flood]\n"
+		"new_source_rate = 100/s\n"
+		"new_source_burst = 50\n"
+		"action = drop\n";
+	struct sw_settings s;
+	struct sw_config k;
+	char err[512], path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	memset(&k, 0x5a, sizeof(k));
+	sw_settings_to_kernel(&s, &k);
+	assert_memory_equal(k.port_bitmap, s.port_bitmap, sizeof(k.port_bitmap));
+	assert_true(k.port_bitmap[0] == 1ULL << 25);
+	assert_true(k.port_bitmap[587 / 64] == 1ULL << (587 % 64));
+	assert_int_equal(k.syn_interval_ns, 1000000000ULL);
+	assert_int_equal(k.syn_tolerance_ns, 4000000000ULL);
+	assert_int_equal(k.penalty_window_ns, 30 * SEC);
+	assert_int_equal(k.penalty_base_ns, MIN);
+	assert_int_equal(k.penalty_max_ns, 2 * HOUR);
+	assert_int_equal(k.penalty_forget_ns, 12 * HOUR);
+	assert_int_equal(k.new_source_interval_ns, 10 * MS);
+	assert_int_equal(k.new_source_tolerance_ns, 49 * 10 * MS);
+	assert_int_equal(k.list_gen, 0);
+	assert_int_equal(k.max_sessions, 3);
+	assert_int_equal(k.penalty_strikes, 4);
+	assert_int_equal(ntohl(k.v4_mask), 0xffffff00);
+	assert_int_equal(k.v6_mask[0], 0xffffffff);
+	assert_int_equal(ntohl(k.v6_mask[1]), 0xffffff00);
+	assert_int_equal(k.v6_mask[2], 0);
+	assert_int_equal(k.v6_mask[3], 0);
+	assert_int_equal(k.flags, SW_CFG_ENABLED | SW_CFG_DRY_RUN | SW_CFG_MALFORMED_PASS |
+				  SW_CFG_FLOOD_DROP);
+	assert_int_equal(k.pad[0], 0);
+	assert_int_equal(k.pad[1], 0);
+	sw_settings_free(&s);
+
+	/* Defaults: enabled and nothing else; 30/min with burst 10. */
+	sw_settings_defaults(&s);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.flags, SW_CFG_ENABLED);
+	assert_int_equal(k.syn_interval_ns, 2 * SEC);
+	assert_int_equal(k.syn_tolerance_ns, 18 * SEC);
+	assert_int_equal(k.new_source_interval_ns, 200000);
+	assert_int_equal(k.new_source_tolerance_ns, 9999ULL * 200000);
+	assert_int_equal(k.v4_mask, 0xffffffff);
+	assert_int_equal(k.v6_mask[1], 0xffffffff);
+	assert_int_equal(k.v6_mask[2], 0);
+	assert_int_equal(k.max_sessions, 10);
+	assert_int_equal(k.penalty_strikes, 10);
+
+	/* Rate limits off: no tolerance either. */
+	assert_int_equal(load_text("[limits]\nsyn_rate = off\n[flood]\nnew_source_rate = off\n",
+				   &s, err, sizeof(err), path), 0);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.syn_interval_ns, 0);
+	assert_int_equal(k.syn_tolerance_ns, 0);
+	assert_int_equal(k.new_source_interval_ns, 0);
+	assert_int_equal(k.new_source_tolerance_ns, 0);
+
+	/* The largest tolerance the ranges allow still fits. */
+	assert_int_equal(load_text("[limits]\nsyn_rate = 1/h\nsyn_burst = 1000000\n",
+				   &s, err, sizeof(err), path), 0);
+	sw_settings_to_kernel(&s, &k);
+	assert_true(k.syn_tolerance_ns == 999999ULL * 3600 * SEC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_example_is_defaults),
+		cmocka_unit_test(test_example_lists_every_key),
+		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_cannot_open),
+		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_lists_many),
+		cmocka_unit_test(test_lists_limit),
+		cmocka_unit_test(test_to_kernel),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
