@@ -147,8 +147,23 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 			return SW_P_OTHER;
 		}
 	}
-	/* Upper layer not found within the walk: cannot tell it is not SMTP. */
-	return sw_malformed(p, SW_M_IPV6);
+	/*
+	 * SW_MAX_IPV6_EXT headers walked: the upper layer may still follow
+	 * them. Another extension header: chain too long, cannot tell it is
+	 * not SMTP.
+	 */
+	switch (next) {
+	case IPPROTO_TCP:
+		return sw_parse_tcp(p, cursor, data_end);
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_AH:
+	case IPPROTO_FRAGMENT:
+		return sw_malformed(p, SW_M_IPV6);
+	default:
+		return SW_P_OTHER;
+	}
 }
 
 /* Parse the frame between @data and @data_end into @p. */

@@ -95,10 +95,20 @@ static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 now,
 	return SW_LIST_NONE;
 }
 
-/* The source's cached list verdict, refreshed when lists changed or the entry expired. */
+/*
+ * The source's cached list verdict, refreshed when lists changed or the entry
+ * expired; resolved per packet while entries finer than a source exist.
+ */
 static __always_inline __u8 sw_source_list(const struct sw_config *cfg, const struct sw_packet *p,
 					   struct sw_source *src, __u64 now)
 {
+	__u32 fine = p->family == SW_AF_INET ? SW_LIST_FINE_V4 : SW_LIST_FINE_V6;
+
+	if (cfg->list_fine & fine) {
+		__u64 expires;
+
+		return sw_list_lookup(p, now, &expires);
+	}
 	if (src->list_gen != cfg->list_gen || (src->list_expires_ns && src->list_expires_ns <= now)) {
 		__u64 expires;
 

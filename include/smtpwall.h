@@ -44,6 +44,15 @@ enum sw_malformed {
 	SW_M_MAX
 };
 
+/*
+ * sw_config.list_fine: some allow/deny entry of that family is narrower than
+ * the source aggregation prefix (say a /128 ban with ipv6_prefix 64), so
+ * addresses of one source may differ in verdict: the program then resolves
+ * the lists per packet for that family instead of caching per source.
+ */
+#define SW_LIST_FINE_V4 (1U << 0)
+#define SW_LIST_FINE_V6 (1U << 1)
+
 /* sw_config.flags */
 #define SW_CFG_ENABLED	      (1U << 0) /* unset: every frame passes (config not yet written) */
 #define SW_CFG_DRY_RUN	      (1U << 1) /* count would-drops, drop nothing */
@@ -71,7 +80,8 @@ struct sw_config {
 	__u32 v4_mask;		  /* source aggregation mask, network byte order */
 	__u32 v6_mask[4];	  /* source aggregation mask, network byte order */
 	__u32 flags;		  /* SW_CFG_* */
-	__u32 pad[2];
+	__u32 list_fine;	  /* SW_LIST_FINE_*: maintained with list_gen by the list writers */
+	__u32 pad;
 };
 
 /* Per-CPU totals, summed by user space. */

@@ -114,13 +114,14 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Write the kernel config, keeping the list generation (owned by list writers). */
+/* Write the kernel config, keeping the list state (owned by the list writers). */
 static void apply_kernel_config(const struct sw_kernel *k, const struct sw_settings *s)
 {
 	struct sw_config next;
 
 	sw_settings_to_kernel(s, &next);
 	next.list_gen = __atomic_load_n(&k->config->list_gen, __ATOMIC_SEQ_CST);
+	next.list_fine = __atomic_load_n(&k->config->list_fine, __ATOMIC_SEQ_CST);
 	/* Fields are independent; a reader seeing a mix of old and new is harmless. */
 	memcpy(k->config, &next, sizeof(next));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "gc.h"
+#include "lists.h"
 #include "log.h"
 
 struct sw_src_drift {
@@ -193,10 +194,20 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 			ret = (int)ni;
 			continue;
 		}
-		for (long i = 0; i < ni; i++)
-			if (items[i].entry.expires_ns && items[i].entry.expires_ns <= now &&
-			    !sw_list_del(k, kind, &items[i].cidr))
+		for (long i = 0; i < ni; i++) {
+			if (!items[i].entry.expires_ns || items[i].entry.expires_ns > now)
+				continue;
+			/*
+			 * A timed CLI entry loaded over a config entry of the same
+			 * prefix: when it runs out, the config's permanent one is due.
+			 */
+			if (sw_lists_in_config(s, kind, &items[i].cidr)) {
+				if (!sw_list_put(k, kind, &items[i].cidr, 0, SW_ORIGIN_CONFIG))
+					res->list_expired++;
+			} else if (!sw_list_del(k, kind, &items[i].cidr)) {
 				res->list_expired++;
+			}
+		}
 		free(items);
 	}
 	if (res->list_expired)

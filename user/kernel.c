@@ -210,11 +210,18 @@ long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys_out, vo
 {
 	char *keys = NULL, *values = NULL;
 	long n = 0, cap = 4096;
-	__u64 token = 0;
+	/*
+	 * The batch position: a 4-byte bucket for hashes, but a whole key for
+	 * maps on the kernel's generic batch code (arrays, LPM tries), which
+	 * writes key_size bytes to it.
+	 */
+	__u64 token[8] = { 0 };
 	bool first = true;
 	long ret;
 
 	*keys_out = *values_out = NULL;
+	if (key_size > sizeof(token))
+		return -EINVAL;
 	keys = malloc(cap * key_size);
 	values = malloc(cap * value_size);
 	if (!keys || !values) {
@@ -243,7 +250,7 @@ long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys_out, vo
 			values = nv;
 		}
 		count = (__u32)(cap - n);
-		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys + n * key_size,
+		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys + n * key_size,
 					   values + n * value_size, &count, NULL);
 		if (err && errno != ENOENT && first) {
 			/* No batch support for this map: walk it key by key. */
@@ -448,7 +455,31 @@ long sw_list_dump(const struct sw_kernel *k, enum sw_list_kind kind, struct sw_l
 	return n;
 }
 
+/* Is any entry of @kind's lists narrower than a source? Per family, SW_LIST_FINE_*. */
+static uint32_t fine_entries(const struct sw_kernel *k, enum sw_list_kind kind)
+{
+	unsigned v4_bits = mask_bits(&k->config->v4_mask, 1);
+	unsigned v6_bits = mask_bits(k->config->v6_mask, 4);
+	struct sw_list_item *items;
+	uint32_t fine = 0;
+	long n = sw_list_dump(k, kind, &items);
+
+	if (n < 0)	/* cannot tell: the per-packet lookup is always right */
+		return SW_LIST_FINE_V4 | SW_LIST_FINE_V6;
+	for (long i = 0; i < n; i++) {
+		if (items[i].cidr.family == SW_AF_INET && items[i].cidr.prefixlen > v4_bits)
+			fine |= SW_LIST_FINE_V4;
+		if (items[i].cidr.family == SW_AF_INET6 && items[i].cidr.prefixlen > v6_bits)
+			fine |= SW_LIST_FINE_V6;
+	}
+	free(items);
+	return fine;
+}
+
 void sw_list_bump_gen(const struct sw_kernel *k)
 {
+	uint32_t fine = fine_entries(k, SW_LIST_KIND_ALLOW) | fine_entries(k, SW_LIST_KIND_DENY);
+
+	__atomic_store_n(&k->config->list_fine, fine, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&k->config->list_gen, 1, __ATOMIC_SEQ_CST);
 }

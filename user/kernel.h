@@ -75,7 +75,10 @@ struct sw_list_item {
 	struct sw_list_entry entry;
 };
 long sw_list_dump(const struct sw_kernel *k, enum sw_list_kind kind, struct sw_list_item **out);
-/* Invalidate every source's cached list verdict. */
+/*
+ * After any list change: invalidate every source's cached list verdict and
+ * recompute sw_config.list_fine (entries narrower than a source).
+ */
 void sw_list_bump_gen(const struct sw_kernel *k);
 
 /* Wall-clock unix seconds <-> kernel monotonic ns. 0 stays 0 (never). */
