@@ -291,8 +291,6 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 	struct sw_session_key sk = {};
 	struct sw_session *sess, fresh = {};
 
-	__sync_fetch_and_add(&src->syn, 1);
-	st->syn++;
 	sw_session_key(p, &sk);
 	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
 	if (sess) {
@@ -408,6 +406,8 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	st->guarded_bytes += len;
 	sw_make_src_key(cfg, &p, &key);
 	syn = kind == SW_P_TCP && (p.tcp_flags & (SW_TCP_SYN | SW_TCP_ACK)) == SW_TCP_SYN;
+	if (syn)
+		st->syn++;
 	if (kind == SW_P_FRAGMENT)
 		st->fragments++;
 
@@ -422,6 +422,8 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	src->last_seen_ns = now;
 	__sync_fetch_and_add(&src->packets, 1);
 	__sync_fetch_and_add(&src->bytes, len);
+	if (syn)
+		__sync_fetch_and_add(&src->syn, 1);
 
 	switch (sw_source_list(cfg, &p, src, now)) {
 	case SW_LIST_DENY:

@@ -89,7 +89,7 @@ struct sw_stats {
 	__u64 packets;		/* every frame the program saw */
 	__u64 guarded_packets;	/* frames to a guarded port */
 	__u64 guarded_bytes;
-	__u64 syn;		/* connection attempts (SYN without ACK) on guarded ports */
+	__u64 syn;		/* connection attempts (SYN without ACK) on guarded ports, all verdicts */
 	__u64 admitted;		/* SYNs admitted */
 	__u64 syn_retransmit;	/* SYNs of a session already open */
 	__u64 allowlisted;	/* SYNs admitted past the limits because the source is allowlisted */
