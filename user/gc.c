@@ -112,8 +112,12 @@ static long gc_sessions(const struct sw_kernel *k, const struct sw_settings *s, 
 
 static uint32_t previous_drift(const struct sw_gc *gc, const struct sw_src_key *key)
 {
-	struct sw_src_drift *d = bsearch(key, gc->drift, gc->n_drift, sizeof(*d), key_cmp);
+	struct sw_src_drift *d;
 
+	/* Before the first run drift is NULL, which bsearch() must not be given. */
+	if (!gc->n_drift)
+		return 0;
+	d = bsearch(key, gc->drift, gc->n_drift, sizeof(*d), key_cmp);
 	return d ? d->drift : 0;
 }
 

@@ -1,0 +1,1157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Verdicts of the XDP program, frame by frame, through BPF_PROG_TEST_RUN:
+ * what passes untouched, SYN admission, the rate and concurrency limits,
+ * the penalty box, dry-run, the new-source gate and source aggregation.
+ * Allow/deny lists are in test_lists.c, the parser in test_parser.c.
+ *
+ * Time is the program's test clock (sw_test_now_ns), starting at T0: no
+ * test sleeps, and every expiry is asserted on both sides of its edge.
+ */
+#include "sw_test.h"
+
+/* ---- frames that are not ours pass, and leave no trace ---- */
+
+static void test_disabled_passes_everything(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts bad_ihl = { .ihl = 4 };
+	struct pkt_opts three_tags = { .vlan_tags = 3 };
+	struct sw_stats st;
+	int i;
+
+	/* Limits that would drop almost everything, but the program is not enabled. */
+	h->cfg.flags = SW_CFG_DRY_RUN | SW_CFG_FLOOD_DROP;
+	h->cfg.syn_interval_ns = NS;
+	h->cfg.max_sessions = 1;
+	h->cfg.penalty_strikes = 1;
+	h->cfg.penalty_base_ns = 10 * NS;
+	h->cfg.penalty_max_ns = 10 * NS;
+	sw_config(h);
+	list_set(h, true, "198.51.100.0/24", 0);
+
+	for (i = 0; i < 5; i++)
+		assert_int_equal(syn(h, "198.51.100.7", 40000 + i), PASS);
+	assert_int_equal(seg(h, "198.51.100.7", 40000, PKT_ACK), PASS);
+	assert_int_equal(run_pkt(h, &bad_ihl), PASS);
+	assert_int_equal(run_pkt(h, &three_tags), PASS);
+
+	/* All-zero, as the map is before the daemon writes it. */
+	memset(&h->cfg, 0, sizeof(h->cfg));
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.7", 41000), PASS);
+	assert_int_equal(run_pkt(h, &bad_ihl), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.packets, 10);	/* seen, nothing else */
+	assert_int_equal(st.guarded_packets, 0);
+	assert_int_equal(st.syn, 0);
+	for (i = 0; i < SW_M_MAX; i++)
+		assert_int_equal(st.malformed[i], 0);
+	for (i = 0; i < SW_R_MAX; i++)
+		assert_int_equal(st.would_drop[i], 0);
+	assert_no_drops(&st);
+	assert_int_equal(swh_source_count(h), 0);
+	assert_int_equal(swh_session_count(h), 0);
+}
+
+/* An ARP request, optionally behind a VLAN tag. */
+static size_t arp_frame(uint8_t *buf, bool vlan)
+{
+	uint8_t *p = buf;
+
+	memset(buf, 0, 64);
+	memset(p, 0xff, 6);
+	memcpy(p + 6, "\x02\x00\x00\x00\x00\x02", 6);
+	p += 12;
+	if (vlan) {
+		*(uint16_t *)p = htons(ETH_P_8021Q);
+		*(uint16_t *)(p + 2) = htons(7);
+		p += 4;
+	}
+	*(uint16_t *)p = htons(ETH_P_ARP);
+	p += 2;
+	*(uint16_t *)p = htons(1);		/* Ethernet */
+	*(uint16_t *)(p + 2) = htons(ETH_P_IP);
+	p[4] = 6;
+	p[5] = 4;
+	*(uint16_t *)(p + 6) = htons(1);	/* request */
+	return p + 28 - buf;
+}
+
+static void test_non_ip_passes(void **state)
+{
+	struct swh *h = *state;
+	uint8_t buf[64];
+	struct sw_stats st;
+
+	/* Strict settings, so that anything wrongly judged would be dropped. */
+	h->cfg.new_source_interval_ns = NS;
+	h->cfg.flags |= SW_CFG_FLOOD_DROP;
+	sw_config(h);
+
+	assert_int_equal(run_frame(h, buf, arp_frame(buf, false)), PASS);
+	assert_int_equal(run_frame(h, buf, arp_frame(buf, true)), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.packets, 2);
+	assert_int_equal(st.guarded_packets, 0);
+	assert_int_equal(st.malformed[SW_M_L2], 0);
+	assert_no_drops(&st);
+	assert_int_equal(swh_source_count(h), 0);
+}
+
+static void test_udp_and_icmp_pass(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts udp4 = { .src = "198.51.100.7", .dport = 25, .proto = IPPROTO_UDP };
+	struct pkt_opts udp6 = { .src = "2001:db8:1::7", .dport = 25, .proto = IPPROTO_UDP };
+	struct pkt_opts icmp6 = { .src = "2001:db8:1::7", .proto = IPPROTO_ICMPV6 };
+	struct pkt_opts udp6_ext = { .src = "2001:db8:1::7", .dport = 25, .proto = IPPROTO_UDP,
+				     .v6_ext = { EXT_HOPOPTS, IPPROTO_DSTOPTS } };
+	struct sw_stats st;
+
+	list_set(h, true, "198.51.100.0/24", 0);
+	list_set(h, true, "2001:db8:1::/48", 0);
+	h->cfg.flags |= SW_CFG_FLOOD_DROP;
+	h->cfg.new_source_interval_ns = NS;
+	sw_config(h);
+
+	/* Not TCP: not ours, even from a banned source to port 25. */
+	assert_int_equal(run_pkt(h, &udp4), PASS);
+	assert_int_equal(run_pkt(h, &udp6), PASS);
+	assert_int_equal(run_pkt(h, &icmp6), PASS);
+	assert_int_equal(run_pkt(h, &udp6_ext), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.packets, 4);
+	assert_int_equal(st.guarded_packets, 0);
+	assert_no_drops(&st);
+	assert_int_equal(swh_source_count(h), 0);
+}
+
+static void test_unguarded_port_passes(void **state)
+{
+	struct swh *h = *state;
+	uint8_t buf[PKT_MAX];
+	size_t len;
+	struct sw_stats st;
+	struct sw_source s;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;	/* burst 1 */
+	h->cfg.max_sessions = 1;
+	h->cfg.new_source_interval_ns = NS;
+	swh_guard_port(&h->cfg, 65535);	/* the last bitmap word works too */
+	sw_config(h);
+
+	/* Ports next to the guarded ones, and 25 + 64 (same bit, next word). */
+	for (i = 0; i < 10; i++) {
+		static const uint16_t ports[] = { 24, 26, 80, 89, 464, 466, 586, 588, 143, 65534 };
+
+		len = pkt_simple(buf, "198.51.100.7", 40000 + i, ports[i], PKT_SYN);
+		assert_int_equal(run_frame(h, buf, len), PASS);
+		len = pkt_simple(buf, "198.51.100.7", 40000 + i, ports[i], PKT_ACK);
+		assert_int_equal(run_frame(h, buf, len), PASS);
+	}
+	st = stats(h);
+	assert_int_equal(st.packets, 20);
+	assert_int_equal(st.guarded_packets, 0);
+	assert_int_equal(st.syn, 0);
+	assert_int_equal(swh_source_count(h), 0);
+	assert_int_equal(swh_session_count(h), 0);
+
+	/* 465 opens state; 587 is guarded too: same source, rate limit (burst 1) hit. */
+	len = pkt_simple(buf, "198.51.100.7", 41000, 465, PKT_SYN);
+	assert_int_equal(run_frame(h, buf, len), PASS);
+	len = pkt_simple(buf, "198.51.100.7", 41001, 587, PKT_SYN);
+	assert_int_equal(run_frame(h, buf, len), DROP);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.syn, 2);
+	assert_int_equal(s.dropped[SW_R_RATE], 1);
+
+	swh_advance(h, 5 * NS);
+	len = pkt_simple(buf, "198.51.100.8", 41000, 65535, PKT_SYN);
+	assert_int_equal(run_frame(h, buf, len), PASS);
+	assert_int_equal(source(h, "198.51.100.8").sessions_open, 1);
+}
+
+/* ---- SYN admission ---- */
+
+static void test_syn_admitted_creates_state(void **state)
+{
+	struct swh *h = *state;
+	uint8_t buf[PKT_MAX];
+	size_t len = pkt_simple(buf, "198.51.100.7", 40001, 25, PKT_SYN);
+	size_t alen;
+	struct sw_session sess;
+	struct sw_source s;
+	struct sw_stats st;
+
+	assert_no_source(h, "198.51.100.7");
+	assert_int_equal(run_frame(h, buf, len), PASS);
+
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.first_seen_ns, T0);
+	assert_int_equal(s.last_seen_ns, T0);
+	assert_int_equal(s.strike_window_ns, T0);
+	assert_int_equal(s.syn, 1);
+	assert_int_equal(s.admitted, 1);
+	assert_int_equal(s.packets, 1);
+	assert_int_equal(s.bytes, len);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(s.sessions_total, 1);
+	assert_int_equal(s.penalty_until_ns, 0);
+	assert_int_equal(s.list_verdict, SW_LIST_NONE);
+	assert_int_equal(s.flags & SW_SRC_PROVEN, 0);
+
+	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
+	assert_int_equal(sess.start_ns, T0);
+	assert_int_equal(sess.last_ns, T0);
+	assert_int_equal(sess.packets, 1);
+	assert_int_equal(sess.bytes, len);
+	assert_int_equal(sess.flags, 0);
+
+	st = stats(h);
+	assert_int_equal(st.packets, 1);
+	assert_int_equal(st.guarded_packets, 1);
+	assert_int_equal(st.guarded_bytes, len);
+	assert_int_equal(st.syn, 1);
+	assert_int_equal(st.admitted, 1);
+	assert_int_equal(st.sessions_opened, 1);
+	assert_int_equal(st.syn_retransmit, 0);
+	assert_no_drops(&st);
+
+	/* The client's ACK completes the handshake: session established, source proven. */
+	swh_advance(h, NS);
+	alen = pkt_simple(buf, "198.51.100.7", 40001, 25, PKT_ACK);
+	assert_int_equal(run_frame(h, buf, alen), PASS);
+	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, SW_SESS_ESTABLISHED);
+	assert_int_equal(sess.packets, 2);
+	assert_int_equal(sess.bytes, len + alen);
+	assert_int_equal(sess.last_ns, T0 + NS);
+	assert_int_equal(sess.start_ns, T0);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.flags & SW_SRC_PROVEN, SW_SRC_PROVEN);
+	assert_int_equal(s.last_seen_ns, T0 + NS);
+	assert_int_equal(s.first_seen_ns, T0);
+	assert_int_equal(s.packets, 2);
+	assert_int_equal(s.syn, 1);
+
+	/* IPv6 the same way, as its own family. */
+	assert_int_equal(syn(h, "2001:db8:1::7", 40001), PASS);
+	s = source(h, "2001:db8:1::7");
+	assert_int_equal(s.admitted, 1);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(swh_session(h, "2001:db8:1::7", 40001, NULL, 25, &sess), 0);
+	assert_int_equal(swh_source_count(h), 2);
+}
+
+static void test_syn_retransmit(void **state)
+{
+	struct swh *h = *state;
+	uint8_t buf[PKT_MAX];
+	struct sw_session sess;
+	struct sw_source s;
+	struct sw_stats st;
+
+	assert_int_equal(syn(h, "198.51.100.7", 40001), PASS);
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, "198.51.100.7", 40001), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.syn, 2);
+	assert_int_equal(st.syn_retransmit, 1);
+	assert_int_equal(st.admitted, 1);
+	assert_int_equal(st.sessions_opened, 1);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.syn, 2);
+	assert_int_equal(s.admitted, 1);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(s.sessions_total, 1);
+	assert_int_equal(swh_session_count(h), 1);
+	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
+	assert_int_equal(sess.last_ns, T0 + NS);
+	assert_int_equal(sess.start_ns, T0);
+
+	/* Same source port to another guarded port: another connection. */
+	assert_int_equal(run_frame(h, buf, pkt_simple(buf, "198.51.100.7", 40001, 587, PKT_SYN)), PASS);
+	st = stats(h);
+	assert_int_equal(st.syn_retransmit, 1);
+	assert_int_equal(st.sessions_opened, 2);
+	assert_int_equal(source(h, "198.51.100.7").sessions_open, 2);
+}
+
+static void test_syn_ack_is_not_a_syn(void **state)
+{
+	struct swh *h = *state;
+	struct sw_stats st;
+
+	h->cfg.syn_interval_ns = NS;	/* burst 1 */
+	sw_config(h);
+
+	/* SYN+ACK towards the server is no connection attempt: no state, no limit. */
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_SYN | PKT_ACK), PASS);
+	assert_no_source(h, "198.51.100.7");
+	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
+	assert_int_equal(seg(h, "198.51.100.8", 2, PKT_SYN | PKT_ACK), PASS);
+	assert_int_equal(seg(h, "198.51.100.8", 3, PKT_SYN | PKT_ACK), PASS);
+	st = stats(h);
+	assert_int_equal(st.syn, 1);
+	assert_int_equal(st.guarded_packets, 4);
+	assert_int_equal(swh_session_count(h), 1);
+	assert_no_drops(&st);
+}
+
+/* ---- SYN rate limit (GCRA) ---- */
+
+static void test_syn_rate_limit(void **state)
+{
+	struct swh *h = *state;
+	struct sw_session sess;
+	struct sw_source s;
+	struct sw_stats st;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;		/* 1 SYN/s */
+	h->cfg.syn_tolerance_ns = 2 * NS;	/* burst 3 */
+	sw_config(h);
+
+	for (i = 1; i <= 3; i++)
+		assert_int_equal(syn(h, "198.51.100.7", i), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.syn, 4);
+	assert_int_equal(s.admitted, 3);
+	assert_int_equal(s.sessions_open, 3);
+	assert_int_equal(s.dropped[SW_R_RATE], 1);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 0);
+	st = stats(h);
+	assert_int_equal(st.syn, 4);
+	assert_int_equal(st.admitted, 3);
+	assert_int_equal(st.dropped[SW_R_RATE], 1);
+	assert_int_equal(st.penalties, 0);	/* penalty_strikes 0: no penalty box */
+	assert_int_equal(swh_session(h, "198.51.100.7", 4, NULL, 25, &sess), -ENOENT);
+
+	/* A retransmission of an admitted SYN is not a new connection: not limited. */
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(stats(h).syn_retransmit, 1);
+
+	/* Another source has its own budget. */
+	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
+
+	/* One interval later, exactly one more. */
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, "198.51.100.7", 4), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 5), DROP);
+	/* Half an interval is not enough; the full one is. */
+	swh_advance(h, NS / 2);
+	assert_int_equal(syn(h, "198.51.100.7", 5), DROP);
+	swh_advance(h, NS / 2);
+	assert_int_equal(syn(h, "198.51.100.7", 5), PASS);
+
+	/* A long quiet spell gives back the burst, and no more than the burst. */
+	swh_advance(h, 3600 * NS);
+	for (i = 10; i < 13; i++)
+		assert_int_equal(syn(h, "198.51.100.7", i), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 13), DROP);
+
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.dropped[SW_R_RATE], 4);
+	assert_int_equal(s.admitted, 8);
+	assert_int_equal(stats(h).dropped[SW_R_RATE], 4);
+	assert_int_equal(source(h, "198.51.100.8").dropped[SW_R_RATE], 0);
+}
+
+/* ---- concurrency limit ---- */
+
+static void test_concurrency_limit_fin_rst(void **state)
+{
+	struct swh *h = *state;
+	struct sw_session sess;
+	struct sw_source s;
+	struct sw_stats st;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 1);
+
+	/* Time alone frees nothing: only a close does. */
+	swh_advance(h, 3600 * NS);
+	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
+
+	/* The client's FIN closes session 1 and frees a slot. */
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_FIN | PKT_ACK), PASS);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(swh_session(h, "198.51.100.7", 1, NULL, 25, &sess), -ENOENT);
+	st = stats(h);
+	assert_int_equal(st.sessions_closed, 1);
+	/* A second FIN (retransmitted) does not close it twice. */
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(source(h, "198.51.100.7").sessions_open, 1);
+	assert_int_equal(stats(h).sessions_closed, 1);
+
+	assert_int_equal(syn(h, "198.51.100.7", 3), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+
+	/* An RST from a connection we do not know closes nothing. */
+	assert_int_equal(seg(h, "198.51.100.7", 99, PKT_RST), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+
+	/* The client's RST closes session 2. */
+	assert_int_equal(seg(h, "198.51.100.7", 2, PKT_RST), PASS);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(syn(h, "198.51.100.7", 4), PASS);
+
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(s.sessions_total, 4);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 4);
+	st = stats(h);
+	assert_int_equal(st.sessions_closed, 2);
+	assert_int_equal(st.sessions_opened, 4);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 4);
+	assert_int_equal(st.dropped[SW_R_RATE], 0);
+}
+
+static void test_close_never_wraps(void **state)
+{
+	struct swh *h = *state;
+	struct sw_src_key key;
+	struct sw_source s;
+	int fd = bpf_map__fd(h->skel->maps.sw_sources);
+
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	/* Whatever made the count 0 with a session still in the map... */
+	assert_int_equal(swh_src_key(&h->cfg, "198.51.100.7", &key), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &s), 0);
+	s.sessions_open = 0;
+	assert_int_equal(bpf_map_update_elem(fd, &key, &s, BPF_EXIST), 0);
+	/* ...the close does not wrap it to 2^32 - 1, which would lock the source out. */
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(source(h, "198.51.100.7").sessions_open, 0);
+	assert_int_equal(stats(h).sessions_closed, 1);
+	h->cfg.max_sessions = 1;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
+}
+
+static void test_concurrency_reaped(void **state)
+{
+	struct swh *h = *state;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
+
+	/* The daemon expired one of them (as it writes sw_reaped): one slot. */
+	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 1), 0);
+	assert_int_equal(syn(h, "198.51.100.7", 3), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+	assert_int_equal(source(h, "198.51.100.7").sessions_open, 3);	/* opened minus closed */
+
+	/* Cumulative count: 3 reaped of 3 opened leaves 0 live, so two more. */
+	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 3), 0);
+	assert_int_equal(syn(h, "198.51.100.7", 4), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 5), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 6), DROP);
+
+	/* More reaped than opened (a close raced a reap): 0 live, not a wrap-around. */
+	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 1000), 0);
+	assert_int_equal(syn(h, "198.51.100.7", 6), PASS);
+
+	/* Another source's reaped count is not ours. */
+	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.8", 2), PASS);
+	assert_int_equal(syn(h, "198.51.100.8", 3), DROP);
+
+	assert_int_equal(source(h, "198.51.100.7").dropped[SW_R_CONCURRENCY], 3);
+	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 4);
+}
+
+/* ---- penalty box ---- */
+
+static void penalty_config(struct swh *h)
+{
+	h->cfg.penalty_strikes = 3;
+	h->cfg.penalty_window_ns = 60 * NS;
+	h->cfg.penalty_base_ns = 10 * NS;
+	h->cfg.penalty_max_ns = 100 * NS;
+	h->cfg.penalty_forget_ns = 3600 * NS;
+}
+
+static void test_penalty_box(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts frag = { .src = "198.51.100.7", .ipv4_frag_offset = 10, .flags = PKT_ACK };
+	struct sw_src_key key;
+	struct ev_log log;
+	struct sw_source s;
+	struct sw_stats st;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;
+	h->cfg.syn_tolerance_ns = 2 * NS;
+	penalty_config(h);
+	sw_config(h);
+
+	/* An established session, then the rest of the burst. */
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 3), PASS);
+
+	/* Two violations: strikes, no penalty yet, the session is untouched. */
+	for (i = 1; i <= 2; i++) {
+		assert_int_equal(syn(h, "198.51.100.7", 10 + i), DROP);
+		s = source(h, "198.51.100.7");
+		assert_int_equal(s.strikes, i);
+		assert_int_equal(s.penalty_until_ns, 0);
+		assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK | PKT_PSH), PASS);
+	}
+	drain_events(h, &log);
+	assert_int_equal(log.n, 0);
+
+	/* The third: into the box for the base time. */
+	assert_int_equal(syn(h, "198.51.100.7", 13), DROP);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.penalty_until_ns, T0 + 10 * NS);
+	assert_int_equal(s.penalty_reason, SW_R_RATE);
+	assert_int_equal(s.offences, 1);
+	assert_int_equal(s.last_offence_ns, T0);
+	assert_int_equal(s.strikes, 0);
+	assert_int_equal(s.dropped[SW_R_RATE], 3);
+	st = stats(h);
+	assert_int_equal(st.penalties, 1);
+	assert_int_equal(st.dropped[SW_R_RATE], 3);
+	assert_int_equal(st.dropped[SW_R_PENALTY], 0);
+	assert_int_equal(st.events_lost, 0);
+
+	drain_events(h, &log);
+	assert_int_equal(log.n, 1);
+	assert_int_equal(swh_src_key(&h->cfg, "198.51.100.7", &key), 0);
+	assert_int_equal(log.ev[0].type, SW_EV_PENALTY);
+	assert_int_equal(log.ev[0].reason, SW_R_RATE);
+	assert_int_equal(log.ev[0].ts_ns, T0);
+	assert_int_equal(log.ev[0].until_ns, T0 + 10 * NS);
+	assert_int_equal(log.ev[0].offences, 1);
+	assert_int_equal(log.ev[0].strikes, 3);
+	assert_memory_equal(&log.ev[0].src, &key, sizeof(key));
+
+	/* Everything of the source is dropped now, the established session too. */
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), DROP);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK | PKT_PSH), DROP);
+	assert_int_equal(syn(h, "198.51.100.7", 1), DROP);	/* even a retransmitted SYN */
+	assert_int_equal(run_pkt(h, &frag), DROP);		/* and its fragments */
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.dropped[SW_R_PENALTY], 4);
+	assert_int_equal(s.dropped[SW_R_RATE], 3);
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_PENALTY], 4);
+	assert_int_equal(st.penalties, 1);
+
+	/* Others are not affected. */
+	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
+
+	/* Up to the last nanosecond... */
+	swh_set_now(h, T0 + 10 * NS - 1);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), DROP);
+	/* ...and lifted on the dot. */
+	swh_set_now(h, T0 + 10 * NS);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 20), PASS);
+	drain_events(h, &log);
+	assert_int_equal(log.n, 0);
+	assert_int_equal(stats(h).dropped[SW_R_PENALTY], 5);
+}
+
+/* Commit one offence at the current time (rate 1/s, burst 1, 3 strikes); its length. */
+static __u64 offend(struct swh *h, const char *addr, uint16_t *sport)
+{
+	__u64 now = swh_now(h);
+	struct sw_source s;
+	int i;
+
+	assert_int_equal(syn(h, addr, (*sport)++), PASS);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(syn(h, addr, (*sport)++), DROP);
+	s = source(h, addr);
+	assert_int_equal(s.last_offence_ns, now);
+	assert_true(s.penalty_until_ns > now);
+	return s.penalty_until_ns - now;
+}
+
+static void test_penalty_escalation(void **state)
+{
+	struct swh *h = *state;
+	static const __u64 expect[] = { 10, 20, 40, 80, 100, 100 };
+	const char *a = "198.51.100.7";
+	uint16_t sport = 1;
+	struct ev_log log;
+	__u64 len, last;
+	unsigned int i;
+
+	h->cfg.syn_interval_ns = NS;
+	penalty_config(h);
+	sw_config(h);
+
+	/* Doubles with each offence, capped at the maximum. */
+	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		len = offend(h, a, &sport);
+		assert_int_equal(len, expect[i] * NS);
+		assert_int_equal(source(h, a).offences, i + 1);
+		/* Served: released exactly at the end. */
+		swh_advance(h, len - 1);
+		assert_int_equal(seg(h, a, 1, PKT_ACK), DROP);
+		swh_advance(h, 1);
+		assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	}
+	drain_events(h, &log);
+	assert_int_equal(log.n, 6);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(log.ev[i].offences, i + 1);
+		assert_int_equal(log.ev[i].until_ns - log.ev[i].ts_ns, expect[i] * NS);
+		assert_int_equal(log.ev[i].reason, SW_R_RATE);
+	}
+	assert_int_equal(stats(h).penalties, 6);
+
+	/* `forget` after the last offence is not yet forgotten... */
+	last = source(h, a).last_offence_ns;
+	swh_set_now(h, last + 3600 * NS);
+	assert_int_equal(offend(h, a, &sport), 100 * NS);
+	assert_int_equal(source(h, a).offences, 7);
+
+	/* ...a moment more is: back to the base, and escalating from there. */
+	last = source(h, a).last_offence_ns;
+	swh_set_now(h, last + 3600 * NS + 1);
+	assert_int_equal(offend(h, a, &sport), 10 * NS);
+	assert_int_equal(source(h, a).offences, 1);
+	swh_advance(h, 10 * NS);
+	assert_int_equal(offend(h, a, &sport), 20 * NS);
+	assert_int_equal(source(h, a).offences, 2);
+
+	drain_events(h, &log);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.ev[1].offences, 1);
+	assert_int_equal(log.ev[2].offences, 2);
+}
+
+static void test_penalty_strike_window(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct sw_source s;
+
+	h->cfg.syn_interval_ns = NS;
+	penalty_config(h);
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(syn(h, a, 2), DROP);
+	assert_int_equal(syn(h, a, 3), DROP);
+	assert_int_equal(source(h, a).strikes, 2);
+
+	/* Past the window, the two old strikes no longer count. */
+	swh_advance(h, 61 * NS);
+	assert_int_equal(syn(h, a, 4), PASS);
+	assert_int_equal(syn(h, a, 5), DROP);
+	s = source(h, a);
+	assert_int_equal(s.strikes, 1);
+	assert_int_equal(s.strike_window_ns, T0 + 61 * NS);
+	assert_int_equal(s.penalty_until_ns, 0);
+	assert_int_equal(syn(h, a, 6), DROP);
+	assert_int_equal(source(h, a).penalty_until_ns, 0);
+
+	/* The third strike within this window. */
+	swh_advance(h, 59 * NS);
+	assert_int_equal(syn(h, a, 7), PASS);
+	assert_int_equal(syn(h, a, 8), DROP);
+	s = source(h, a);
+	assert_int_equal(s.penalty_until_ns, T0 + 120 * NS + 10 * NS);
+	assert_int_equal(stats(h).penalties, 1);
+}
+
+static void test_penalty_from_concurrency(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "2001:db8:1::7";
+	struct ev_log log;
+	struct sw_source s;
+
+	h->cfg.max_sessions = 1;
+	penalty_config(h);
+	h->cfg.penalty_strikes = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	assert_int_equal(syn(h, a, 2), DROP);
+	assert_int_equal(source(h, a).penalty_until_ns, 0);
+	assert_int_equal(syn(h, a, 3), DROP);
+	s = source(h, a);
+	assert_int_equal(s.penalty_until_ns, T0 + 10 * NS);
+	assert_int_equal(s.penalty_reason, SW_R_CONCURRENCY);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 2);
+
+	drain_events(h, &log);
+	assert_int_equal(log.n, 1);
+	assert_int_equal(log.ev[0].reason, SW_R_CONCURRENCY);
+	assert_int_equal(log.ev[0].src.family, SW_AF_INET6);
+	assert_int_equal(log.ev[0].strikes, 2);
+
+	assert_int_equal(seg(h, a, 1, PKT_ACK), DROP);
+	assert_int_equal(source(h, a).dropped[SW_R_PENALTY], 1);
+}
+
+static void test_no_penalty_without_strikes(void **state)
+{
+	struct swh *h = *state;
+	struct ev_log log;
+	struct sw_source s;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;
+	penalty_config(h);
+	h->cfg.penalty_strikes = 0;	/* penalty box off */
+	sw_config(h);
+
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), PASS);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(syn(h, "198.51.100.7", 100 + i), DROP);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(s.penalty_until_ns, 0);
+	assert_int_equal(s.strikes, 0);
+	assert_int_equal(s.offences, 0);
+	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), PASS);
+	assert_int_equal(stats(h).penalties, 0);
+	drain_events(h, &log);
+	assert_int_equal(log.n, 0);
+}
+
+/* ---- the invariant: limits never cut an established session ---- */
+
+static void test_established_survives_limits(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct pkt_opts data = { .src = a, .sport = 1, .flags = PKT_ACK | PKT_PSH, .payload = 512 };
+	struct sw_session sess;
+	struct sw_stats st;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;	/* 1/s, burst 1 */
+	h->cfg.max_sessions = 1;
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+
+	/* Rate exhausted: new connections refused, the session carries on. */
+	assert_int_equal(syn(h, a, 2), DROP);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(run_pkt(h, &data), PASS);
+	assert_int_equal(stats(h).dropped[SW_R_RATE], 1);
+
+	/* Rate available again but max_sessions reached: the same. */
+	swh_advance(h, 2 * NS);
+	assert_int_equal(syn(h, a, 2), DROP);
+	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 1);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(run_pkt(h, &data), PASS);
+
+	assert_int_equal(swh_session(h, a, 1, NULL, 25, &sess), 0);
+	assert_int_equal(sess.packets, 42);
+	assert_int_equal(sess.flags, SW_SESS_ESTABLISHED);
+	assert_int_equal(sess.last_ns, T0 + 2 * NS);
+
+	/* Its end frees the slot (later: the refused SYN above took a rate token). */
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	swh_advance(h, 2 * NS);
+	assert_int_equal(syn(h, a, 2), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_RATE], 1);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(st.dropped[SW_R_PENALTY], 0);
+	assert_int_equal(st.sessions_closed, 1);
+}
+
+/* ---- dry-run ---- */
+
+static void test_dry_run_never_drops(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts bad_ihl = { .src = "198.51.100.9", .ihl = 4 };
+	struct sw_session sess;
+	struct sw_source s;
+	struct sw_stats st;
+
+	h->cfg.flags |= SW_CFG_DRY_RUN | SW_CFG_FLOOD_DROP;
+	sw_config(h);
+
+	/* malformed */
+	assert_int_equal(run_pkt(h, &bad_ihl), PASS);
+	st = stats(h);
+	assert_int_equal(st.would_drop[SW_R_MALFORMED], 1);
+	assert_int_equal(st.malformed[SW_M_IPV4], 1);
+
+	/* rate: the would-be-dropped SYN opens its session */
+	h->cfg.syn_interval_ns = NS;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.1", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.1", 2), PASS);
+	s = source(h, "198.51.100.1");
+	assert_int_equal(s.would_drop[SW_R_RATE], 1);
+	assert_int_equal(s.dropped[SW_R_RATE], 0);
+	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(stats(h).would_drop[SW_R_RATE], 1);
+
+	/* concurrency */
+	h->cfg.syn_interval_ns = 0;
+	h->cfg.max_sessions = 1;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.2", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.2", 2), PASS);
+	s = source(h, "198.51.100.2");
+	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
+	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(stats(h).would_drop[SW_R_CONCURRENCY], 1);
+
+	/* penalty: still given (and reported), but its packets only counted */
+	penalty_config(h);
+	h->cfg.penalty_strikes = 1;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.3", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.3", 2), PASS);
+	s = source(h, "198.51.100.3");
+	assert_int_equal(s.penalty_until_ns, T0 + 10 * NS);
+	assert_int_equal(stats(h).penalties, 1);
+	assert_int_equal(seg(h, "198.51.100.3", 1, PKT_ACK), PASS);
+	assert_int_equal(syn(h, "198.51.100.3", 3), PASS);
+	s = source(h, "198.51.100.3");
+	assert_int_equal(s.would_drop[SW_R_PENALTY], 2);
+	/* counted once, as a penalty, not again as concurrency */
+	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
+	assert_int_equal(s.sessions_open, 3);
+	assert_int_equal(stats(h).would_drop[SW_R_PENALTY], 2);
+
+	/* deny, known (SYN) and unknown (non-SYN) source */
+	h->cfg.max_sessions = 0;
+	h->cfg.penalty_strikes = 0;
+	sw_config(h);
+	list_set(h, true, "198.51.100.4", 0);
+	list_set(h, true, "198.51.100.5", 0);
+	assert_int_equal(syn(h, "198.51.100.4", 1), PASS);
+	s = source(h, "198.51.100.4");
+	assert_int_equal(s.would_drop[SW_R_DENY], 1);
+	assert_int_equal(s.list_verdict, SW_LIST_DENY);
+	assert_int_equal(swh_session(h, "198.51.100.4", 1, NULL, 25, &sess), -ENOENT);
+	assert_int_equal(seg(h, "198.51.100.5", 1, PKT_ACK), PASS);
+	assert_no_source(h, "198.51.100.5");
+	assert_int_equal(stats(h).would_drop[SW_R_DENY], 2);
+
+	/* new-source flood */
+	h->cfg.new_source_interval_ns = NS;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.6", 1), PASS);
+	source(h, "198.51.100.6");
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_no_source(h, "198.51.100.7");
+
+	st = stats(h);
+	assert_no_drops(&st);
+	assert_int_equal(st.would_drop[SW_R_RATE], 1);
+	assert_int_equal(st.would_drop[SW_R_CONCURRENCY], 2);
+	assert_int_equal(st.would_drop[SW_R_PENALTY], 2);
+	assert_int_equal(st.would_drop[SW_R_DENY], 2);
+	assert_int_equal(st.would_drop[SW_R_MALFORMED], 1);
+	assert_int_equal(st.would_drop[SW_R_FLOOD], 1);
+	assert_int_equal(st.untracked_syn, 1);
+}
+
+/* ---- new-source gate and source table capacity ---- */
+
+static void test_new_source_gate(void **state)
+{
+	struct swh *h = *state;
+	struct sw_global g;
+	struct sw_stats st;
+
+	h->cfg.new_source_interval_ns = NS;	/* 1 new source/s, no burst */
+	sw_config(h);
+
+	assert_int_equal(syn(h, "198.51.100.1", 1), PASS);
+	source(h, "198.51.100.1");
+
+	/* Gate shut: the second new source passes, untracked. */
+	assert_int_equal(syn(h, "198.51.100.2", 1), PASS);
+	assert_no_source(h, "198.51.100.2");
+	st = stats(h);
+	assert_int_equal(st.untracked_syn, 1);
+	assert_int_equal(st.admitted, 1);
+	assert_no_drops(&st);
+	assert_int_equal(swh_global(h, &g), 0);
+	assert_int_equal(g.gate_shut_ns, T0);
+	assert_int_equal(swh_session_count(h), 1);
+
+	/* Known sources do not need the gate. */
+	assert_int_equal(syn(h, "198.51.100.1", 2), PASS);
+	assert_int_equal(seg(h, "198.51.100.1", 1, PKT_ACK), PASS);
+	assert_int_equal(source(h, "198.51.100.1").admitted, 2);
+
+	/* Non-SYNs of unknown sources are not gated. */
+	assert_int_equal(seg(h, "198.51.100.3", 1, PKT_ACK), PASS);
+	assert_int_equal(stats(h).untracked_syn, 1);
+
+	/* A banned unknown source is dropped all the same. */
+	list_set(h, true, "198.51.100.4", 0);
+	assert_int_equal(syn(h, "198.51.100.4", 1), DROP);
+	assert_no_source(h, "198.51.100.4");
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_DENY], 1);
+	assert_int_equal(st.untracked_syn, 2);
+
+	/* [flood] action = drop: refused instead. */
+	h->cfg.flags |= SW_CFG_FLOOD_DROP;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.2", 1), DROP);
+	assert_no_source(h, "198.51.100.2");
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
+	assert_int_equal(st.untracked_syn, 3);
+	assert_int_equal(syn(h, "198.51.100.1", 3), PASS);	/* still admitted */
+	assert_int_equal(seg(h, "198.51.100.3", 1, PKT_ACK), PASS);	/* not a SYN */
+	/* An allowlisted unknown source is not refused, only untracked. */
+	list_set(h, false, "198.51.100.5", 0);
+	assert_int_equal(syn(h, "198.51.100.5", 1), PASS);
+	assert_no_source(h, "198.51.100.5");
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
+	assert_int_equal(st.untracked_syn, 4);
+
+	/* One interval later the gate lets one more in. */
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, "198.51.100.2", 1), PASS);
+	assert_int_equal(source(h, "198.51.100.2").admitted, 1);
+	assert_int_equal(syn(h, "198.51.100.6", 1), DROP);
+	assert_no_source(h, "198.51.100.6");
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 2);
+	assert_int_equal(swh_source_count(h), 2);
+	assert_int_equal(swh_global(h, &g), 0);
+	assert_int_equal(g.gate_shut_ns, T0 + NS);
+}
+
+static void test_new_source_gate_burst(void **state)
+{
+	struct swh *h = *state;
+	char addr[32];
+	int i;
+
+	h->cfg.new_source_interval_ns = NS / 10;	/* 10/s */
+	h->cfg.new_source_tolerance_ns = 4 * NS / 10;	/* burst 5 */
+	sw_config(h);
+
+	for (i = 1; i <= 6; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+		assert_int_equal(syn(h, addr, 1), PASS);
+	}
+	assert_int_equal(swh_source_count(h), 5);
+	assert_no_source(h, "198.51.100.6");
+	assert_int_equal(stats(h).untracked_syn, 1);
+
+	swh_advance(h, NS / 10);
+	assert_int_equal(syn(h, "198.51.100.6", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	assert_int_equal(swh_source_count(h), 6);
+	assert_int_equal(stats(h).untracked_syn, 2);
+}
+
+static int setup_4_sources(void **state)
+{
+	struct swh_opts o = { .max_sources = 4 };
+
+	return sw_setup_opts(state, &o);
+}
+
+static void test_source_table_full(void **state)
+{
+	struct swh *h = *state;
+	char addr[32];
+	struct sw_source s;
+	struct sw_stats st;
+	int i;
+
+	for (i = 1; i <= 4; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+		assert_int_equal(syn(h, addr, 1), PASS);
+	}
+	assert_int_equal(swh_source_count(h), 4);
+
+	/* The fifth is untracked; nobody is evicted for it. */
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, "198.51.100.5", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:1::5", 1), PASS);
+	assert_no_source(h, "198.51.100.5");
+	assert_no_source(h, "2001:db8:1::5");
+	st = stats(h);
+	assert_int_equal(st.source_table_full, 2);
+	assert_int_equal(st.untracked_syn, 2);
+	assert_int_equal(st.admitted, 4);
+	assert_no_drops(&st);
+	assert_int_equal(swh_source_count(h), 4);
+	for (i = 1; i <= 4; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+		s = source(h, addr);
+		assert_int_equal(s.first_seen_ns, T0);
+		assert_int_equal(s.admitted, 1);
+		assert_int_equal(s.sessions_open, 1);
+	}
+
+	/* Known sources carry on. */
+	assert_int_equal(syn(h, "198.51.100.1", 2), PASS);
+	assert_int_equal(source(h, "198.51.100.1").admitted, 2);
+	assert_int_equal(seg(h, "198.51.100.5", 1, PKT_ACK), PASS);
+
+	/* With [flood] action = drop, an untracked SYN is refused like a gated one. */
+	h->cfg.flags |= SW_CFG_FLOOD_DROP;
+	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.5", 2), DROP);
+	st = stats(h);
+	assert_int_equal(st.source_table_full, 3);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
+	assert_int_equal(swh_source_count(h), 4);
+}
+
+/* ---- source aggregation ---- */
+
+static void test_aggregation_v4_prefix(void **state)
+{
+	struct swh *h = *state;
+	struct sw_src_key key;
+	struct sw_source s;
+	struct in_addr net;
+
+	swh_set_prefixes(&h->cfg, 24, 64);
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, "198.51.100.1", 1), PASS);
+	assert_int_equal(syn(h, "198.51.100.2", 1), PASS);
+	assert_int_equal(swh_source_count(h), 1);
+	s = source(h, "198.51.100.200");
+	assert_int_equal(s.syn, 2);
+	assert_int_equal(s.sessions_open, 2);
+
+	/* The limits apply to the /24 as one source. */
+	assert_int_equal(syn(h, "198.51.100.3", 1), DROP);
+	assert_int_equal(syn(h, "198.51.101.1", 1), PASS);
+	assert_int_equal(swh_source_count(h), 2);
+	assert_int_equal(source(h, "198.51.101.1").syn, 1);
+
+	/* The key is the masked address. */
+	assert_int_equal(swh_src_key(&h->cfg, "198.51.100.77", &key), 0);
+	inet_pton(AF_INET, "198.51.100.0", &net);
+	assert_int_equal(key.addr[0], net.s_addr);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.sw_sources), &key, &s), 0);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
+}
+
+static void test_aggregation_v6_default_64(void **state)
+{
+	struct swh *h = *state;
+	struct sw_src_key key = { .family = SW_AF_INET6 };
+	struct sw_source s;
+
+	h->cfg.syn_interval_ns = NS;	/* burst 1: the second SYN of a source is dropped */
+	sw_config(h);
+
+	assert_int_equal(syn(h, "2001:db8:1::1", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:1::2", 1), DROP);	/* same /64 */
+	assert_int_equal(syn(h, "2001:db8:1:0:ffff::3", 1), DROP);
+	assert_int_equal(syn(h, "2001:db8:2::1", 1), PASS);	/* another /64 */
+	assert_int_equal(syn(h, "2001:db8:1:1::1", 1), PASS);	/* and another */
+	assert_int_equal(swh_source_count(h), 3);
+	s = source(h, "2001:db8:1::ffff");
+	assert_int_equal(s.syn, 3);
+	assert_int_equal(s.admitted, 1);
+	assert_int_equal(s.dropped[SW_R_RATE], 2);
+
+	inet_pton(AF_INET6, "2001:db8:1::", key.addr);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.sw_sources), &key, &s), 0);
+	assert_int_equal(s.syn, 3);
+
+	/* An IPv4 address with the same first word is another source (family in the key). */
+	swh_advance(h, 10 * NS);
+	assert_int_equal(syn(h, "2001:db8::1", 1), PASS);
+	assert_int_equal(syn(h, "32.1.13.184", 1), PASS);
+	assert_int_equal(swh_source_count(h), 5);
+	assert_int_equal(source(h, "32.1.13.184").syn, 1);
+	assert_int_equal(source(h, "2001:db8::9").syn, 1);
+}
+
+static void test_aggregation_v6_48(void **state)
+{
+	struct swh *h = *state;
+	struct sw_src_key key = { .family = SW_AF_INET6 };
+	struct sw_source s;
+
+	/* A prefix that cuts through the second word of the address. */
+	swh_set_prefixes(&h->cfg, 32, 48);
+	sw_config(h);
+
+	assert_int_equal(syn(h, "2001:db8:1:1::1", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:1:ffff::1", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:2:1::1", 1), PASS);
+	assert_int_equal(swh_source_count(h), 2);
+	inet_pton(AF_INET6, "2001:db8:1::", key.addr);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.sw_sources), &key, &s), 0);
+	assert_int_equal(s.syn, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		SW_TEST(test_disabled_passes_everything),
+		SW_TEST(test_non_ip_passes),
+		SW_TEST(test_udp_and_icmp_pass),
+		SW_TEST(test_unguarded_port_passes),
+		SW_TEST(test_syn_admitted_creates_state),
+		SW_TEST(test_syn_retransmit),
+		SW_TEST(test_syn_ack_is_not_a_syn),
+		SW_TEST(test_syn_rate_limit),
+		SW_TEST(test_concurrency_limit_fin_rst),
+		SW_TEST(test_close_never_wraps),
+		SW_TEST(test_concurrency_reaped),
+		SW_TEST(test_penalty_box),
+		SW_TEST(test_penalty_escalation),
+		SW_TEST(test_penalty_strike_window),
+		SW_TEST(test_penalty_from_concurrency),
+		SW_TEST(test_no_penalty_without_strikes),
+		SW_TEST(test_established_survives_limits),
+		SW_TEST(test_dry_run_never_drops),
+		SW_TEST(test_new_source_gate),
+		SW_TEST(test_new_source_gate_burst),
+		cmocka_unit_test_setup_teardown(test_source_table_full, setup_4_sources, sw_teardown),
+		SW_TEST(test_aggregation_v4_prefix),
+		SW_TEST(test_aggregation_v6_default_64),
+		SW_TEST(test_aggregation_v6_48),
+	};
+
+	return cmocka_run_group_tests_name("bpf verdicts", tests, NULL, NULL);
+}
