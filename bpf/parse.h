@@ -45,6 +45,8 @@ struct sw_packet {
 	__u8 tcp_flags;		/* byte 13 of the TCP header */
 	__u8 malformed_kind;	/* enum sw_malformed */
 	__u8 dport_known;	/* for SW_P_MALFORMED: the destination port could be read */
+	__u8 has_payload;	/* TCP carries data, by the IP header's lengths (not padding) */
+	__u8 pad[3];
 };
 
 #define SW_TCP_FIN 0x01
@@ -58,8 +60,8 @@ static __always_inline int sw_malformed(struct sw_packet *p, __u8 kind)
 	return SW_P_MALFORMED;
 }
 
-/* TCP at @l4 with @l4_end the end of the IP payload (or of the frame). */
-static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *data_end)
+/* TCP at @l4; @l4_len is the L4 length the IP header declares. */
+static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *data_end, __u32 l4_len)
 {
 	struct tcphdr *tcp = l4;
 	__u16 *ports = l4;
@@ -74,6 +76,7 @@ static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *dat
 	if (tcp->doff < 5 || l4 + tcp->doff * 4 > data_end)
 		return sw_malformed(p, SW_M_TCP);
 	p->tcp_flags = ((__u8 *)tcp)[13];
+	p->has_payload = l4_len > (__u32)tcp->doff * 4;
 	return SW_P_TCP;
 }
 
@@ -95,12 +98,23 @@ static __always_inline int sw_parse_ipv4(struct sw_packet *p, struct iphdr *ip, 
 	p->daddr[0] = ip->daddr;
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return SW_P_FRAGMENT;
-	return sw_parse_tcp(p, (void *)ip + hlen, data_end);
+	return sw_parse_tcp(p, (void *)ip + hlen, data_end, bpf_ntohs(ip->tot_len) - hlen);
+}
+
+/* L4 bytes by the IPv6 payload length; 0 (a jumbogram) counts as plenty. */
+static __always_inline __u32 sw_v6_l4_len(const struct ipv6hdr *ip6, __u32 ext_len)
+{
+	__u32 len = bpf_ntohs(ip6->payload_len);
+
+	if (!len)
+		return 0xffff;
+	return len > ext_len ? len - ext_len : 0;
 }
 
 static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip6, void *data_end)
 {
 	void *cursor = ip6 + 1;
+	__u32 ext_len = 0;	/* extension header bytes walked so far */
 	__u8 next;
 	int i;
 
@@ -119,7 +133,7 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 
 		switch (next) {
 		case IPPROTO_TCP:
-			return sw_parse_tcp(p, cursor, data_end);
+			return sw_parse_tcp(p, cursor, data_end, sw_v6_l4_len(ip6, ext_len));
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
@@ -127,12 +141,14 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 				return sw_malformed(p, SW_M_IPV6);
 			next = ext[0];
 			cursor += (ext[1] + 1) * 8;
+			ext_len += (ext[1] + 1) * 8;
 			break;
 		case IPPROTO_AH:
 			if ((void *)(ext + 2) > data_end)
 				return sw_malformed(p, SW_M_IPV6);
 			next = ext[0];
 			cursor += (ext[1] + 2) * 4;
+			ext_len += (ext[1] + 2) * 4;
 			break;
 		case IPPROTO_FRAGMENT:
 			if ((void *)(ext + 8) > data_end)
@@ -142,6 +158,7 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0)
 				return next == IPPROTO_TCP ? SW_P_FRAGMENT : SW_P_OTHER;
 			cursor += 8;
+			ext_len += 8;
 			break;
 		default:
 			return SW_P_OTHER;
@@ -154,7 +171,7 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 	 */
 	switch (next) {
 	case IPPROTO_TCP:
-		return sw_parse_tcp(p, cursor, data_end);
+		return sw_parse_tcp(p, cursor, data_end, sw_v6_l4_len(ip6, ext_len));
 	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
 	case IPPROTO_DSTOPTS:

@@ -5,10 +5,15 @@
  * For each frame to a guarded TCP port:
  *   parse -> source state (allocated on SYN, behind the new-source gate)
  *   -> allow/deny verdict (cached per source) -> penalty box
- *   -> SYN: rate limit (GCRA) and concurrency limit -> open a session
- *   -> other: touch the session; the client's FIN/RST closes it.
+ *   -> SYN: rate limit (GCRA) and concurrency limit -> reserve a session
+ *      slot (pending handshake)
+ *   -> other: the ACK completing a handshake creates the session record;
+ *      later segments count on it; the client's FIN/RST closes it.
  * Established sessions are never cut by a rate limit; only a ban or a
  * penalty drops packets of a source that is already connected.
+ *
+ * The clock is read lazily (sw_clock): every helper call costs tens of ns
+ * on a retpoline kernel, and established traffic needs no time at all.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -25,9 +30,8 @@ __u64 sw_test_now_ns = 0;
 
 /*
  * Set by the benchmark before load: vary the source port of every packet so
- * that each SYN opens a new session instead of being a retransmission.
- * Both knobs are read-only data: the verifier removes the dead branches from
- * the production program.
+ * that each ACK completes a different handshake. Both knobs are read-only
+ * data: the verifier removes the dead branches from the production program.
  */
 const volatile bool sw_bench_vary_sport = false;
 __u32 sw_bench_seq = 0;
@@ -37,6 +41,14 @@ static __always_inline __u64 sw_now(void)
 	if (sw_test_clock)
 		return sw_test_now_ns;
 	return bpf_ktime_get_ns();
+}
+
+/* The time, read at most once per packet and only when a decision needs it. */
+static __always_inline __u64 sw_clock(__u64 *now)
+{
+	if (!*now)
+		*now = sw_now();
+	return *now;
 }
 
 static __always_inline bool sw_port_guarded(const struct sw_config *cfg, __u16 port)
@@ -63,7 +75,7 @@ static __always_inline void sw_make_src_key(const struct sw_config *cfg, const s
  * wins; on equal prefixes the deny entry wins. Expired entries are ignored
  * (the daemon removes them). Returns SW_LIST_* and the matched entry's expiry.
  */
-static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 now, __u64 *expires)
+static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 *now, __u64 *expires)
 {
 	struct sw_list_entry *allow, *deny;
 
@@ -79,9 +91,9 @@ static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 now,
 		allow = bpf_map_lookup_elem(&sw_allow_v6, &k);
 		deny = bpf_map_lookup_elem(&sw_deny_v6, &k);
 	}
-	if (allow && allow->expires_ns && allow->expires_ns <= now)
+	if (allow && allow->expires_ns && allow->expires_ns <= sw_clock(now))
 		allow = NULL;
-	if (deny && deny->expires_ns && deny->expires_ns <= now)
+	if (deny && deny->expires_ns && deny->expires_ns <= sw_clock(now))
 		deny = NULL;
 	if (deny && (!allow || deny->prefixlen >= allow->prefixlen)) {
 		*expires = deny->expires_ns;
@@ -100,18 +112,15 @@ static __always_inline __u8 sw_list_lookup(const struct sw_packet *p, __u64 now,
  * expired; resolved per packet while entries finer than a source exist.
  */
 static __always_inline __u8 sw_source_list(const struct sw_config *cfg, const struct sw_packet *p,
-					   struct sw_source *src, __u64 now)
+					   struct sw_source *src, __u64 *now)
 {
 	__u32 fine = p->family == SW_AF_INET ? SW_LIST_FINE_V4 : SW_LIST_FINE_V6;
+	__u64 expires;
 
-	if (cfg->list_fine & fine) {
-		__u64 expires;
-
+	if (cfg->list_fine & fine)
 		return sw_list_lookup(p, now, &expires);
-	}
-	if (src->list_gen != cfg->list_gen || (src->list_expires_ns && src->list_expires_ns <= now)) {
-		__u64 expires;
-
+	if (src->list_gen != cfg->list_gen ||
+	    (src->list_expires_ns && src->list_expires_ns <= sw_clock(now))) {
 		src->list_verdict = sw_list_lookup(p, now, &expires);
 		src->list_expires_ns = expires;
 		src->list_gen = cfg->list_gen;
@@ -209,7 +218,7 @@ static __always_inline int sw_drop(const struct sw_config *cfg, struct sw_stats 
 	return XDP_DROP;
 }
 
-/* Live sessions of a source: opened minus closed by the client minus reaped by the daemon. */
+/* Live sessions of a source: created minus closed by the client minus reaped by the daemon. */
 static __always_inline __u32 sw_live_sessions(const struct sw_src_key *key, const struct sw_source *src)
 {
 	__u32 open = src->sessions_open;
@@ -222,12 +231,11 @@ static __always_inline __u32 sw_live_sessions(const struct sw_src_key *key, cons
 }
 
 /*
- * A source we hold no state for. Non-SYN packets (sessions older than the
- * program, or junk) pass unless the source is banned. SYNs allocate state
- * if the new-source gate is open and the table has room.
+ * A source we hold no state for, on a SYN: allocate state if the new-source
+ * gate is open and the table has room.
  */
 static __always_inline struct sw_source *sw_new_source(const struct sw_config *cfg, const struct sw_packet *p,
-						       const struct sw_src_key *key, __u64 now, struct sw_stats *st)
+						       const struct sw_src_key *key, __u64 *now, struct sw_stats *st)
 {
 	struct sw_source fresh = {};
 	struct sw_global *g;
@@ -238,15 +246,16 @@ static __always_inline struct sw_source *sw_new_source(const struct sw_config *c
 	if (!g)
 		return NULL;
 	if (cfg->new_source_interval_ns &&
-	    !sw_gcra_admit(&g->new_source_tat_ns, now, cfg->new_source_interval_ns,
+	    !sw_gcra_admit(&g->new_source_tat_ns, sw_clock(now), cfg->new_source_interval_ns,
 			   cfg->new_source_tolerance_ns)) {
-		g->gate_shut_ns = now;
+		/* One write per millisecond at most: all CPUs share this line. */
+		if (*now - g->gate_shut_ns > 1000000)
+			g->gate_shut_ns = *now;
 		st->untracked_syn++;
 		return NULL;
 	}
-	fresh.first_seen_ns = now;
-	fresh.last_seen_ns = now;
-	fresh.strike_window_ns = now;
+	fresh.first_seen_ns = sw_clock(now);
+	fresh.strike_window_ns = *now;
 	fresh.list_gen = cfg->list_gen;
 	fresh.list_verdict = sw_list_lookup(p, now, &fresh.list_expires_ns);
 	err = bpf_map_update_elem(&sw_sources, key, &fresh, BPF_NOEXIST);
@@ -258,8 +267,9 @@ static __always_inline struct sw_source *sw_new_source(const struct sw_config *c
 	return bpf_map_lookup_elem(&sw_sources, key);
 }
 
+/* A packet of a source without state: only the lists and the flood policy apply. */
 static __always_inline int sw_untracked(const struct sw_config *cfg, const struct sw_packet *p,
-					bool syn, __u64 now, struct sw_stats *st)
+					bool syn, __u64 *now, struct sw_stats *st)
 {
 	__u64 expires;
 	__u8 list = sw_list_lookup(p, now, &expires);
@@ -280,22 +290,67 @@ static __always_inline void sw_session_key(const struct sw_packet *p, struct sw_
 	sk->family = p->family;
 }
 
+/* What identifies a handshake of this source: its port, the server address and port. */
+static __always_inline __u32 sw_tuple_hash(const struct sw_packet *p)
+{
+	__u32 h = ((__u32)p->sport << 16 | p->dport) ^ p->daddr[0] ^ p->daddr[1] ^ p->daddr[2] ^ p->daddr[3];
+
+	return h ? h : 1;	/* 0 marks a free slot */
+}
+
+/* Forget the pending handshake @h, if remembered: its ACK or RST came. */
+static __always_inline void sw_pending_clear(struct sw_source *src, __u32 h)
+{
+#pragma unroll
+	for (int i = 0; i < SW_PENDING_SLOTS; i++)
+		if (src->pending_tuple[i] == h)
+			src->pending_tuple[i] = 0;
+}
+
+/* Pending handshakes whose tuple is still remembered. */
+static __always_inline __u32 sw_pending_remembered(const struct sw_source *src)
+{
+	__u32 n = 0;
+
+#pragma unroll
+	for (int i = 0; i < SW_PENDING_SLOTS; i++)
+		n += src->pending_tuple[i] != 0;
+	return n;
+}
+
+static __always_inline bool sw_pending_has(const struct sw_source *src, __u32 h)
+{
+	bool found = false;
+
+#pragma unroll
+	for (int i = 0; i < SW_PENDING_SLOTS; i++)
+		found |= src->pending_tuple[i] == h;
+	return found;
+}
+
 /*
- * @bypass: the source is allowlisted, or (dry-run) in the penalty box and
- * already counted as a would-drop: the limits are not applied again.
+ * A SYN. @bypass: the source is allowlisted, or (dry-run) in the penalty box
+ * and already counted as a would-drop: the limits are not applied again.
+ * An admitted SYN reserves a session slot (pending) until its handshake
+ * completes or handshake_timeout passes; no session record yet, so a SYN
+ * costs no insert into the session table.
  */
 static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_packet *p,
 				  const struct sw_src_key *key, struct sw_source *src, bool allowed,
-				  bool bypass, __u64 now, __u64 len, struct sw_stats *st)
+				  bool bypass, __u64 now, struct sw_stats *st)
 {
-	struct sw_session_key sk = {};
-	struct sw_session *sess, fresh = {};
+	__u32 h = sw_tuple_hash(p);
 
-	sw_session_key(p, &sk);
-	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
-	if (sess) {
-		/* Retransmitted SYN: the session is already counted. */
-		sess->last_ns = now;
+	src->last_syn_ns = now;
+	if (src->pending && src->pending_expires_ns <= now) {
+		/* Handshakes that never completed: their slots lapse. */
+		src->pending = 0;
+#pragma unroll
+		for (int i = 0; i < SW_PENDING_SLOTS; i++)
+			src->pending_tuple[i] = 0;
+	}
+	if (src->pending && sw_pending_has(src, h)) {
+		/* The client retransmits a SYN admitted before: not a new connection. */
 		st->syn_retransmit++;
 		return XDP_PASS;
 	}
@@ -309,53 +364,95 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 		sw_strike(cfg, key, src, SW_R_RATE, now, st);
 		if (sw_drop(cfg, st, src, SW_R_RATE) == XDP_DROP)
 			return XDP_DROP;
-	} else if (cfg->max_sessions && src->sessions_open >= cfg->max_sessions &&
-		   sw_live_sessions(key, src) >= cfg->max_sessions) {
+	} else if (cfg->max_sessions && src->sessions_open + src->pending >= cfg->max_sessions &&
+		   sw_live_sessions(key, src) + src->pending >= cfg->max_sessions) {
 		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
 		if (sw_drop(cfg, st, src, SW_R_CONCURRENCY) == XDP_DROP)
 			return XDP_DROP;
 	}
 
-	fresh.start_ns = now;
-	fresh.last_ns = now;
-	fresh.packets = 1;
-	fresh.bytes = len;
-	if (!bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&src->sessions_open, 1);
-		__sync_fetch_and_add(&src->sessions_total, 1);
-		st->sessions_opened++;
-	}
+	__sync_fetch_and_add(&src->pending, 1);
+	src->pending_tuple[src->pending_next & (SW_PENDING_SLOTS - 1)] = h;
+	src->pending_next++;
+	src->pending_expires_ns = now + cfg->handshake_timeout_ns;
 	__sync_fetch_and_add(&src->admitted, 1);
 	st->admitted++;
 	return XDP_PASS;
 }
 
-static __always_inline void sw_segment(const struct sw_packet *p, struct sw_source *src,
-				       __u64 now, __u64 len, struct sw_stats *st)
+/*
+ * A non-SYN segment of a known source. Established traffic costs one
+ * session lookup and no clock. Without a record, the ACK of a pending
+ * handshake creates one; so does a data segment of a session we lost track
+ * of (older than the program, or expired while idle), but only while the
+ * source is under max_sessions, so that junk cannot churn the table. Pure
+ * ACKs without a pending handshake create nothing: they are what follows a
+ * close (the ACK of the server's FIN).
+ */
+static __always_inline void sw_segment(const struct sw_config *cfg, const struct sw_packet *p,
+				       const struct sw_src_key *key, struct sw_source *src,
+				       __u64 *now, __u64 len, struct sw_stats *st)
 {
 	struct sw_session_key sk = {};
-	struct sw_session *sess;
+	struct sw_session *sess, fresh = {};
+	bool ours;
+	__u32 h;
 
 	sw_session_key(p, &sk);
 	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
-	if (!sess)
-		return;	/* older than us, expired, or not a session: pass, not ours to cut */
-	sess->last_ns = now;
-	sess->packets++;
-	sess->bytes += len;
-	if (!(sess->flags & SW_SESS_ESTABLISHED) && (p->tcp_flags & SW_TCP_ACK)) {
-		sess->flags |= SW_SESS_ESTABLISHED;
-		if (!(src->flags & SW_SRC_PROVEN))
-			src->flags |= SW_SRC_PROVEN;
-	}
-	if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
-		/* Whoever deletes the entry accounts for the close: exactly once. */
-		if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
-			if (src->sessions_open)	/* never wrap, whatever the daemon did */
-				__sync_fetch_and_add(&src->sessions_open, -1);
-			st->sessions_closed++;
+	if (sess) {
+		sess->packets++;
+		sess->bytes += len;
+		if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
+			/* Whoever deletes the entry accounts for the close: exactly once. */
+			if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
+				if (src->sessions_open)	/* never wrap, whatever the daemon did */
+					__sync_fetch_and_add(&src->sessions_open, -1);
+				st->sessions_closed++;
+			}
 		}
+		return;
 	}
+
+	/* Is this the completion (or abandon) of a handshake admitted here? */
+	h = sw_tuple_hash(p);
+	ours = src->pending && src->pending_expires_ns > sw_clock(now) && sw_pending_has(src, h);
+	if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
+		/* A handshake abandoned before its ACK (a scan, a timeout): free its slot. */
+		if (ours) {
+			sw_pending_clear(src, h);
+			__sync_fetch_and_add(&src->pending, -1);
+		}
+		return;
+	}
+	if (!(p->tcp_flags & SW_TCP_ACK) || (!ours && !p->has_payload))
+		return;
+	if (!ours && cfg->max_sessions && sw_live_sessions(key, src) >= cfg->max_sessions) {
+		st->sessions_untracked++;
+		return;
+	}
+
+	fresh.start_ns = sw_clock(now);
+	fresh.packets = 1;
+	fresh.bytes = len;
+	fresh.flags = ours ? SW_SESS_HANDSHAKE : 0;
+	if (bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST))
+		return;	/* another CPU created it */
+	if (ours) {
+		sw_pending_clear(src, h);
+		__sync_fetch_and_add(&src->pending, -1);
+	} else if (src->pending > sw_pending_remembered(src)) {
+		/*
+		 * More handshakes pending than slots remember: this is most
+		 * likely one whose slot was overwritten; release its reservation.
+		 */
+		__sync_fetch_and_add(&src->pending, -1);
+	}
+	__sync_fetch_and_add(&src->sessions_open, 1);
+	__sync_fetch_and_add(&src->sessions_total, 1);
+	if (!(src->flags & SW_SRC_PROVEN))
+		src->flags |= SW_SRC_PROVEN;
+	st->sessions_opened++;
 }
 
 SEC("xdp")
@@ -369,7 +466,7 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	struct sw_source *src;
 	struct sw_stats *st;
 	__u32 zero = 0;
-	__u64 now, len;
+	__u64 now = 0, len;
 	int kind;
 	bool syn, allowed = false, bypass = false;
 
@@ -401,7 +498,6 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		p.sport ^= (__u16)sw_bench_seq++;
 
 	len = data_end - data;
-	now = sw_now();
 	st->guarded_packets++;
 	st->guarded_bytes += len;
 	sw_make_src_key(cfg, &p, &key);
@@ -414,35 +510,39 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	src = bpf_map_lookup_elem(&sw_sources, &key);
 	if (!src) {
 		if (syn)
-			src = sw_new_source(cfg, &p, &key, now, st);
+			src = sw_new_source(cfg, &p, &key, &now, st);
 		if (!src)
-			return sw_untracked(cfg, &p, syn, now, st);
+			return sw_untracked(cfg, &p, syn, &now, st);
 	}
 
-	src->last_seen_ns = now;
 	__sync_fetch_and_add(&src->packets, 1);
 	__sync_fetch_and_add(&src->bytes, len);
 	if (syn)
 		__sync_fetch_and_add(&src->syn, 1);
 
-	switch (sw_source_list(cfg, &p, src, now)) {
+	switch (sw_source_list(cfg, &p, src, &now)) {
 	case SW_LIST_DENY:
 		return sw_drop(cfg, st, src, SW_R_DENY);
 	case SW_LIST_ALLOW:
 		allowed = bypass = true;
 		break;
 	default:
-		if (src->penalty_until_ns > now) {
-			if (sw_drop(cfg, st, src, SW_R_PENALTY) == XDP_DROP)
-				return XDP_DROP;
-			bypass = true;	/* dry-run: counted once, not again below */
+		if (src->penalty_until_ns) {
+			if (src->penalty_until_ns > sw_clock(&now)) {
+				if (sw_drop(cfg, st, src, SW_R_PENALTY) == XDP_DROP)
+					return XDP_DROP;
+				bypass = true;	/* dry-run: counted once, not again below */
+			} else {
+				/* Served: later packets need not read the clock for it. */
+				src->penalty_until_ns = 0;
+			}
 		}
 	}
 
 	if (syn)
-		return sw_syn(cfg, &p, &key, src, allowed, bypass, now, len, st);
+		return sw_syn(cfg, &p, &key, src, allowed, bypass, sw_clock(&now), st);
 	if (kind == SW_P_TCP)
-		sw_segment(&p, src, now, len, st);
+		sw_segment(cfg, &p, &key, src, &now, len, st);
 	return XDP_PASS;
 }
 

@@ -74,6 +74,7 @@ struct sw_config {
 	__u64 penalty_forget_ns;  /* offences are forgotten after this long without one */
 	__u64 new_source_interval_ns;  /* global gate on allocating state for new sources */
 	__u64 new_source_tolerance_ns;
+	__u64 handshake_timeout_ns; /* an admitted SYN's reserved session slot lapses after this */
 	__u64 list_gen;		  /* bumped by every allow/deny list change; invalidates cached verdicts */
 	__u32 max_sessions;	  /* concurrent sessions per source; 0 = unlimited */
 	__u32 penalty_strikes;	  /* violations within the window that earn a penalty; 0 = never */
@@ -91,10 +92,11 @@ struct sw_stats {
 	__u64 guarded_bytes;
 	__u64 syn;		/* connection attempts (SYN without ACK) on guarded ports, all verdicts */
 	__u64 admitted;		/* SYNs admitted */
-	__u64 syn_retransmit;	/* SYNs of a session already open */
+	__u64 syn_retransmit;	/* SYNs repeating a pending handshake: not charged again */
 	__u64 allowlisted;	/* SYNs admitted past the limits because the source is allowlisted */
-	__u64 sessions_opened;
+	__u64 sessions_opened;	/* session records created: handshake completed */
 	__u64 sessions_closed;	/* closed by the client's FIN or RST */
+	__u64 sessions_untracked; /* no record: source at max_sessions with no handshake pending */
 	__u64 untracked_syn;	/* SYNs of unknown sources while the new-source gate was shut */
 	__u64 source_table_full;/* source state could not be allocated: table full */
 	__u64 fragments;	/* non-first fragments of guarded traffic */
@@ -129,15 +131,19 @@ struct sw_src_key {
 /* sw_source.flags */
 #define SW_SRC_PROVEN (1U << 0)	/* completed a TCP handshake: not a spoofed address */
 
+/* Handshakes remembered per source to recognise a retransmitted SYN. */
+#define SW_PENDING_SLOTS 8
+
 struct sw_source {
 	__u64 first_seen_ns;
-	__u64 last_seen_ns;
+	__u64 last_syn_ns;	/* last connection attempt */
 	__u64 syn_tat_ns;	/* GCRA theoretical arrival time of the SYN rate limit */
 	__u64 penalty_until_ns;	/* 0 or a time: dropped until then */
 	__u64 strike_window_ns;	/* start of the current strike window */
 	__u64 last_offence_ns;	/* last time a penalty was given */
 	__u64 list_gen;		/* sw_config.list_gen when list_verdict was computed */
 	__u64 list_expires_ns;	/* expiry of the list entry behind list_verdict; 0 = none */
+	__u64 pending_expires_ns; /* pending handshakes lapse at this time */
 	__u64 syn;
 	__u64 admitted;
 	__u64 packets;
@@ -145,12 +151,16 @@ struct sw_source {
 	__u64 sessions_total;
 	__u64 dropped[SW_R_MAX];
 	__u64 would_drop[SW_R_MAX];
-	__u32 sessions_open;	/* admitted minus closed by the client; see sw_reaped */
+	__u32 sessions_open;	/* records created minus closed by the client; see sw_reaped */
+	__u32 pending;		/* admitted SYNs whose handshake has not completed */
+	__u32 pending_tuple[SW_PENDING_SLOTS]; /* hashes of their (sport, daddr, dport) */
+	__u32 pending_next;	/* next slot to overwrite */
 	__u32 strikes;		/* violations in the current window */
 	__u32 offences;		/* penalties served, for escalation */
 	__u8 list_verdict;	/* SW_LIST_* */
 	__u8 penalty_reason;	/* enum sw_reason of the last penalty */
 	__u16 flags;		/* SW_SRC_* */
+	__u32 pad;
 };
 
 /* A TCP connection to a guarded port, seen from the client's side. */
@@ -164,12 +174,16 @@ struct sw_session_key {
 };
 
 /* sw_session.flags */
-#define SW_SESS_ESTABLISHED (1U << 0) /* the client acknowledged: handshake done */
+#define SW_SESS_HANDSHAKE (1U << 0) /* created by the ACK of a handshake admitted here */
 
+/*
+ * Created when the client's ACK completes the handshake (never on the SYN,
+ * so half-open floods do not churn this table). The daemon judges idleness
+ * by watching `packets`; the program reads no clock for established traffic.
+ */
 struct sw_session {
 	__u64 start_ns;
-	__u64 last_ns;		/* last packet from the client */
-	__u64 packets;
+	__u64 packets;		/* from the client, including the creating ACK */
 	__u64 bytes;
 	__u32 flags;		/* SW_SESS_* */
 	__u32 pad;

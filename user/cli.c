@@ -151,6 +151,7 @@ static int cmd_status(struct cli_ctx *c, bool json)
 			sw_json_u64(&j, "allowlisted", st.allowlisted);
 			sw_json_u64(&j, "sessions_opened", st.sessions_opened);
 			sw_json_u64(&j, "sessions_closed", st.sessions_closed);
+			sw_json_u64(&j, "sessions_untracked", st.sessions_untracked);
 			sw_json_u64(&j, "untracked_syn", st.untracked_syn);
 			sw_json_u64(&j, "source_table_full", st.source_table_full);
 			sw_json_u64(&j, "fragments", st.fragments);
@@ -189,8 +190,9 @@ static int cmd_status(struct cli_ctx *c, bool json)
 	printf("connections: %" PRIu64 " SYNs, %" PRIu64 " admitted, %" PRIu64 " retransmitted, %" PRIu64
 	       " allowlisted\n",
 	       (uint64_t)st.syn, (uint64_t)st.admitted, (uint64_t)st.syn_retransmit, (uint64_t)st.allowlisted);
-	printf("sessions:    %" PRIu64 " opened, %" PRIu64 " closed by clients\n",
-	       (uint64_t)st.sessions_opened, (uint64_t)st.sessions_closed);
+	printf("sessions:    %" PRIu64 " opened, %" PRIu64 " closed by clients, %" PRIu64
+	       " untracked (source at its limit)\n",
+	       (uint64_t)st.sessions_opened, (uint64_t)st.sessions_closed, (uint64_t)st.sessions_untracked);
 	printf("penalties:   %" PRIu64 "\n", (uint64_t)st.penalties);
 	printf("flood:       %" PRIu64 " SYNs untracked (%" PRIu64 " for a full source table)\n",
 	       (uint64_t)st.untracked_syn, (uint64_t)st.source_table_full);
@@ -282,6 +284,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		}
 	}
 	bool penalised = src.penalty_until_ns > now;
+	uint32_t pending = src.pending && src.pending_expires_ns > now ? src.pending : 0;
 
 	if (json) {
 		struct sw_json j;
@@ -296,6 +299,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		sw_json_u64(&j, "packets", src.packets);
 		sw_json_u64(&j, "bytes", src.bytes);
 		sw_json_u64(&j, "sessions_now", live);
+		sw_json_u64(&j, "handshakes_pending", pending);
 		sw_json_u64(&j, "sessions_total", src.sessions_total);
 		json_reasons(&j, "dropped", src.dropped);
 		json_reasons(&j, "would_drop", src.would_drop);
@@ -321,7 +325,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		sw_json_bool(&j, "proven", src.flags & SW_SRC_PROVEN);
 		if (known) {
 			sw_json_u64(&j, "first_seen_s_ago", secs_since(src.first_seen_ns, now));
-			sw_json_u64(&j, "last_seen_s_ago", secs_since(src.last_seen_ns, now));
+			sw_json_u64(&j, "last_syn_s_ago", secs_since(src.last_syn_ns, now));
 		}
 		sw_json_obj_end(&j);
 		sw_json_finish(&j);
@@ -335,11 +339,12 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		       have_reason ? ": " : "", have_reason ? stored.reason : "");
 	if (!known)
 		return 0;
-	printf("  seen:      first %" PRIu64 "s ago, last %" PRIu64 "s ago%s\n",
-	       secs_since(src.first_seen_ns, now), secs_since(src.last_seen_ns, now),
+	printf("  seen:      first %" PRIu64 "s ago, last SYN %" PRIu64 "s ago%s\n",
+	       secs_since(src.first_seen_ns, now), secs_since(src.last_syn_ns, now),
 	       (src.flags & SW_SRC_PROVEN) ? ", completed a handshake" : "");
 	printf("  SYNs:      %" PRIu64 " (%" PRIu64 " admitted)\n", (uint64_t)src.syn, (uint64_t)src.admitted);
-	printf("  sessions:  %u now, %" PRIu64 " total\n", live, (uint64_t)src.sessions_total);
+	printf("  sessions:  %u now, %u handshakes pending, %" PRIu64 " total\n", live, pending,
+	       (uint64_t)src.sessions_total);
 	printf("  traffic:   %" PRIu64 " packets, %" PRIu64 " bytes\n", (uint64_t)src.packets,
 	       (uint64_t)src.bytes);
 	print_reasons("dropped", src.dropped);

@@ -840,6 +840,7 @@ void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k)
 	k->new_source_interval_ns = s->new_source_interval_ns;
 	k->new_source_tolerance_ns = s->new_source_burst ?
 		(uint64_t)(s->new_source_burst - 1) * s->new_source_interval_ns : 0;
+	k->handshake_timeout_ns = s->handshake_timeout_ns;
 	k->list_gen = 0;
 	k->max_sessions = s->max_sessions;
 	k->penalty_strikes = s->penalty_strikes;

@@ -12,6 +12,22 @@ struct sw_src_drift {
 	uint32_t drift;
 };
 
+/*
+ * What the daemon remembers of a session between runs: the program reads no
+ * clock for established traffic, so a session is idle while its packet
+ * count stands still.
+ */
+struct sw_sess_seen {
+	struct sw_session_key key;
+	uint64_t packets;
+	uint64_t changed_ns;	/* when `packets` was last seen to move */
+};
+
+static int sess_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct sw_session_key));
+}
+
 /* Sessions of one source, counted while walking sw_sessions. */
 struct src_count {
 	struct sw_src_key key;
@@ -32,6 +48,7 @@ void sw_gc_init(struct sw_gc *gc)
 void sw_gc_free(struct sw_gc *gc)
 {
 	free(gc->drift);
+	free(gc->seen);
 	memset(gc, 0, sizeof(*gc));
 }
 
@@ -55,42 +72,61 @@ static void add_reaped(const struct sw_kernel *k, const struct sw_src_key *key, 
 		sw_warn("gc: cannot update sw_reaped: %s", strerror(errno));
 }
 
-/* Pass 1: expire sessions and count the rest per source. */
-static long gc_sessions(const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
-			struct src_count **counts_out, struct sw_gc_result *res)
+/*
+ * Pass 1: expire idle sessions and count the rest per source. A session
+ * first seen in this run (new, or the daemon restarted) counts as active
+ * now: an idle session then lives one idle_timeout longer, never less.
+ */
+static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s,
+			uint64_t now, struct src_count **counts_out, struct sw_gc_result *res)
 {
 	struct sw_session_key *keys;
 	struct sw_session *vals;
 	struct src_count *counts;
-	long n, nc = 0;
+	struct sw_sess_seen *seen;
+	long n, nc = 0, ns = 0;
 
 	n = sw_map_dump(k->sessions_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
 	res->sessions_seen = n;
 	counts = calloc(n + 1, sizeof(*counts));
-	if (!counts) {
+	seen = calloc(n + 1, sizeof(*seen));
+	if (!counts || !seen) {
+		free(counts);
+		free(seen);
 		free(keys);
 		free(vals);
 		return -ENOMEM;
 	}
 	for (long i = 0; i < n; i++) {
-		uint64_t timeout = (vals[i].flags & SW_SESS_ESTABLISHED) ? s->idle_timeout_ns
-									 : s->handshake_timeout_ns;
 		struct src_count *c = &counts[nc++];
+		struct sw_sess_seen *prev = NULL, *cur = &seen[ns];
+
+		if (gc->n_seen)
+			prev = bsearch(&keys[i], gc->seen, gc->n_seen, sizeof(*gc->seen), sess_cmp);
+		cur->key = keys[i];
+		cur->packets = vals[i].packets;
+		cur->changed_ns = prev && prev->packets == vals[i].packets ? prev->changed_ns : now;
 
 		sw_source_key_raw(k->config, keys[i].family, keys[i].saddr, &c->key);
 		c->in_map = 1;
-		if (vals[i].last_ns < now && now - vals[i].last_ns > timeout &&
+		if (now - cur->changed_ns > s->idle_timeout_ns &&
 		    !bpf_map_delete_elem(k->sessions_fd, &keys[i])) {
 			/* We deleted it, so the program cannot close it again: reap once. */
 			c->in_map = 0;
 			c->reaped = 1;
 			res->sessions_expired++;
+			continue;
 		}
+		ns++;
 	}
 	free(keys);
 	free(vals);
+	qsort(seen, ns, sizeof(*seen), sess_cmp);
+	free(gc->seen);
+	gc->seen = seen;
+	gc->n_seen = ns;
 
 	/* Fold to one row per source. */
 	qsort(counts, nc, sizeof(*counts), key_cmp);
@@ -132,7 +168,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 	int ret = 0;
 
 	memset(res, 0, sizeof(*res));
-	nc = gc_sessions(k, s, now, &counts, res);
+	nc = gc_sessions(gc, k, s, now, &counts, res);
 	if (nc < 0)
 		return (int)nc;
 
@@ -173,8 +209,9 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 			}
 		}
 
-		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now && src->last_seen_ns < now &&
-		    now - src->last_seen_ns > s->source_idle_ns &&
+		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now &&
+		    (!src->pending || src->pending_expires_ns <= now) && src->last_syn_ns < now &&
+		    now - src->last_syn_ns > s->source_idle_ns &&
 		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns)) {
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {
 				bpf_map_delete_elem(k->reaped_fd, &keys[i]);

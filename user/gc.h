@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * State expiry, run by the daemon every gc_interval:
- *  - sessions: half-open ones after handshake_timeout, established ones
- *    after idle_timeout without a client packet; each one the daemon
- *    deletes is added to the source's sw_reaped count;
+ *  - sessions: after idle_timeout without a client packet, judged by the
+ *    session's packet count standing still between runs (the program keeps
+ *    no per-packet time); each one the daemon deletes is added to the
+ *    source's sw_reaped count. Half-open handshakes hold no session record:
+ *    their reserved slots lapse in the kernel after handshake_timeout;
  *  - sessions lost to LRU eviction: a source whose open count exceeds the
  *    sessions actually in the map by the same amount on two consecutive
  *    runs gets the difference reaped;
- *  - sources: quiet (source_idle), no live session, no running penalty and
- *    no offence still remembered (penalty forget) are removed;
+ *  - sources: no SYN for source_idle, no live session or pending handshake,
+ *    no running penalty and no offence still remembered (penalty forget)
+ *    are removed;
  *  - allow/deny entries past their expiry are removed.
  */
 #ifndef SW_GC_H
@@ -19,17 +22,19 @@
 
 struct sw_gc_result {
 	long sessions_seen;
-	long sessions_expired;	/* handshake or idle timeout */
+	long sessions_expired;	/* idle timeout */
 	long sessions_evicted;	/* open count fixed for sessions lost to LRU eviction */
 	long sources_seen;
 	long sources_expired;
 	long list_expired;
 };
 
-/* Remembers suspected evictions between runs. */
+/* Remembers suspected evictions and session activity between runs. */
 struct sw_gc {
 	struct sw_src_drift *drift;
 	long n_drift;
+	struct sw_sess_seen *seen;	/* sorted by session key */
+	long n_seen;
 };
 
 void sw_gc_init(struct sw_gc *gc);
