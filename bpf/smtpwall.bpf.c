@@ -290,11 +290,76 @@ static __always_inline void sw_session_key(const struct sw_packet *p, struct sw_
 	sk->family = p->family;
 }
 
-/* What identifies a handshake of this source: its port, the server address and port. */
+/*
+ * Secret key of sw_tuple_hash, drawn on first use. Per program load: a
+ * reload forgets it, and handshakes pending across it are only recognised
+ * again by their data (see sw_segment).
+ */
+__u64 sw_tuple_key = 0;
+
+static __always_inline __u32 sw_rol32(__u32 x, int n)
+{
+	return x << n | x >> (32 - n);
+}
+
+/* One HalfSipHash round on the state @v. */
+static __always_inline void sw_hsip_round(__u32 v[4])
+{
+	v[0] += v[1];
+	v[1] = sw_rol32(v[1], 5) ^ v[0];
+	v[0] = sw_rol32(v[0], 16);
+	v[2] += v[3];
+	v[3] = sw_rol32(v[3], 8) ^ v[2];
+	v[0] += v[3];
+	v[3] = sw_rol32(v[3], 7) ^ v[0];
+	v[2] += v[1];
+	v[1] = sw_rol32(v[1], 13) ^ v[2];
+	v[2] = sw_rol32(v[2], 16);
+}
+
+/*
+ * What identifies a handshake of this source: the client's address and port,
+ * the server's address and port. The client address matters because a
+ * source is a whole prefix (a /64 by default): without it, every host of the
+ * prefix could pass SYNs as "retransmissions" of one admitted handshake. And
+ * the hash is keyed (HalfSipHash-1-3 with a secret drawn at load), because
+ * whoever holds a /64 chooses 64 bits of the input: with a plain mix they
+ * could compute tuples that collide with an admitted one, and open
+ * connections uncharged past every limit.
+ */
 static __always_inline __u32 sw_tuple_hash(const struct sw_packet *p)
 {
-	__u32 h = ((__u32)p->sport << 16 | p->dport) ^ p->daddr[0] ^ p->daddr[1] ^ p->daddr[2] ^ p->daddr[3];
+	__u32 m[9] = {
+		(__u32)p->sport << 16 | p->dport,
+		p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3],
+		p->saddr[0], p->saddr[1], p->saddr[2], p->saddr[3],
+	};
+	__u64 key = sw_tuple_key;
+	__u32 v[4], h;
 
+	if (!key) {
+		key = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
+		__sync_val_compare_and_swap(&sw_tuple_key, 0, key);
+		key = sw_tuple_key;	/* whichever CPU was first */
+	}
+	v[0] = (__u32)key;
+	v[1] = (__u32)(key >> 32);
+	v[2] = 0x6c796765 ^ (__u32)key;
+	v[3] = 0x74656462 ^ (__u32)(key >> 32);
+#pragma unroll
+	for (int i = 0; i < 9; i++) {
+		v[3] ^= m[i];
+		sw_hsip_round(v);
+		v[0] ^= m[i];
+	}
+	v[3] ^= (__u32)sizeof(m) << 24;
+	sw_hsip_round(v);
+	v[0] ^= (__u32)sizeof(m) << 24;
+	v[2] ^= 0xff;
+	sw_hsip_round(v);
+	sw_hsip_round(v);
+	sw_hsip_round(v);
+	h = v[1] ^ v[3];
 	return h ? h : 1;	/* 0 marks a free slot */
 }
 

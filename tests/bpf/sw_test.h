@@ -107,6 +107,33 @@ static inline __u32 seg(struct swh *h, const char *src, uint16_t sport, uint8_t 
 	return run_frame(h, buf, len);
 }
 
+/* A segment of @src:@sport -> port 25 carrying @payload bytes of data. */
+static inline __u32 data(struct swh *h, const char *src, uint16_t sport, int payload)
+{
+	struct pkt_opts o = { .src = src, .sport = sport, .flags = PKT_ACK | PKT_PSH,
+			      .payload = payload };
+
+	return run_pkt(h, &o);
+}
+
+/* SYN and the ACK completing the handshake: the session record exists after. */
+static inline void handshake(struct swh *h, const char *src, uint16_t sport)
+{
+	struct sw_session sess;
+
+	assert_int_equal(syn(h, src, sport), PASS);
+	assert_int_equal(seg(h, src, sport, PKT_ACK), PASS);
+	assert_int_equal(swh_session(h, src, sport, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
+}
+
+static inline bool has_session(struct swh *h, const char *src, uint16_t sport)
+{
+	struct sw_session sess;
+
+	return swh_session(h, src, sport, NULL, 25, &sess) == 0;
+}
+
 static inline struct sw_stats stats(struct swh *h)
 {
 	struct sw_stats st = { 0 };

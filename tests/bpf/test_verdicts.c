@@ -173,17 +173,19 @@ static void test_unguarded_port_passes(void **state)
 	swh_advance(h, 5 * NS);
 	len = pkt_simple(buf, "198.51.100.8", 41000, 65535, PKT_SYN);
 	assert_int_equal(run_frame(h, buf, len), PASS);
-	assert_int_equal(source(h, "198.51.100.8").sessions_open, 1);
+	assert_int_equal(source(h, "198.51.100.8").pending, 1);
 }
 
 /* ---- SYN admission ---- */
 
-static void test_syn_admitted_creates_state(void **state)
+static void test_syn_reserves_ack_opens_session(void **state)
 {
 	struct swh *h = *state;
 	uint8_t buf[PKT_MAX];
 	size_t len = pkt_simple(buf, "198.51.100.7", 40001, 25, PKT_SYN);
-	size_t alen;
+	size_t alen, dlen;
+	struct pkt_opts d = { .src = "198.51.100.7", .sport = 40001, .flags = PKT_ACK | PKT_PSH,
+			      .payload = 100 };
 	struct sw_session sess;
 	struct sw_source s;
 	struct sw_stats st;
@@ -191,26 +193,23 @@ static void test_syn_admitted_creates_state(void **state)
 	assert_no_source(h, "198.51.100.7");
 	assert_int_equal(run_frame(h, buf, len), PASS);
 
+	/* The SYN creates the source and reserves a slot; no session record yet. */
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.first_seen_ns, T0);
-	assert_int_equal(s.last_seen_ns, T0);
+	assert_int_equal(s.last_syn_ns, T0);
 	assert_int_equal(s.strike_window_ns, T0);
 	assert_int_equal(s.syn, 1);
 	assert_int_equal(s.admitted, 1);
 	assert_int_equal(s.packets, 1);
 	assert_int_equal(s.bytes, len);
-	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(s.sessions_total, 1);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(s.pending_expires_ns, T0 + 30 * NS);
+	assert_int_equal(s.sessions_open, 0);
+	assert_int_equal(s.sessions_total, 0);
 	assert_int_equal(s.penalty_until_ns, 0);
 	assert_int_equal(s.list_verdict, SW_LIST_NONE);
 	assert_int_equal(s.flags & SW_SRC_PROVEN, 0);
-
-	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
-	assert_int_equal(sess.start_ns, T0);
-	assert_int_equal(sess.last_ns, T0);
-	assert_int_equal(sess.packets, 1);
-	assert_int_equal(sess.bytes, len);
-	assert_int_equal(sess.flags, 0);
+	assert_int_equal(swh_session_count(h), 0);
 
 	st = stats(h);
 	assert_int_equal(st.packets, 1);
@@ -218,43 +217,56 @@ static void test_syn_admitted_creates_state(void **state)
 	assert_int_equal(st.guarded_bytes, len);
 	assert_int_equal(st.syn, 1);
 	assert_int_equal(st.admitted, 1);
-	assert_int_equal(st.sessions_opened, 1);
+	assert_int_equal(st.sessions_opened, 0);
 	assert_int_equal(st.syn_retransmit, 0);
 	assert_no_drops(&st);
 
-	/* The client's ACK completes the handshake: session established, source proven. */
+	/* The client's ACK completes the handshake: session record, source proven. */
 	swh_advance(h, NS);
 	alen = pkt_simple(buf, "198.51.100.7", 40001, 25, PKT_ACK);
 	assert_int_equal(run_frame(h, buf, alen), PASS);
 	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
-	assert_int_equal(sess.flags, SW_SESS_ESTABLISHED);
-	assert_int_equal(sess.packets, 2);
-	assert_int_equal(sess.bytes, len + alen);
-	assert_int_equal(sess.last_ns, T0 + NS);
-	assert_int_equal(sess.start_ns, T0);
+	assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
+	assert_int_equal(sess.start_ns, T0 + NS);
+	assert_int_equal(sess.packets, 1);
+	assert_int_equal(sess.bytes, alen);
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.flags & SW_SRC_PROVEN, SW_SRC_PROVEN);
-	assert_int_equal(s.last_seen_ns, T0 + NS);
-	assert_int_equal(s.first_seen_ns, T0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(s.sessions_total, 1);
 	assert_int_equal(s.packets, 2);
 	assert_int_equal(s.syn, 1);
+	assert_int_equal(s.last_syn_ns, T0);
+	assert_int_equal(stats(h).sessions_opened, 1);
+
+	/* Data counts on the record. */
+	dlen = pkt_build(&d, buf);
+	assert_int_equal(run_frame(h, buf, dlen), PASS);
+	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
+	assert_int_equal(sess.packets, 2);
+	assert_int_equal(sess.bytes, alen + dlen);
+	assert_int_equal(sess.start_ns, T0 + NS);
+	assert_int_equal(source(h, "198.51.100.7").sessions_open, 1);
 
 	/* IPv6 the same way, as its own family. */
-	assert_int_equal(syn(h, "2001:db8:1::7", 40001), PASS);
+	handshake(h, "2001:db8:1::7", 40001);
 	s = source(h, "2001:db8:1::7");
 	assert_int_equal(s.admitted, 1);
 	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(swh_session(h, "2001:db8:1::7", 40001, NULL, 25, &sess), 0);
 	assert_int_equal(swh_source_count(h), 2);
+	assert_int_equal(swh_session_count(h), 2);
 }
 
 static void test_syn_retransmit(void **state)
 {
 	struct swh *h = *state;
 	uint8_t buf[PKT_MAX];
-	struct sw_session sess;
 	struct sw_source s;
 	struct sw_stats st;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
 
 	assert_int_equal(syn(h, "198.51.100.7", 40001), PASS);
 	swh_advance(h, NS);
@@ -264,23 +276,26 @@ static void test_syn_retransmit(void **state)
 	assert_int_equal(st.syn, 2);
 	assert_int_equal(st.syn_retransmit, 1);
 	assert_int_equal(st.admitted, 1);
-	assert_int_equal(st.sessions_opened, 1);
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.syn, 2);
 	assert_int_equal(s.admitted, 1);
-	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(s.sessions_total, 1);
-	assert_int_equal(swh_session_count(h), 1);
-	assert_int_equal(swh_session(h, "198.51.100.7", 40001, NULL, 25, &sess), 0);
-	assert_int_equal(sess.last_ns, T0 + NS);
-	assert_int_equal(sess.start_ns, T0);
+	assert_int_equal(s.pending, 1);
 
 	/* Same source port to another guarded port: another connection. */
 	assert_int_equal(run_frame(h, buf, pkt_simple(buf, "198.51.100.7", 40001, 587, PKT_SYN)), PASS);
 	st = stats(h);
 	assert_int_equal(st.syn_retransmit, 1);
-	assert_int_equal(st.sessions_opened, 2);
-	assert_int_equal(source(h, "198.51.100.7").sessions_open, 2);
+	assert_int_equal(st.admitted, 2);
+	assert_int_equal(source(h, "198.51.100.7").pending, 2);
+
+	/* At max_sessions, retransmissions of the admitted handshakes still pass. */
+	assert_int_equal(syn(h, "198.51.100.7", 40002), DROP);
+	assert_int_equal(syn(h, "198.51.100.7", 40001), PASS);
+	assert_int_equal(run_frame(h, buf, pkt_simple(buf, "198.51.100.7", 40001, 587, PKT_SYN)), PASS);
+	st = stats(h);
+	assert_int_equal(st.syn_retransmit, 3);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(source(h, "198.51.100.7").pending, 2);
 }
 
 static void test_syn_ack_is_not_a_syn(void **state)
@@ -300,8 +315,54 @@ static void test_syn_ack_is_not_a_syn(void **state)
 	st = stats(h);
 	assert_int_equal(st.syn, 1);
 	assert_int_equal(st.guarded_packets, 4);
-	assert_int_equal(swh_session_count(h), 1);
+	assert_int_equal(swh_session_count(h), 0);
+	assert_int_equal(source(h, "198.51.100.8").pending, 1);
 	assert_no_drops(&st);
+}
+
+/*
+ * A retransmission is the same handshake: same client address and port,
+ * same server address and port. Nothing else of a source may pass as one,
+ * or it would be admitted uncharged past every limit.
+ */
+static void test_retransmit_is_same_tuple(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts o = { .src = "198.51.100.7", .dst = "192.0.2.1", .sport = 0x1000 };
+	char addr[64];
+	__u64 key;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;	/* burst 1: any new connection now is dropped */
+	sw_config(h);
+
+	/* Hosts of one /64 source, all with the same port. */
+	assert_int_equal(syn(h, "2001:db8:1::1", 1000), PASS);
+	key = h->skel->bss->sw_tuple_key;
+	assert_true(key != 0);	/* drawn on first use */
+	for (i = 2; i < 200; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:1::%x", i);
+		if (syn(h, addr, 1000) != DROP)
+			fail_msg("SYN from %s passed as a retransmission", addr);
+	}
+	assert_int_equal(syn(h, "2001:db8:1::1", 1000), PASS);
+
+	/* Two server addresses, ports chosen to collide under an unkeyed XOR of the tuple. */
+	assert_int_equal(run_pkt(h, &o), PASS);
+	o.dst = "192.0.2.2";
+	o.sport = 0x1300;
+	assert_int_equal(run_pkt(h, &o), DROP);
+	o.sport = 0x1000;
+	assert_int_equal(run_pkt(h, &o), DROP);
+	o.dst = "192.0.2.1";
+	o.dport = 587;
+	assert_int_equal(run_pkt(h, &o), DROP);
+	o.dport = 25;
+	assert_int_equal(run_pkt(h, &o), PASS);
+
+	assert_int_equal(stats(h).syn_retransmit, 2);
+	assert_int_equal(source(h, "2001:db8:1::1").dropped[SW_R_RATE], 198);
+	assert_int_equal(h->skel->bss->sw_tuple_key, key);	/* drawn once */
 }
 
 /* ---- SYN rate limit (GCRA) ---- */
@@ -309,7 +370,6 @@ static void test_syn_ack_is_not_a_syn(void **state)
 static void test_syn_rate_limit(void **state)
 {
 	struct swh *h = *state;
-	struct sw_session sess;
 	struct sw_source s;
 	struct sw_stats st;
 	int i;
@@ -325,7 +385,7 @@ static void test_syn_rate_limit(void **state)
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.syn, 4);
 	assert_int_equal(s.admitted, 3);
-	assert_int_equal(s.sessions_open, 3);
+	assert_int_equal(s.pending, 3);
 	assert_int_equal(s.dropped[SW_R_RATE], 1);
 	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 0);
 	st = stats(h);
@@ -333,7 +393,6 @@ static void test_syn_rate_limit(void **state)
 	assert_int_equal(st.admitted, 3);
 	assert_int_equal(st.dropped[SW_R_RATE], 1);
 	assert_int_equal(st.penalties, 0);	/* penalty_strikes 0: no penalty box */
-	assert_int_equal(swh_session(h, "198.51.100.7", 4, NULL, 25, &sess), -ENOENT);
 
 	/* A retransmission of an admitted SYN is not a new connection: not limited. */
 	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
@@ -370,59 +429,230 @@ static void test_syn_rate_limit(void **state)
 static void test_concurrency_limit_fin_rst(void **state)
 {
 	struct swh *h = *state;
-	struct sw_session sess;
+	const char *a = "198.51.100.7";
 	struct sw_source s;
 	struct sw_stats st;
 
 	h->cfg.max_sessions = 2;
 	sw_config(h);
 
-	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
-	s = source(h, "198.51.100.7");
-	assert_int_equal(s.sessions_open, 2);
+	/* Reserved slots count: two handshakes under way fill the quota. */
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(syn(h, a, 2), PASS);
+	assert_int_equal(syn(h, a, 3), DROP);
+	s = source(h, a);
+	assert_int_equal(s.pending, 2);
 	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
 	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 1);
 
-	/* Time alone frees nothing: only a close does. */
+	/* So do the sessions they become. */
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	assert_int_equal(seg(h, a, 2, PKT_ACK), PASS);
+	s = source(h, a);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(syn(h, a, 3), DROP);
+
+	/* Time alone frees no established session: only a close does. */
 	swh_advance(h, 3600 * NS);
-	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
+	assert_int_equal(syn(h, a, 3), DROP);
 
 	/* The client's FIN closes session 1 and frees a slot. */
-	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_FIN | PKT_ACK), PASS);
-	s = source(h, "198.51.100.7");
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	s = source(h, a);
 	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(swh_session(h, "198.51.100.7", 1, NULL, 25, &sess), -ENOENT);
-	st = stats(h);
-	assert_int_equal(st.sessions_closed, 1);
+	assert_false(has_session(h, a, 1));
+	assert_int_equal(stats(h).sessions_closed, 1);
 	/* A second FIN (retransmitted) does not close it twice. */
-	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_FIN | PKT_ACK), PASS);
-	assert_int_equal(source(h, "198.51.100.7").sessions_open, 1);
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(source(h, a).sessions_open, 1);
 	assert_int_equal(stats(h).sessions_closed, 1);
 
-	assert_int_equal(syn(h, "198.51.100.7", 3), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+	assert_int_equal(syn(h, a, 3), PASS);
+	assert_int_equal(syn(h, a, 4), DROP);
 
-	/* An RST from a connection we do not know closes nothing. */
-	assert_int_equal(seg(h, "198.51.100.7", 99, PKT_RST), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
+	/* An RST of a connection we do not know frees nothing. */
+	assert_int_equal(seg(h, a, 99, PKT_RST), PASS);
+	assert_int_equal(syn(h, a, 4), DROP);
 
 	/* The client's RST closes session 2. */
-	assert_int_equal(seg(h, "198.51.100.7", 2, PKT_RST), PASS);
-	s = source(h, "198.51.100.7");
-	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(syn(h, "198.51.100.7", 4), PASS);
+	assert_int_equal(seg(h, a, 2, PKT_RST), PASS);
+	assert_int_equal(source(h, a).sessions_open, 0);
+	assert_int_equal(syn(h, a, 4), PASS);
+	assert_int_equal(syn(h, a, 5), DROP);
 
-	s = source(h, "198.51.100.7");
-	assert_int_equal(s.sessions_open, 2);
-	assert_int_equal(s.sessions_total, 4);
-	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 4);
+	/* An RST abandoning a handshake (3) frees its reserved slot. */
+	assert_int_equal(seg(h, a, 3, PKT_RST), PASS);
+	s = source(h, a);
+	assert_int_equal(s.pending, 1);
+	assert_false(has_session(h, a, 3));
+	assert_int_equal(syn(h, a, 5), PASS);
+	assert_int_equal(syn(h, a, 6), DROP);
+
+	s = source(h, a);
+	assert_int_equal(s.sessions_open, 0);
+	assert_int_equal(s.pending, 2);
+	assert_int_equal(s.sessions_total, 2);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 7);
 	st = stats(h);
 	assert_int_equal(st.sessions_closed, 2);
-	assert_int_equal(st.sessions_opened, 4);
-	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 4);
+	assert_int_equal(st.sessions_opened, 2);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 7);
 	assert_int_equal(st.dropped[SW_R_RATE], 0);
+}
+
+static void test_handshake_timeout(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct sw_session sess;
+	struct sw_source s;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(syn(h, a, 2), PASS);
+	assert_int_equal(syn(h, a, 3), DROP);
+
+	/* Handshakes that never complete hold their slots for handshake_timeout... */
+	swh_set_now(h, T0 + 30 * NS - 1);
+	assert_int_equal(syn(h, a, 3), DROP);
+	/* ...and lapse then. */
+	swh_set_now(h, T0 + 30 * NS);
+	assert_int_equal(syn(h, a, 3), PASS);
+	s = source(h, a);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(s.pending_expires_ns, T0 + 60 * NS);
+
+	/* A late ACK of a lapsed handshake is not one of ours: a pure ACK creates nothing. */
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	assert_false(has_session(h, a, 1));
+	/* Data of it does (a session we lost track of), without a reservation. */
+	assert_int_equal(data(h, a, 2, 10), PASS);
+	assert_int_equal(swh_session(h, a, 2, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, 0);
+	s = source(h, a);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(syn(h, a, 4), DROP);	/* 1 open + 1 pending */
+
+	/* Expired but not yet cleared by a SYN: the ACK is not ours either. */
+	swh_set_now(h, T0 + 60 * NS);
+	assert_int_equal(seg(h, a, 3, PKT_ACK), PASS);
+	assert_false(has_session(h, a, 3));
+	assert_int_equal(stats(h).sessions_opened, 1);
+}
+
+/* A segment of a source we know, for a session we have no record of. */
+static void test_session_without_handshake(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7", *b = "198.51.100.8", *c = "2001:db8:1::8";
+	uint8_t buf[PKT_MAX];
+	struct pkt_opts o = { .src = b, .sport = 61, .flags = PKT_ACK };
+	struct sw_session sess;
+	struct sw_stats st;
+	size_t len;
+
+	h->cfg.max_sessions = 1;
+	sw_config(h);
+	handshake(h, a, 1);
+
+	/* Pure ACKs create nothing: they are what follows a close. */
+	assert_int_equal(seg(h, a, 50, PKT_ACK), PASS);
+	assert_false(has_session(h, a, 50));
+	/* Data does, but not past max_sessions. */
+	assert_int_equal(data(h, a, 51, 10), PASS);
+	assert_false(has_session(h, a, 51));
+	assert_int_equal(stats(h).sessions_untracked, 1);
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(data(h, a, 51, 10), PASS);
+	assert_int_equal(swh_session(h, a, 51, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, 0);
+	assert_int_equal(source(h, a).sessions_open, 1);
+	/* Data without ACK is nothing we track. */
+	o.src = a;
+	o.sport = 52;
+	o.flags = PKT_PSH;
+	o.payload = 10;
+	h->cfg.max_sessions = 0;
+	sw_config(h);
+	assert_int_equal(run_pkt(h, &o), PASS);
+	assert_false(has_session(h, a, 52));
+
+	/* Payload is judged by the IP lengths: Ethernet padding is not data. */
+	assert_int_equal(syn(h, b, 1), PASS);
+	o.src = b;
+	o.sport = 61;
+	o.flags = PKT_ACK;
+	o.payload = 0;
+	len = pkt_build(&o, buf);
+	memset(buf + len, 0, 6);
+	assert_int_equal(run_frame(h, buf, len + 6), PASS);
+	assert_false(has_session(h, b, 61));
+	o.payload = 1;
+	assert_int_equal(run_pkt(h, &o), PASS);
+	assert_true(has_session(h, b, 61));
+
+	/* IPv6: by the payload length, extension headers not counted as data. */
+	assert_int_equal(syn(h, c, 1), PASS);
+	o.src = c;
+	o.sport = 62;
+	o.payload = 0;
+	o.v6_ext[0] = IPPROTO_DSTOPTS;
+	assert_int_equal(run_pkt(h, &o), PASS);
+	assert_false(has_session(h, c, 62));
+	o.payload = 1;
+	assert_int_equal(run_pkt(h, &o), PASS);
+	assert_true(has_session(h, c, 62));
+	/* A payload length of 0 (jumbogram) is taken as data. */
+	o.sport = 63;
+	o.payload = 0;
+	len = pkt_build(&o, buf);
+	buf[14 + 4] = 0;
+	buf[14 + 5] = 0;
+	assert_int_equal(run_frame(h, buf, len), PASS);
+	assert_true(has_session(h, c, 63));
+
+	st = stats(h);
+	assert_int_equal(st.sessions_opened, 5);
+	assert_int_equal(st.sessions_untracked, 1);
+}
+
+/* More handshakes under way than a source remembers tuples of. */
+static void test_pending_slots_overflow(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct sw_session sess;
+	struct sw_source s;
+	int i;
+
+	for (i = 1; i <= SW_PENDING_SLOTS + 1; i++)
+		assert_int_equal(syn(h, a, i), PASS);
+	assert_int_equal(source(h, a).pending, SW_PENDING_SLOTS + 1);
+
+	/* The first one's tuple was overwritten: its pure ACK is not recognised... */
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	assert_false(has_session(h, a, 1));
+	/* ...its data is, as a session we lost track of, and releases a reservation. */
+	assert_int_equal(data(h, a, 1, 10), PASS);
+	assert_int_equal(swh_session(h, a, 1, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, 0);
+	s = source(h, a);
+	assert_int_equal(s.pending, SW_PENDING_SLOTS);
+	assert_int_equal(s.sessions_open, 1);
+
+	/* The remembered ones complete normally. */
+	for (i = 2; i <= SW_PENDING_SLOTS + 1; i++) {
+		assert_int_equal(seg(h, a, i, PKT_ACK), PASS);
+		assert_int_equal(swh_session(h, a, i, NULL, 25, &sess), 0);
+		assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
+	}
+	s = source(h, a);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.sessions_open, SW_PENDING_SLOTS + 1);
 }
 
 static void test_close_never_wraps(void **state)
@@ -432,7 +662,7 @@ static void test_close_never_wraps(void **state)
 	struct sw_source s;
 	int fd = bpf_map__fd(h->skel->maps.sw_sources);
 
-	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
+	handshake(h, "198.51.100.7", 1);
 	/* Whatever made the count 0 with a session still in the map... */
 	assert_int_equal(swh_src_key(&h->cfg, "198.51.100.7", &key), 0);
 	assert_int_equal(bpf_map_lookup_elem(fd, &key, &s), 0);
@@ -450,37 +680,47 @@ static void test_close_never_wraps(void **state)
 static void test_concurrency_reaped(void **state)
 {
 	struct swh *h = *state;
+	const char *a = "198.51.100.7";
 
 	h->cfg.max_sessions = 2;
 	sw_config(h);
 
-	assert_int_equal(syn(h, "198.51.100.7", 1), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 2), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 3), DROP);
+	handshake(h, a, 1);
+	handshake(h, a, 2);
+	assert_int_equal(syn(h, a, 3), DROP);
 
 	/* The daemon expired one of them (as it writes sw_reaped): one slot. */
-	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 1), 0);
-	assert_int_equal(syn(h, "198.51.100.7", 3), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 4), DROP);
-	assert_int_equal(source(h, "198.51.100.7").sessions_open, 3);	/* opened minus closed */
+	assert_int_equal(swh_set_reaped(h, a, 1), 0);
+	assert_int_equal(syn(h, a, 3), PASS);
+	assert_int_equal(syn(h, a, 4), DROP);	/* 1 live + 1 pending */
+	assert_int_equal(seg(h, a, 3, PKT_ACK), PASS);
+	assert_int_equal(source(h, a).sessions_open, 3);	/* created minus closed */
+	assert_int_equal(syn(h, a, 4), DROP);	/* 3 - 1 reaped = 2 live */
 
-	/* Cumulative count: 3 reaped of 3 opened leaves 0 live, so two more. */
-	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 3), 0);
-	assert_int_equal(syn(h, "198.51.100.7", 4), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 5), PASS);
-	assert_int_equal(syn(h, "198.51.100.7", 6), DROP);
+	/* Cumulative count: 3 reaped of 3 created leaves 0 live, so two more. */
+	assert_int_equal(swh_set_reaped(h, a, 3), 0);
+	assert_int_equal(syn(h, a, 4), PASS);
+	assert_int_equal(syn(h, a, 5), PASS);
+	assert_int_equal(syn(h, a, 6), DROP);	/* reaped sessions are not reservations */
 
-	/* More reaped than opened (a close raced a reap): 0 live, not a wrap-around. */
-	assert_int_equal(swh_set_reaped(h, "198.51.100.7", 1000), 0);
-	assert_int_equal(syn(h, "198.51.100.7", 6), PASS);
+	/* More reaped than created (a close raced a reap): 0 live, not a wrap-around. */
+	assert_int_equal(seg(h, a, 4, PKT_ACK), PASS);
+	assert_int_equal(seg(h, a, 5, PKT_ACK), PASS);
+	assert_int_equal(syn(h, a, 6), DROP);
+	assert_int_equal(swh_set_reaped(h, a, 1000), 0);
+	assert_int_equal(syn(h, a, 6), PASS);
+
+	/* A session we lost track of is re-tracked while under the limit (reaped counted). */
+	assert_int_equal(data(h, a, 50, 10), PASS);
+	assert_true(has_session(h, a, 50));
 
 	/* Another source's reaped count is not ours. */
-	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
-	assert_int_equal(syn(h, "198.51.100.8", 2), PASS);
+	handshake(h, "198.51.100.8", 1);
+	handshake(h, "198.51.100.8", 2);
 	assert_int_equal(syn(h, "198.51.100.8", 3), DROP);
 
-	assert_int_equal(source(h, "198.51.100.7").dropped[SW_R_CONCURRENCY], 3);
-	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 4);
+	assert_int_equal(source(h, a).dropped[SW_R_CONCURRENCY], 5);
+	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 6);
 }
 
 /* ---- penalty box ---- */
@@ -555,7 +795,7 @@ static void test_penalty_box(void **state)
 	/* Everything of the source is dropped now, the established session too. */
 	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), DROP);
 	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK | PKT_PSH), DROP);
-	assert_int_equal(syn(h, "198.51.100.7", 1), DROP);	/* even a retransmitted SYN */
+	assert_int_equal(syn(h, "198.51.100.7", 2), DROP);	/* even a retransmitted SYN */
 	assert_int_equal(run_pkt(h, &frag), DROP);		/* and its fragments */
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.dropped[SW_R_PENALTY], 4);
@@ -573,6 +813,7 @@ static void test_penalty_box(void **state)
 	/* ...and lifted on the dot. */
 	swh_set_now(h, T0 + 10 * NS);
 	assert_int_equal(seg(h, "198.51.100.7", 1, PKT_ACK), PASS);
+	assert_int_equal(source(h, "198.51.100.7").penalty_until_ns, 0);	/* served */
 	assert_int_equal(syn(h, "198.51.100.7", 20), PASS);
 	drain_events(h, &log);
 	assert_int_equal(log.n, 0);
@@ -775,9 +1016,9 @@ static void test_established_survives_limits(void **state)
 		assert_int_equal(run_pkt(h, &data), PASS);
 
 	assert_int_equal(swh_session(h, a, 1, NULL, 25, &sess), 0);
-	assert_int_equal(sess.packets, 42);
-	assert_int_equal(sess.flags, SW_SESS_ESTABLISHED);
-	assert_int_equal(sess.last_ns, T0 + 2 * NS);
+	assert_int_equal(sess.packets, 41);	/* from the handshake's ACK on */
+	assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
+	assert_int_equal(sess.start_ns, T0);
 
 	/* Its end frees the slot (later: the refused SYN above took a rate token). */
 	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
@@ -797,7 +1038,6 @@ static void test_dry_run_never_drops(void **state)
 {
 	struct swh *h = *state;
 	struct pkt_opts bad_ihl = { .src = "198.51.100.9", .ihl = 4 };
-	struct sw_session sess;
 	struct sw_source s;
 	struct sw_stats st;
 
@@ -810,7 +1050,7 @@ static void test_dry_run_never_drops(void **state)
 	assert_int_equal(st.would_drop[SW_R_MALFORMED], 1);
 	assert_int_equal(st.malformed[SW_M_IPV4], 1);
 
-	/* rate: the would-be-dropped SYN opens its session */
+	/* rate: the would-be-dropped SYN is admitted, its slot reserved */
 	h->cfg.syn_interval_ns = NS;
 	sw_config(h);
 	assert_int_equal(syn(h, "198.51.100.1", 1), PASS);
@@ -818,7 +1058,7 @@ static void test_dry_run_never_drops(void **state)
 	s = source(h, "198.51.100.1");
 	assert_int_equal(s.would_drop[SW_R_RATE], 1);
 	assert_int_equal(s.dropped[SW_R_RATE], 0);
-	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(s.pending, 2);
 	assert_int_equal(stats(h).would_drop[SW_R_RATE], 1);
 
 	/* concurrency */
@@ -829,7 +1069,7 @@ static void test_dry_run_never_drops(void **state)
 	assert_int_equal(syn(h, "198.51.100.2", 2), PASS);
 	s = source(h, "198.51.100.2");
 	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
-	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(s.pending, 2);
 	assert_int_equal(stats(h).would_drop[SW_R_CONCURRENCY], 1);
 
 	/* penalty: still given (and reported), but its packets only counted */
@@ -847,7 +1087,8 @@ static void test_dry_run_never_drops(void **state)
 	assert_int_equal(s.would_drop[SW_R_PENALTY], 2);
 	/* counted once, as a penalty, not again as concurrency */
 	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
-	assert_int_equal(s.sessions_open, 3);
+	assert_int_equal(s.sessions_open, 1);	/* the ACK completed handshake 1 */
+	assert_int_equal(s.pending, 2);
 	assert_int_equal(stats(h).would_drop[SW_R_PENALTY], 2);
 
 	/* deny, known (SYN) and unknown (non-SYN) source */
@@ -860,7 +1101,7 @@ static void test_dry_run_never_drops(void **state)
 	s = source(h, "198.51.100.4");
 	assert_int_equal(s.would_drop[SW_R_DENY], 1);
 	assert_int_equal(s.list_verdict, SW_LIST_DENY);
-	assert_int_equal(swh_session(h, "198.51.100.4", 1, NULL, 25, &sess), -ENOENT);
+	assert_int_equal(s.pending, 0);
 	assert_int_equal(seg(h, "198.51.100.5", 1, PKT_ACK), PASS);
 	assert_no_source(h, "198.51.100.5");
 	assert_int_equal(stats(h).would_drop[SW_R_DENY], 2);
@@ -907,7 +1148,7 @@ static void test_new_source_gate(void **state)
 	assert_no_drops(&st);
 	assert_int_equal(swh_global(h, &g), 0);
 	assert_int_equal(g.gate_shut_ns, T0);
-	assert_int_equal(swh_session_count(h), 1);
+	assert_int_equal(source(h, "198.51.100.1").pending, 1);
 
 	/* Known sources do not need the gate. */
 	assert_int_equal(syn(h, "198.51.100.1", 2), PASS);
@@ -1020,7 +1261,7 @@ static void test_source_table_full(void **state)
 		s = source(h, addr);
 		assert_int_equal(s.first_seen_ns, T0);
 		assert_int_equal(s.admitted, 1);
-		assert_int_equal(s.sessions_open, 1);
+		assert_int_equal(s.pending, 1);
 	}
 
 	/* Known sources carry on. */
@@ -1056,7 +1297,7 @@ static void test_aggregation_v4_prefix(void **state)
 	assert_int_equal(swh_source_count(h), 1);
 	s = source(h, "198.51.100.200");
 	assert_int_equal(s.syn, 2);
-	assert_int_equal(s.sessions_open, 2);
+	assert_int_equal(s.pending, 2);
 
 	/* The limits apply to the /24 as one source. */
 	assert_int_equal(syn(h, "198.51.100.3", 1), DROP);
@@ -1131,11 +1372,15 @@ int main(void)
 		SW_TEST(test_non_ip_passes),
 		SW_TEST(test_udp_and_icmp_pass),
 		SW_TEST(test_unguarded_port_passes),
-		SW_TEST(test_syn_admitted_creates_state),
+		SW_TEST(test_syn_reserves_ack_opens_session),
 		SW_TEST(test_syn_retransmit),
+		SW_TEST(test_retransmit_is_same_tuple),
 		SW_TEST(test_syn_ack_is_not_a_syn),
 		SW_TEST(test_syn_rate_limit),
 		SW_TEST(test_concurrency_limit_fin_rst),
+		SW_TEST(test_handshake_timeout),
+		SW_TEST(test_session_without_handshake),
+		SW_TEST(test_pending_slots_overflow),
 		SW_TEST(test_close_never_wraps),
 		SW_TEST(test_concurrency_reaped),
 		SW_TEST(test_penalty_box),

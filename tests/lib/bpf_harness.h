@@ -62,11 +62,16 @@ static inline void swh_set_prefixes(struct sw_config *c, unsigned int v4, unsign
 		c->v6_mask[i] = swh_mask32(v6 > 32U * i ? v6 - 32U * i : 0);
 }
 
-/* Enabled, SMTP ports guarded, /32 and /64 sources, every limit off. */
+/*
+ * Enabled, SMTP ports guarded, /32 and /64 sources, every limit off, and
+ * the daemon's 30 s handshake timeout (with 0, every reserved session slot
+ * would lapse at once and no handshake would ever complete).
+ */
 static inline void swh_config_default(struct sw_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->flags = SW_CFG_ENABLED;
+	c->handshake_timeout_ns = 30 * SWH_NS;
 	swh_guard_port(c, 25);
 	swh_guard_port(c, 465);
 	swh_guard_port(c, 587);
