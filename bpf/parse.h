@@ -73,7 +73,8 @@ static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *dat
 	p->dport_known = 1;
 	if ((void *)(tcp + 1) > data_end)
 		return sw_malformed(p, SW_M_TCP);
-	if (tcp->doff < 5 || l4 + tcp->doff * 4 > data_end)
+	/* Within the frame, and within what the IP header says (not Ethernet padding). */
+	if (tcp->doff < 5 || l4 + tcp->doff * 4 > data_end || (__u32)tcp->doff * 4 > l4_len)
 		return sw_malformed(p, SW_M_TCP);
 	p->tcp_flags = ((__u8 *)tcp)[13];
 	p->has_payload = l4_len > (__u32)tcp->doff * 4;

@@ -231,19 +231,22 @@ static __always_inline __u32 sw_live_sessions(const struct sw_src_key *key, cons
 }
 
 /*
- * A source we hold no state for, on a SYN: allocate state if the new-source
- * gate is open and the table has room.
+ * A source we hold no state for, on a SYN, not denied: allocate state if the
+ * new-source gate is open and the table has room. @list/@expires: its list
+ * verdict, already looked up.
  */
-static __always_inline struct sw_source *sw_new_source(const struct sw_config *cfg, const struct sw_packet *p,
-						       const struct sw_src_key *key, __u64 *now, struct sw_stats *st)
+static __always_inline struct sw_source *sw_new_source(const struct sw_config *cfg,
+						       const struct sw_src_key *key, __u8 list,
+						       __u64 expires, __u64 *now, struct sw_stats *st)
 {
-	struct sw_source fresh = {};
+	struct sw_source *fresh;
 	struct sw_global *g;
 	__u32 zero = 0;
 	long err;
 
 	g = bpf_map_lookup_elem(&sw_global, &zero);
-	if (!g)
+	fresh = bpf_map_lookup_elem(&sw_scratch, &zero);
+	if (!g || !fresh)
 		return NULL;
 	if (cfg->new_source_interval_ns &&
 	    !sw_gcra_admit(&g->new_source_tat_ns, sw_clock(now), cfg->new_source_interval_ns,
@@ -254,31 +257,19 @@ static __always_inline struct sw_source *sw_new_source(const struct sw_config *c
 		st->untracked_syn++;
 		return NULL;
 	}
-	fresh.first_seen_ns = sw_clock(now);
-	fresh.strike_window_ns = *now;
-	fresh.list_gen = cfg->list_gen;
-	fresh.list_verdict = sw_list_lookup(p, now, &fresh.list_expires_ns);
-	err = bpf_map_update_elem(&sw_sources, key, &fresh, BPF_NOEXIST);
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	fresh->first_seen_ns = sw_clock(now);
+	fresh->strike_window_ns = *now;
+	fresh->list_gen = cfg->list_gen;
+	fresh->list_verdict = list;
+	fresh->list_expires_ns = expires;
+	err = bpf_map_update_elem(&sw_sources, key, fresh, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU was first */) {
 		st->source_table_full++;
 		st->untracked_syn++;
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&sw_sources, key);
-}
-
-/* A packet of a source without state: only the lists and the flood policy apply. */
-static __always_inline int sw_untracked(const struct sw_config *cfg, const struct sw_packet *p,
-					bool syn, __u64 *now, struct sw_stats *st)
-{
-	__u64 expires;
-	__u8 list = sw_list_lookup(p, now, &expires);
-
-	if (list == SW_LIST_DENY)
-		return sw_drop(cfg, st, NULL, SW_R_DENY);
-	if (syn && list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
-		return sw_drop(cfg, st, NULL, SW_R_FLOOD);
-	return XDP_PASS;
 }
 
 static __always_inline void sw_session_key(const struct sw_packet *p, struct sw_session_key *sk)
@@ -289,13 +280,6 @@ static __always_inline void sw_session_key(const struct sw_packet *p, struct sw_
 	sk->dport = bpf_htons(p->dport);
 	sk->family = p->family;
 }
-
-/*
- * Secret key of sw_tuple_hash, drawn on first use. Per program load: a
- * reload forgets it, and handshakes pending across it are only recognised
- * again by their data (see sw_segment).
- */
-__u64 sw_tuple_key = 0;
 
 static __always_inline __u32 sw_rol32(__u32 x, int n)
 {
@@ -322,10 +306,11 @@ static __always_inline void sw_hsip_round(__u32 v[4])
  * the server's address and port. The client address matters because a
  * source is a whole prefix (a /64 by default): without it, every host of the
  * prefix could pass SYNs as "retransmissions" of one admitted handshake. And
- * the hash is keyed (HalfSipHash-1-3 with a secret drawn at load), because
- * whoever holds a /64 chooses 64 bits of the input: with a plain mix they
- * could compute tuples that collide with an admitted one, and open
- * connections uncharged past every limit.
+ * the hash is keyed (HalfSipHash-1-3), because whoever holds a /64 chooses
+ * 64 bits of the input: with a plain mix they could compute tuples that
+ * collide with an admitted one, and open connections uncharged past every
+ * limit. The secret is drawn once and kept in the pinned sw_global, so a
+ * restarted daemon's program still recognises pending handshakes.
  */
 static __always_inline __u32 sw_tuple_hash(const struct sw_packet *p)
 {
@@ -334,13 +319,18 @@ static __always_inline __u32 sw_tuple_hash(const struct sw_packet *p)
 		p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3],
 		p->saddr[0], p->saddr[1], p->saddr[2], p->saddr[3],
 	};
-	__u64 key = sw_tuple_key;
-	__u32 v[4], h;
+	struct sw_global *g;
+	__u32 zero = 0, v[4], h;
+	__u64 key;
 
+	g = bpf_map_lookup_elem(&sw_global, &zero);
+	if (!g)
+		return 1;
+	key = g->tuple_key;
 	if (!key) {
 		key = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
-		__sync_val_compare_and_swap(&sw_tuple_key, 0, key);
-		key = sw_tuple_key;	/* whichever CPU was first */
+		__sync_val_compare_and_swap(&g->tuple_key, 0, key);
+		key = g->tuple_key;	/* whichever CPU was first */
 	}
 	v[0] = (__u32)key;
 	v[1] = (__u32)(key >> 32);
@@ -363,34 +353,64 @@ static __always_inline __u32 sw_tuple_hash(const struct sw_packet *p)
 	return h ? h : 1;	/* 0 marks a free slot */
 }
 
-/* Forget the pending handshake @h, if remembered: its ACK or RST came. */
-static __always_inline void sw_pending_clear(struct sw_source *src, __u32 h)
-{
-#pragma unroll
-	for (int i = 0; i < SW_PENDING_SLOTS; i++)
-		if (src->pending_tuple[i] == h)
-			src->pending_tuple[i] = 0;
-}
-
-/* Pending handshakes whose tuple is still remembered. */
-static __always_inline __u32 sw_pending_remembered(const struct sw_source *src)
+/*
+ * Live reservations of pending handshakes at @now. Slots lapse one by one,
+ * handshake_timeout after their own SYN, so abandoned handshakes do not
+ * linger on a client that keeps connecting. Lapsed slots are freed here.
+ */
+static __always_inline __u32 sw_pending_live(struct sw_source *src, __u64 now)
 {
 	__u32 n = 0;
 
 #pragma unroll
-	for (int i = 0; i < SW_PENDING_SLOTS; i++)
-		n += src->pending_tuple[i] != 0;
+	for (int i = 0; i < SW_PENDING_SLOTS; i++) {
+		if (!src->pending_tuple[i])
+			continue;
+		if (src->pending_until[i] > now)
+			n++;
+		else
+			src->pending_tuple[i] = 0;
+	}
+	if (src->overflow) {
+		if (src->overflow_until_ns > now)
+			n += src->overflow;
+		else
+			src->overflow = 0;
+	}
 	return n;
 }
 
-static __always_inline bool sw_pending_has(const struct sw_source *src, __u32 h)
+/* The slot holding live handshake @h, or -1. */
+static __always_inline int sw_pending_find(const struct sw_source *src, __u32 h, __u64 *now)
 {
-	bool found = false;
+	int found = -1;
 
 #pragma unroll
 	for (int i = 0; i < SW_PENDING_SLOTS; i++)
-		found |= src->pending_tuple[i] == h;
+		if (src->pending_tuple[i] == h)
+			found = i;
+	if (found >= 0 && src->pending_until[found & (SW_PENDING_SLOTS - 1)] <= sw_clock(now))
+		found = -1;
 	return found;
+}
+
+/* Reserve a slot for handshake @h until @until (free slots were freed by sw_pending_live). */
+static __always_inline void sw_pending_add(struct sw_source *src, __u32 h, __u64 until)
+{
+	int free_slot = -1;
+
+#pragma unroll
+	for (int i = SW_PENDING_SLOTS - 1; i >= 0; i--)
+		if (!src->pending_tuple[i])
+			free_slot = i;
+	if (free_slot >= 0) {
+		src->pending_tuple[free_slot & (SW_PENDING_SLOTS - 1)] = h;
+		src->pending_until[free_slot & (SW_PENDING_SLOTS - 1)] = until;
+		return;
+	}
+	/* More handshakes at once than slots: counted, not remembered. */
+	__sync_fetch_and_add(&src->overflow, 1);
+	src->overflow_until_ns = until;
 }
 
 /*
@@ -405,41 +425,35 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 				  bool bypass, __u64 now, struct sw_stats *st)
 {
 	__u32 h = sw_tuple_hash(p);
+	__u32 pending = sw_pending_live(src, now);
+	int slot;
 
 	src->last_syn_ns = now;
-	if (src->pending && src->pending_expires_ns <= now) {
-		/* Handshakes that never completed: their slots lapse. */
-		src->pending = 0;
-#pragma unroll
-		for (int i = 0; i < SW_PENDING_SLOTS; i++)
-			src->pending_tuple[i] = 0;
-	}
-	if (src->pending && sw_pending_has(src, h)) {
+	if (pending && (slot = sw_pending_find(src, h, &now)) >= 0) {
 		/* The client retransmits a SYN admitted before: not a new connection. */
+		src->pending_until[slot & (SW_PENDING_SLOTS - 1)] = now + cfg->handshake_timeout_ns;
 		st->syn_retransmit++;
 		return XDP_PASS;
 	}
 
+	/* Concurrency before rate: a SYN refused for one must not spend a token of the other. */
 	if (allowed) {
 		st->allowlisted++;
 	} else if (bypass) {
 		/* already judged */
+	} else if (cfg->max_sessions && src->sessions_open + pending >= cfg->max_sessions &&
+		   sw_live_sessions(key, src) + pending >= cfg->max_sessions) {
+		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
+		if (sw_drop(cfg, st, src, SW_R_CONCURRENCY) == XDP_DROP)
+			return XDP_DROP;
 	} else if (cfg->syn_interval_ns &&
 		   !sw_gcra_admit(&src->syn_tat_ns, now, cfg->syn_interval_ns, cfg->syn_tolerance_ns)) {
 		sw_strike(cfg, key, src, SW_R_RATE, now, st);
 		if (sw_drop(cfg, st, src, SW_R_RATE) == XDP_DROP)
 			return XDP_DROP;
-	} else if (cfg->max_sessions && src->sessions_open + src->pending >= cfg->max_sessions &&
-		   sw_live_sessions(key, src) + src->pending >= cfg->max_sessions) {
-		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
-		if (sw_drop(cfg, st, src, SW_R_CONCURRENCY) == XDP_DROP)
-			return XDP_DROP;
 	}
 
-	__sync_fetch_and_add(&src->pending, 1);
-	src->pending_tuple[src->pending_next & (SW_PENDING_SLOTS - 1)] = h;
-	src->pending_next++;
-	src->pending_expires_ns = now + cfg->handshake_timeout_ns;
+	sw_pending_add(src, h, now + cfg->handshake_timeout_ns);
 	__sync_fetch_and_add(&src->admitted, 1);
 	st->admitted++;
 	return XDP_PASS;
@@ -460,8 +474,7 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 {
 	struct sw_session_key sk = {};
 	struct sw_session *sess, fresh = {};
-	bool ours;
-	__u32 h;
+	int slot;
 
 	sw_session_key(p, &sk);
 	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
@@ -480,19 +493,16 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 	}
 
 	/* Is this the completion (or abandon) of a handshake admitted here? */
-	h = sw_tuple_hash(p);
-	ours = src->pending && src->pending_expires_ns > sw_clock(now) && sw_pending_has(src, h);
+	slot = sw_pending_find(src, sw_tuple_hash(p), now);
 	if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
 		/* A handshake abandoned before its ACK (a scan, a timeout): free its slot. */
-		if (ours) {
-			sw_pending_clear(src, h);
-			__sync_fetch_and_add(&src->pending, -1);
-		}
+		if (slot >= 0)
+			src->pending_tuple[slot & (SW_PENDING_SLOTS - 1)] = 0;
 		return;
 	}
-	if (!(p->tcp_flags & SW_TCP_ACK) || (!ours && !p->has_payload))
+	if (!(p->tcp_flags & SW_TCP_ACK) || (slot < 0 && !p->has_payload))
 		return;
-	if (!ours && cfg->max_sessions && sw_live_sessions(key, src) >= cfg->max_sessions) {
+	if (slot < 0 && cfg->max_sessions && sw_live_sessions(key, src) >= cfg->max_sessions) {
 		st->sessions_untracked++;
 		return;
 	}
@@ -500,18 +510,17 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 	fresh.start_ns = sw_clock(now);
 	fresh.packets = 1;
 	fresh.bytes = len;
-	fresh.flags = ours ? SW_SESS_HANDSHAKE : 0;
+	fresh.flags = slot >= 0 ? SW_SESS_HANDSHAKE : 0;
 	if (bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST))
 		return;	/* another CPU created it */
-	if (ours) {
-		sw_pending_clear(src, h);
-		__sync_fetch_and_add(&src->pending, -1);
-	} else if (src->pending > sw_pending_remembered(src)) {
+	if (slot >= 0) {
+		src->pending_tuple[slot & (SW_PENDING_SLOTS - 1)] = 0;
+	} else if (src->overflow && src->overflow_until_ns > *now) {
 		/*
-		 * More handshakes pending than slots remember: this is most
-		 * likely one whose slot was overwritten; release its reservation.
+		 * Handshakes beyond the slots are not remembered: a data segment
+		 * of an unknown connection is most likely one of them.
 		 */
-		__sync_fetch_and_add(&src->pending, -1);
+		__sync_fetch_and_add(&src->overflow, -1);
 	}
 	__sync_fetch_and_add(&src->sessions_open, 1);
 	__sync_fetch_and_add(&src->sessions_total, 1);
@@ -574,10 +583,22 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 	src = bpf_map_lookup_elem(&sw_sources, &key);
 	if (!src) {
+		/*
+		 * No state: the lists decide first, so that a banned source
+		 * spends neither a new-source token nor a table entry.
+		 */
+		__u64 expires;
+		__u8 list = sw_list_lookup(&p, &now, &expires);
+
+		if (list == SW_LIST_DENY)
+			return sw_drop(cfg, st, NULL, SW_R_DENY);
 		if (syn)
-			src = sw_new_source(cfg, &p, &key, &now, st);
-		if (!src)
-			return sw_untracked(cfg, &p, syn, &now, st);
+			src = sw_new_source(cfg, &key, list, expires, &now, st);
+		if (!src) {
+			if (syn && list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
+				return sw_drop(cfg, st, NULL, SW_R_FLOOD);
+			return XDP_PASS;
+		}
 	}
 
 	__sync_fetch_and_add(&src->packets, 1);

@@ -111,6 +111,7 @@ struct sw_stats {
 struct sw_global {
 	__u64 new_source_tat_ns; /* GCRA state of the new-source gate */
 	__u64 gate_shut_ns;	 /* last time the gate refused a new source */
+	__u64 tuple_key;	 /* secret of the pending-handshake hash, drawn once; pinned */
 };
 
 /*
@@ -143,7 +144,8 @@ struct sw_source {
 	__u64 last_offence_ns;	/* last time a penalty was given */
 	__u64 list_gen;		/* sw_config.list_gen when list_verdict was computed */
 	__u64 list_expires_ns;	/* expiry of the list entry behind list_verdict; 0 = none */
-	__u64 pending_expires_ns; /* pending handshakes lapse at this time */
+	__u64 pending_until[SW_PENDING_SLOTS]; /* each remembered handshake's slot lapses then */
+	__u64 overflow_until_ns; /* the overflow reservations lapse then */
 	__u64 syn;
 	__u64 admitted;
 	__u64 packets;
@@ -152,9 +154,13 @@ struct sw_source {
 	__u64 dropped[SW_R_MAX];
 	__u64 would_drop[SW_R_MAX];
 	__u32 sessions_open;	/* records created minus closed by the client; see sw_reaped */
-	__u32 pending;		/* admitted SYNs whose handshake has not completed */
-	__u32 pending_tuple[SW_PENDING_SLOTS]; /* hashes of their (sport, daddr, dport) */
-	__u32 pending_next;	/* next slot to overwrite */
+	/*
+	 * Admitted SYNs whose handshake has not completed (pending): one slot
+	 * each, with the keyed hash of its tuple (0 = free) and its own lapse
+	 * time; beyond SW_PENDING_SLOTS at once, a count that lapses as a whole.
+	 */
+	__u32 pending_tuple[SW_PENDING_SLOTS];
+	__u32 overflow;
 	__u32 strikes;		/* violations in the current window */
 	__u32 offences;		/* penalties served, for escalation */
 	__u8 list_verdict;	/* SW_LIST_* */

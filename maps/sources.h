@@ -32,4 +32,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sw_reaped SEC(".maps");
 
+/*
+ * Where a new source's state is assembled before it is inserted: the value
+ * is too large for the 512-byte BPF stack. Per CPU, not pinned, no state.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_source);
+} sw_scratch SEC(".maps");
+
 #endif

@@ -284,7 +284,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		}
 	}
 	bool penalised = src.penalty_until_ns > now;
-	uint32_t pending = src.pending && src.pending_expires_ns > now ? src.pending : 0;
+	uint32_t pending = sw_source_pending(&src, now);
 
 	if (json) {
 		struct sw_json j;

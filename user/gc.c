@@ -52,6 +52,17 @@ void sw_gc_free(struct sw_gc *gc)
 	memset(gc, 0, sizeof(*gc));
 }
 
+uint32_t sw_source_pending(const struct sw_source *src, uint64_t now)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < SW_PENDING_SLOTS; i++)
+		n += src->pending_tuple[i] && src->pending_until[i] > now;
+	if (src->overflow && src->overflow_until_ns > now)
+		n += src->overflow;
+	return n;
+}
+
 uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
 			const struct sw_source *src)
 {
@@ -210,7 +221,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		}
 
 		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now &&
-		    (!src->pending || src->pending_expires_ns <= now) && src->last_syn_ns < now &&
+		    !sw_source_pending(src, now) && src->last_syn_ns < now &&
 		    now - src->last_syn_ns > s->source_idle_ns &&
 		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns)) {
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {

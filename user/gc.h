@@ -42,6 +42,9 @@ void sw_gc_free(struct sw_gc *gc);
 int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
 	      struct sw_gc_result *res);
 
+/* Handshakes of a source still pending at @now (their reserved slots). */
+uint32_t sw_source_pending(const struct sw_source *src, uint64_t now);
+
 /* Live sessions of a source: open count minus what the daemon reaped. */
 uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
 			const struct sw_source *src);

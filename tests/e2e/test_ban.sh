@@ -22,8 +22,10 @@ check_jq "list bans --json shows the ban with its reason" "$bans" \
 	'any(.bans[]; .cidr == $c and .reason == "test" and .origin == "cli" and
 	     .active == true and .expires_in_s == null)' --arg c "$b4/32"
 show=$(swj show "$b4" --json)
-check_jq "show: the banned source is on the deny list with a deny drop" "$show" \
-	'.list == "deny" and .dropped.deny >= 1' --arg c "$b4/32"
+# Banned before it ever connected: dropped without being given state.
+check_jq "show: the banned source is on the deny list, dropped without state" "$show" \
+	'.list == "deny" and .list_entry.cidr == $c and .known == false' --arg c "$b4/32"
+check_jq "status: the deny drops are counted" "$(swj status --json)" '.stats.dropped.deny >= 1'
 check "IPv4: unban $b4" sw unban "$b4"
 expect_conn "IPv4: the unbanned address connects again" "$b4" 1 1
 bans=$(swj list bans --json)
