@@ -19,6 +19,7 @@ struct sw_src_drift {
  */
 struct sw_sess_seen {
 	struct sw_session_key key;
+	uint64_t start_ns;	/* tells a record made anew under the same key from the old one */
 	uint64_t packets;
 	uint64_t changed_ns;	/* when `packets` was last seen to move */
 };
@@ -117,8 +118,10 @@ static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struc
 		if (gc->n_seen)
 			prev = bsearch(&keys[i], gc->seen, gc->n_seen, sizeof(*gc->seen), sess_cmp);
 		cur->key = keys[i];
+		cur->start_ns = vals[i].start_ns;
 		cur->packets = vals[i].packets;
-		cur->changed_ns = prev && prev->packets == vals[i].packets ? prev->changed_ns : now;
+		cur->changed_ns = prev && prev->start_ns == vals[i].start_ns &&
+				  prev->packets == vals[i].packets ? prev->changed_ns : now;
 
 		sw_source_key_raw(k->config, keys[i].family, keys[i].saddr, &c->key);
 		c->in_map = 1;
