@@ -35,7 +35,7 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
-TEST_HDRS := $(wildcard tests/lib/*.h)
+TEST_HDRS := $(wildcard tests/lib/*.h tests/bpf/*.h)
 
 .PHONY: all test bench clean tests
 .SECONDARY:
@@ -63,7 +63,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HDRS) $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(TEST_HDRS) $(SKELS)
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
@@ -71,7 +71,7 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 
-$(BUILD)/bench: tests/bench/bench.c $(LIB) $(TEST_HDRS) $(SKELS)
+$(BUILD)/bench: tests/bench/bench.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
 	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
 
 tests: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)

@@ -79,11 +79,26 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+int sw_kernel_from_skel(struct sw_kernel *k, struct smtpwall_bpf *skel, const char *dir, char *err,
+			size_t errlen)
+{
+	/* In the order sw_kernel_adopt() takes them. */
+	const int fds[] = {
+		bpf_map__fd(skel->maps.sw_config),   bpf_map__fd(skel->maps.sw_global),
+		bpf_map__fd(skel->maps.sw_stats),    bpf_map__fd(skel->maps.sw_sources),
+		bpf_map__fd(skel->maps.sw_reaped),   bpf_map__fd(skel->maps.sw_sessions),
+		bpf_map__fd(skel->maps.sw_allow_v4), bpf_map__fd(skel->maps.sw_allow_v6),
+		bpf_map__fd(skel->maps.sw_deny_v4),  bpf_map__fd(skel->maps.sw_deny_v6),
+		bpf_map__fd(skel->maps.sw_events),
+	};
+
+	return sw_kernel_adopt(k, dir, fds, err, errlen);
+}
+
 int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = s->bpffs_dir);
 	char path[SW_PATH_LEN + 32];
-	int fds[11];
 	int ret;
 
 	memset(l, 0, sizeof(*l));
@@ -121,18 +136,7 @@ int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, 
 		return ret;
 	}
 
-	fds[0] = bpf_map__fd(l->skel->maps.sw_config);
-	fds[1] = bpf_map__fd(l->skel->maps.sw_global);
-	fds[2] = bpf_map__fd(l->skel->maps.sw_stats);
-	fds[3] = bpf_map__fd(l->skel->maps.sw_sources);
-	fds[4] = bpf_map__fd(l->skel->maps.sw_reaped);
-	fds[5] = bpf_map__fd(l->skel->maps.sw_sessions);
-	fds[6] = bpf_map__fd(l->skel->maps.sw_allow_v4);
-	fds[7] = bpf_map__fd(l->skel->maps.sw_allow_v6);
-	fds[8] = bpf_map__fd(l->skel->maps.sw_deny_v4);
-	fds[9] = bpf_map__fd(l->skel->maps.sw_deny_v6);
-	fds[10] = bpf_map__fd(l->skel->maps.sw_events);
-	ret = sw_kernel_adopt(&l->k, s->bpffs_dir, fds, err, errlen);
+	ret = sw_kernel_from_skel(&l->k, l->skel, s->bpffs_dir, err, errlen);
 	if (ret) {
 		smtpwall_bpf__destroy(l->skel);
 		l->skel = NULL;

@@ -22,6 +22,13 @@ struct sw_loader {
 /* Mount bpffs at /sys/fs/bpf if missing, create @dir. */
 int sw_bpffs_prepare(const char *dir, char *err, size_t errlen);
 
+/*
+ * Handles on a loaded skeleton's maps, pinned or not (the daemon's, or a
+ * test's unpinned instance). @dir is only recorded.
+ */
+int sw_kernel_from_skel(struct sw_kernel *k, struct smtpwall_bpf *skel, const char *dir, char *err,
+			size_t errlen);
+
 /* Open, size, load (reusing pins) and pin. */
 int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen);
 void sw_loader_close(struct sw_loader *l);

@@ -18,6 +18,7 @@
 #include "bpf_harness.h"
 #include "pkt.h"
 #include "kernel.h"
+#include "loader.h"
 #include "lists.h"
 #include "store.h"
 
@@ -40,7 +41,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct sw_config c;
 	char err[256];
-	int fds[11], ret;
+	int ret;
 
 	if (!f)
 		return -1;
@@ -50,19 +51,8 @@ static int setup(void **state)
 		free(f);
 		return -1;
 	}
-	fds[0] = bpf_map__fd(f->h.skel->maps.sw_config);
-	fds[1] = bpf_map__fd(f->h.skel->maps.sw_global);
-	fds[2] = bpf_map__fd(f->h.skel->maps.sw_stats);
-	fds[3] = bpf_map__fd(f->h.skel->maps.sw_sources);
-	fds[4] = bpf_map__fd(f->h.skel->maps.sw_reaped);
-	fds[5] = bpf_map__fd(f->h.skel->maps.sw_sessions);
-	fds[6] = bpf_map__fd(f->h.skel->maps.sw_allow_v4);
-	fds[7] = bpf_map__fd(f->h.skel->maps.sw_allow_v6);
-	fds[8] = bpf_map__fd(f->h.skel->maps.sw_deny_v4);
-	fds[9] = bpf_map__fd(f->h.skel->maps.sw_deny_v6);
-	fds[10] = bpf_map__fd(f->h.skel->maps.sw_events);
-	if (sw_kernel_adopt(&f->k, "/tmp/unused", fds, err, sizeof(err))) {
-		fprintf(stderr, "sw_kernel_adopt: %s\n", err);
+	if (sw_kernel_from_skel(&f->k, f->h.skel, "/tmp/unused", err, sizeof(err))) {
+		fprintf(stderr, "sw_kernel_from_skel: %s\n", err);
 		swh_close(&f->h);
 		free(f);
 		return -1;
