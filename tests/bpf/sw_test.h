@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "bpf_harness.h"
 #include "pkt.h"
+#include "gc.h"
 
 #define NS    SWH_NS
 #define T0    SWH_T0
@@ -158,6 +159,53 @@ static inline void assert_no_source(struct swh *h, const char *addr)
 	struct sw_source s = { 0 };
 
 	assert_int_equal(swh_source(h, addr, &s), -ENOENT);
+}
+
+/* Handshakes of @s pending now on the test clock, as the daemon counts them. */
+static inline uint32_t pending_in(struct swh *h, const struct sw_source *s)
+{
+	return sw_source_pending(s, swh_now(h));
+}
+
+/* Handshakes pending now for @addr's source, which must exist. */
+static inline uint32_t pending_of(struct swh *h, const char *addr)
+{
+	struct sw_source s = source(h, addr);
+
+	return pending_in(h, &s);
+}
+
+/*
+ * The slot of @s holding the handshake @src:@sport -> port 25, lapsed or
+ * not; -1 if no slot holds it.
+ */
+static inline int slot_of(struct swh *h, const struct sw_source *s, const char *src, uint16_t sport)
+{
+	int slot = swh_pending_slot(h, s, src, sport, NULL, 25);
+
+	if (slot < 0 && slot != -ENOENT)
+		fail_msg("pending slot of %s:%u: %s", src, sport, strerror(-slot));
+	return slot < 0 ? -1 : slot;
+}
+
+/* When the slot of @s holding the handshake @src:@sport -> port 25 lapses; it must hold one. */
+static inline __u64 until_of(struct swh *h, const struct sw_source *s, const char *src, uint16_t sport)
+{
+	int slot = slot_of(h, s, src, sport);
+
+	if (slot < 0)
+		fail_msg("no pending slot holds %s:%u", src, sport);
+	return s->pending_until[slot];
+}
+
+/* Slots of @s holding a handshake (lapsed or not). */
+static inline int slots_used(const struct sw_source *s)
+{
+	int i, n = 0;
+
+	for (i = 0; i < SW_PENDING_SLOTS; i++)
+		n += s->pending_tuple[i] != 0;
+	return n;
 }
 
 static inline void assert_no_drops(const struct sw_stats *st)

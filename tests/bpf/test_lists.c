@@ -18,9 +18,11 @@ static void test_deny_unknown_source_v4(void **state)
 	assert_int_equal(seg(h, "203.0.113.10", 1, PKT_ACK), DROP);
 	assert_int_equal(seg(h, "203.0.113.10", 1, PKT_RST), DROP);
 	assert_int_equal(run_pkt(h, &frag), DROP);
-	/* Non-SYNs never create state; the banned source never gets a session. */
+	/* A banned source gets no state, not even for its SYN, and never a session. */
+	assert_no_source(h, "203.0.113.9");
 	assert_no_source(h, "203.0.113.10");
 	assert_no_source(h, "203.0.113.11");
+	assert_int_equal(swh_source_count(h), 0);
 	assert_int_equal(swh_session_count(h), 0);
 
 	/* Next to the range: not banned. */
@@ -31,6 +33,79 @@ static void test_deny_unknown_source_v4(void **state)
 	assert_int_equal(st.dropped[SW_R_DENY], 4);
 	assert_int_equal(st.admitted, 2);
 	assert_int_equal(st.fragments, 1);
+	assert_int_equal(swh_source_count(h), 2);
+}
+
+static int setup_2_sources(void **state)
+{
+	struct swh_opts o = { .max_sources = 2 };
+
+	return sw_setup_opts(state, &o);
+}
+
+/*
+ * A banned source without state is dropped before anything is spent on it:
+ * no source entry, no token of the new-source gate. A banned flood can
+ * neither shut the gate for others nor fill the table.
+ */
+static void test_deny_unknown_spends_nothing(void **state)
+{
+	struct swh *h = *state;
+	char addr[64];
+	struct sw_global g;
+	struct sw_stats st;
+	int i;
+
+	h->cfg.new_source_interval_ns = NS;	/* 1 new source/s, burst 1 */
+	h->cfg.flags |= SW_CFG_FLOOD_DROP;
+	sw_config(h);
+	list_set(h, true, "203.0.113.0/24", 0);
+	list_set(h, true, "2001:db8:bad::/48", 0);
+
+	for (i = 1; i <= 20; i++) {
+		snprintf(addr, sizeof(addr), "203.0.113.%d", i);
+		assert_int_equal(syn(h, addr, 1), DROP);
+		snprintf(addr, sizeof(addr), "2001:db8:bad:%x::1", i);
+		assert_int_equal(syn(h, addr, 1), DROP);
+	}
+	assert_int_equal(swh_source_count(h), 0);
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_DENY], 40);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 0);
+	assert_int_equal(st.untracked_syn, 0);
+	assert_int_equal(st.source_table_full, 0);
+	assert_int_equal(swh_global(h, &g), 0);
+	assert_int_equal(g.new_source_tat_ns, 0);
+	assert_int_equal(g.gate_shut_ns, 0);
+
+	/* The gate's one token is still there for a legitimate new source... */
+	assert_int_equal(syn(h, "198.51.100.1", 1), PASS);
+	assert_int_equal(source(h, "198.51.100.1").admitted, 1);
+	/* ...and it was the only one. */
+	assert_int_equal(syn(h, "198.51.100.2", 1), DROP);
+	assert_no_source(h, "198.51.100.2");
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
+	assert_int_equal(st.untracked_syn, 1);
+
+	/* In dry-run the same: counted, and nothing spent. */
+	h->cfg.flags |= SW_CFG_DRY_RUN;
+	sw_config(h);
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, "203.0.113.50", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:bad::50", 1), PASS);
+	assert_no_source(h, "203.0.113.50");
+	assert_no_source(h, "2001:db8:bad::50");
+	assert_int_equal(syn(h, "198.51.100.2", 1), PASS);
+	assert_int_equal(source(h, "198.51.100.2").admitted, 1);
+	assert_int_equal(swh_source_count(h), 2);	/* the table is full now */
+
+	st = stats(h);
+	assert_int_equal(st.would_drop[SW_R_DENY], 2);
+	assert_int_equal(st.dropped[SW_R_DENY], 40);
+	assert_int_equal(st.untracked_syn, 1);
+	assert_int_equal(st.source_table_full, 0);
+	assert_int_equal(st.admitted, 2);
 }
 
 static void test_deny_known_source(void **state)
@@ -69,6 +144,7 @@ static void test_deny_v6(void **state)
 	assert_int_equal(syn(h, "2001:db8:bad:7::1", 2), DROP);
 	assert_int_equal(syn(h, "2001:db8:bad:1::1", 1), DROP);	/* unknown, SYN */
 	assert_int_equal(seg(h, "2001:db8:bad:2::1", 1, PKT_ACK), DROP);	/* unknown, not SYN */
+	assert_no_source(h, "2001:db8:bad:1::1");
 	assert_no_source(h, "2001:db8:bad:2::1");
 	assert_int_equal(syn(h, "2001:db8:bad0::1", 1), PASS);
 	assert_int_equal(syn(h, "2001:db8:bac:ffff::1", 1), PASS);
@@ -87,27 +163,40 @@ static void test_deny_expiry(void **state)
 	assert_int_equal(source(h, "198.51.100.7").list_verdict, SW_LIST_NONE);
 
 	/* A ban with an expiry: drops until then, for known and unknown sources. */
+	assert_int_equal(syn(h, "198.51.100.8", 1), PASS);
 	list_set(h, true, "198.51.100.8", T0 + 5 * NS);
 	list_set(h, true, "198.51.100.9", T0 + 5 * NS);
-	assert_int_equal(syn(h, "198.51.100.8", 1), DROP);
+	list_set(h, true, "198.51.100.10", T0 + 5 * NS);
+	bump_list_gen(h);
+	assert_int_equal(syn(h, "198.51.100.8", 2), DROP);
 	s = source(h, "198.51.100.8");
 	assert_int_equal(s.list_verdict, SW_LIST_DENY);
 	assert_int_equal(s.list_expires_ns, T0 + 5 * NS);
 	assert_int_equal(seg(h, "198.51.100.9", 1, PKT_ACK), DROP);
+	assert_int_equal(syn(h, "198.51.100.10", 1), DROP);
 
 	swh_set_now(h, T0 + 5 * NS - 1);
-	assert_int_equal(syn(h, "198.51.100.8", 2), DROP);
+	assert_int_equal(syn(h, "198.51.100.8", 3), DROP);
 	assert_int_equal(seg(h, "198.51.100.9", 1, PKT_ACK), DROP);
+	assert_int_equal(syn(h, "198.51.100.10", 1), DROP);
+	assert_no_source(h, "198.51.100.10");
 
 	/* Expired: lifted without any list_gen bump, because the verdict carried its expiry. */
 	swh_set_now(h, T0 + 5 * NS);
-	assert_int_equal(syn(h, "198.51.100.8", 3), PASS);
+	assert_int_equal(syn(h, "198.51.100.8", 4), PASS);
 	s = source(h, "198.51.100.8");
 	assert_int_equal(s.list_verdict, SW_LIST_NONE);
 	assert_int_equal(s.list_expires_ns, 0);
 	assert_int_equal(s.dropped[SW_R_DENY], 2);
+	assert_int_equal(s.admitted, 2);
 	assert_int_equal(seg(h, "198.51.100.9", 1, PKT_ACK), PASS);
-	assert_int_equal(stats(h).dropped[SW_R_DENY], 4);
+	/* The unknown source gets its state now, with a verdict of none. */
+	assert_int_equal(syn(h, "198.51.100.10", 1), PASS);
+	s = source(h, "198.51.100.10");
+	assert_int_equal(s.list_verdict, SW_LIST_NONE);
+	assert_int_equal(s.list_expires_ns, 0);
+	assert_int_equal(s.dropped[SW_R_DENY], 0);
+	assert_int_equal(stats(h).dropped[SW_R_DENY], 6);
 }
 
 static void test_list_cache_needs_gen_bump(void **state)
@@ -179,14 +268,15 @@ static void test_allow_bypasses_limits(void **state)
 		assert_int_equal(syn(h, a, 100 + i), PASS);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(syn(h, "2001:db8:1::1", 100 + i), PASS);
-	/* A retransmission (of a handshake still remembered) is not counted again. */
-	assert_int_equal(syn(h, a, 109), PASS);
+	/* A retransmission (of a handshake with a slot) is not counted again. */
+	assert_int_equal(syn(h, a, 100), PASS);
 
 	s = source(h, a);
 	assert_int_equal(s.list_verdict, SW_LIST_ALLOW);
 	assert_int_equal(s.syn, 11);
 	assert_int_equal(s.admitted, 10);
-	assert_int_equal(s.pending, 10);
+	assert_int_equal(pending_in(h, &s), 10);	/* 8 slots, 2 counted */
+	assert_int_equal(s.overflow, 2);
 	assert_int_equal(s.strikes, 0);
 	assert_int_equal(s.penalty_until_ns, 0);
 	assert_int_equal(source(h, "2001:db8:1::1").admitted, 5);
@@ -198,11 +288,13 @@ static void test_allow_bypasses_limits(void **state)
 	assert_int_equal(st.penalties, 0);
 	assert_no_drops(&st);
 
-	/* b, not allowlisted, is limited and lands in the penalty box... */
+	/* b, not allowlisted, is limited (max_sessions first) and lands in the penalty box... */
 	assert_int_equal(syn(h, b, 1), PASS);
 	assert_int_equal(seg(h, b, 1, PKT_ACK), PASS);
 	assert_int_equal(syn(h, b, 2), DROP);
-	assert_int_equal(source(h, b).penalty_until_ns, T0 + 10 * NS);
+	s = source(h, b);
+	assert_int_equal(s.penalty_until_ns, T0 + 10 * NS);
+	assert_int_equal(s.penalty_reason, SW_R_CONCURRENCY);
 	assert_int_equal(seg(h, b, 1, PKT_ACK), DROP);
 
 	/* ...from which an allow entry lets it out. */
@@ -213,7 +305,8 @@ static void test_allow_bypasses_limits(void **state)
 	assert_int_equal(syn(h, b, 3), PASS);
 	st = stats(h);
 	assert_int_equal(st.allowlisted, 17);
-	assert_int_equal(st.dropped[SW_R_RATE], 1);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(st.dropped[SW_R_RATE], 0);
 	assert_int_equal(st.dropped[SW_R_PENALTY], 1);
 }
 
@@ -253,17 +346,24 @@ static void test_equal_prefix_deny_wins(void **state)
 {
 	struct swh *h = *state;
 
+	/* Known before the entries, so that their cached verdict is judged too. */
+	assert_int_equal(syn(h, "203.0.113.9", 1), PASS);
+	assert_int_equal(syn(h, "2001:db8:bad::9", 1), PASS);
 	list_set(h, false, "203.0.113.0/24", 0);
 	list_set(h, true, "203.0.113.0/24", 0);
 	list_set(h, false, "2001:db8:bad::/64", 0);
 	list_set(h, true, "2001:db8:bad::/64", 0);
+	bump_list_gen(h);
 
-	assert_int_equal(syn(h, "203.0.113.9", 1), DROP);
+	assert_int_equal(syn(h, "203.0.113.9", 2), DROP);
 	assert_int_equal(source(h, "203.0.113.9").list_verdict, SW_LIST_DENY);
 	assert_int_equal(seg(h, "203.0.113.10", 1, PKT_ACK), DROP);
-	assert_int_equal(syn(h, "2001:db8:bad::9", 1), DROP);
+	assert_int_equal(syn(h, "203.0.113.11", 1), DROP);
+	assert_no_source(h, "203.0.113.11");
+	assert_int_equal(syn(h, "2001:db8:bad::9", 2), DROP);
+	assert_int_equal(source(h, "2001:db8:bad::9").list_verdict, SW_LIST_DENY);
 	assert_int_equal(seg(h, "2001:db8:bad::10", 1, PKT_ACK), DROP);
-	assert_int_equal(stats(h).dropped[SW_R_DENY], 4);
+	assert_int_equal(stats(h).dropped[SW_R_DENY], 5);
 	assert_int_equal(stats(h).allowlisted, 0);
 }
 
@@ -378,6 +478,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SW_TEST(test_deny_unknown_source_v4),
+		cmocka_unit_test_setup_teardown(test_deny_unknown_spends_nothing, setup_2_sources,
+						sw_teardown),
 		SW_TEST(test_deny_known_source),
 		SW_TEST(test_deny_v6),
 		SW_TEST(test_deny_expiry),

@@ -496,6 +496,66 @@ static void test_tcp_bad_header(void **state)
 	assert_int_equal(swh_session_count(h), 0);
 }
 
+/*
+ * The TCP header must fit in what the IP header declares, not only in the
+ * frame: Ethernet padding after the datagram is no place for TCP options.
+ */
+static void test_tcp_header_beyond_ip_length(void **state)
+{
+	struct swh *h = *state;
+	struct pkt_opts o = { .src = "198.51.100.7", .doff = 6 };
+	struct pkt_opts o6 = { .src = "2001:db8:1::7", .doff = 6, .v6_ext = { IPPROTO_DSTOPTS } };
+	struct pkt_opts fit = { .src = "198.51.100.8", .tcp_opt_words = 1 };
+	uint8_t buf[PKT_MAX];
+	size_t len;
+	struct sw_stats st;
+
+	/* doff 6 in a 20-byte TCP segment, the frame padded to 60: 24 bytes are there. */
+	len = pkt_build(&o, buf);
+	assert_int_equal(len, 54);
+	memset(buf + len, 0, 6);
+	expect_malformed(h, buf, 60, SW_M_TCP, DROP);
+	/* doff 15 (60 bytes) with the frame padded to hold all of them */
+	o.doff = 15;
+	len = pkt_build(&o, buf);
+	memset(buf + len, 0, 40);
+	expect_malformed(h, buf, len + 40, SW_M_TCP, DROP);
+	/* to an unguarded port: counted, passed */
+	o.dport = 80;
+	len = pkt_build(&o, buf);
+	memset(buf + len, 0, 40);
+	expect_malformed(h, buf, len + 40, SW_M_TCP, PASS);
+
+	/* IPv6, by the payload length less the extension headers */
+	len = pkt_build(&o6, buf);
+	assert_int_equal(len, 14 + 40 + 8 + 20);
+	memset(buf + len, 0, 4);
+	expect_malformed(h, buf, len + 4, SW_M_TCP, DROP);
+
+	/* The edge: a TCP header of exactly the IP-declared length fits... */
+	len = pkt_build(&fit, buf);
+	assert_int_equal(len, 14 + 20 + 24);
+	memset(buf + len, 0, 8);
+	assert_int_equal(run_frame(h, buf, len + 8), PASS);
+	assert_int_equal(source(h, "198.51.100.8").admitted, 1);
+	/* ...one byte less declared, and it does not (the frame still holds it). */
+	set_tot_len(buf, 14, 20 + 24 - 1);
+	expect_malformed(h, buf, len + 8, SW_M_TCP, DROP);
+	o6.doff = 0;
+	o6.tcp_opt_words = 1;
+	len = pkt_build(&o6, buf);
+	buf[14 + 5]--;	/* payload length, low byte */
+	expect_malformed(h, buf, len, SW_M_TCP, DROP);
+
+	st = stats(h);
+	assert_int_equal(st.malformed[SW_M_TCP], 6);
+	assert_int_equal(st.dropped[SW_R_MALFORMED], 5);
+	assert_int_equal(st.admitted, 1);
+	assert_no_source(h, "198.51.100.7");
+	assert_no_source(h, "2001:db8:1::7");
+	assert_int_equal(swh_source_count(h), 1);
+}
+
 static void test_malformed_pass_flag(void **state)
 {
 	struct swh *h = *state;
@@ -613,7 +673,7 @@ static void truncation_sweep(struct swh *h, const struct pkt_opts *o)
 		assert_int_equal(swh_session_count(h), 0);
 		assert_int_equal(run_frame(h, frame, full), PASS);
 		assert_int_equal(source(h, o->src).admitted, 1);
-		assert_int_equal(source(h, o->src).pending, 1);
+		assert_int_equal(pending_of(h, o->src), 1);
 	}
 	assert_int_equal(stats(h).dropped[SW_R_MALFORMED], 2 * (full - ETH_HLEN));
 	assert_int_equal(stats(h).syn_retransmit, 1);
@@ -669,6 +729,7 @@ int main(void)
 		SW_TEST(test_ipv6_fragments),
 		SW_TEST(test_ipv6_bad_header),
 		SW_TEST(test_tcp_bad_header),
+		SW_TEST(test_tcp_header_beyond_ip_length),
 		SW_TEST(test_malformed_pass_flag),
 		SW_TEST(test_malformed_counters_per_kind),
 		SW_TEST(test_truncate_ipv4_plain),

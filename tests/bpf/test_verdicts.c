@@ -161,19 +161,23 @@ static void test_unguarded_port_passes(void **state)
 	assert_int_equal(swh_source_count(h), 0);
 	assert_int_equal(swh_session_count(h), 0);
 
-	/* 465 opens state; 587 is guarded too: same source, rate limit (burst 1) hit. */
+	/*
+	 * 465 opens state; 587 is guarded too: same source, refused at
+	 * max_sessions 1 (465's handshake pending) before the rate is judged.
+	 */
 	len = pkt_simple(buf, "198.51.100.7", 41000, 465, PKT_SYN);
 	assert_int_equal(run_frame(h, buf, len), PASS);
 	len = pkt_simple(buf, "198.51.100.7", 41001, 587, PKT_SYN);
 	assert_int_equal(run_frame(h, buf, len), DROP);
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.syn, 2);
-	assert_int_equal(s.dropped[SW_R_RATE], 1);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(s.dropped[SW_R_RATE], 0);
 
 	swh_advance(h, 5 * NS);
 	len = pkt_simple(buf, "198.51.100.8", 41000, 65535, PKT_SYN);
 	assert_int_equal(run_frame(h, buf, len), PASS);
-	assert_int_equal(source(h, "198.51.100.8").pending, 1);
+	assert_int_equal(pending_of(h, "198.51.100.8"), 1);
 }
 
 /* ---- SYN admission ---- */
@@ -189,6 +193,7 @@ static void test_syn_reserves_ack_opens_session(void **state)
 	struct sw_session sess;
 	struct sw_source s;
 	struct sw_stats st;
+	int i, slot;
 
 	assert_no_source(h, "198.51.100.7");
 	assert_int_equal(run_frame(h, buf, len), PASS);
@@ -202,8 +207,19 @@ static void test_syn_reserves_ack_opens_session(void **state)
 	assert_int_equal(s.admitted, 1);
 	assert_int_equal(s.packets, 1);
 	assert_int_equal(s.bytes, len);
-	assert_int_equal(s.pending, 1);
-	assert_int_equal(s.pending_expires_ns, T0 + 30 * NS);
+	/* A slot holding this handshake until handshake_timeout; nothing else. */
+	assert_int_equal(pending_in(h, &s), 1);
+	slot = slot_of(h, &s, "198.51.100.7", 40001);
+	assert_true(slot >= 0);
+	assert_int_equal(s.pending_until[slot], T0 + 30 * NS);
+	for (i = 0; i < SW_PENDING_SLOTS; i++) {
+		if (i == slot)
+			continue;
+		assert_int_equal(s.pending_tuple[i], 0);
+		assert_int_equal(s.pending_until[i], 0);
+	}
+	assert_int_equal(s.overflow, 0);
+	assert_int_equal(s.overflow_until_ns, 0);
 	assert_int_equal(s.sessions_open, 0);
 	assert_int_equal(s.sessions_total, 0);
 	assert_int_equal(s.penalty_until_ns, 0);
@@ -232,7 +248,8 @@ static void test_syn_reserves_ack_opens_session(void **state)
 	assert_int_equal(sess.bytes, alen);
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.flags & SW_SRC_PROVEN, SW_SRC_PROVEN);
-	assert_int_equal(s.pending, 0);
+	assert_int_equal(pending_in(h, &s), 0);
+	assert_int_equal(slots_used(&s), 0);	/* its slot is free */
 	assert_int_equal(s.sessions_open, 1);
 	assert_int_equal(s.sessions_total, 1);
 	assert_int_equal(s.packets, 2);
@@ -279,14 +296,21 @@ static void test_syn_retransmit(void **state)
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.syn, 2);
 	assert_int_equal(s.admitted, 1);
-	assert_int_equal(s.pending, 1);
+	assert_int_equal(s.last_syn_ns, T0 + NS);
+	assert_int_equal(pending_in(h, &s), 1);
+	/* The same slot, renewed: it now lapses handshake_timeout after the retransmission. */
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(until_of(h, &s, "198.51.100.7", 40001), T0 + 31 * NS);
 
 	/* Same source port to another guarded port: another connection. */
 	assert_int_equal(run_frame(h, buf, pkt_simple(buf, "198.51.100.7", 40001, 587, PKT_SYN)), PASS);
 	st = stats(h);
 	assert_int_equal(st.syn_retransmit, 1);
 	assert_int_equal(st.admitted, 2);
-	assert_int_equal(source(h, "198.51.100.7").pending, 2);
+	s = source(h, "198.51.100.7");
+	assert_int_equal(pending_in(h, &s), 2);
+	assert_int_equal(slots_used(&s), 2);
+	assert_true(swh_pending_slot(h, &s, "198.51.100.7", 40001, NULL, 587) >= 0);
 
 	/* At max_sessions, retransmissions of the admitted handshakes still pass. */
 	assert_int_equal(syn(h, "198.51.100.7", 40002), DROP);
@@ -295,7 +319,8 @@ static void test_syn_retransmit(void **state)
 	st = stats(h);
 	assert_int_equal(st.syn_retransmit, 3);
 	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
-	assert_int_equal(source(h, "198.51.100.7").pending, 2);
+	assert_int_equal(st.admitted, 2);
+	assert_int_equal(pending_of(h, "198.51.100.7"), 2);
 }
 
 static void test_syn_ack_is_not_a_syn(void **state)
@@ -316,7 +341,7 @@ static void test_syn_ack_is_not_a_syn(void **state)
 	assert_int_equal(st.syn, 1);
 	assert_int_equal(st.guarded_packets, 4);
 	assert_int_equal(swh_session_count(h), 0);
-	assert_int_equal(source(h, "198.51.100.8").pending, 1);
+	assert_int_equal(pending_of(h, "198.51.100.8"), 1);
 	assert_no_drops(&st);
 }
 
@@ -329,6 +354,8 @@ static void test_retransmit_is_same_tuple(void **state)
 {
 	struct swh *h = *state;
 	struct pkt_opts o = { .src = "198.51.100.7", .dst = "192.0.2.1", .sport = 0x1000 };
+	struct sw_global g;
+	struct sw_source s;
 	char addr[64];
 	__u64 key;
 	int i;
@@ -337,9 +364,16 @@ static void test_retransmit_is_same_tuple(void **state)
 	sw_config(h);
 
 	/* Hosts of one /64 source, all with the same port. */
+	assert_int_equal(swh_global(h, &g), 0);
+	assert_int_equal(g.tuple_key, 0);
 	assert_int_equal(syn(h, "2001:db8:1::1", 1000), PASS);
-	key = h->skel->bss->sw_tuple_key;
-	assert_true(key != 0);	/* drawn on first use */
+	assert_int_equal(swh_global(h, &g), 0);
+	key = g.tuple_key;
+	assert_true(key != 0);	/* drawn on first use, into sw_global */
+	/* ...and it is the secret the slot's hash was made with. */
+	s = source(h, "2001:db8:1::1");
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(until_of(h, &s, "2001:db8:1::1", 1000), T0 + 30 * NS);
 	for (i = 2; i < 200; i++) {
 		snprintf(addr, sizeof(addr), "2001:db8:1::%x", i);
 		if (syn(h, addr, 1000) != DROP)
@@ -362,7 +396,50 @@ static void test_retransmit_is_same_tuple(void **state)
 
 	assert_int_equal(stats(h).syn_retransmit, 2);
 	assert_int_equal(source(h, "2001:db8:1::1").dropped[SW_R_RATE], 198);
-	assert_int_equal(h->skel->bss->sw_tuple_key, key);	/* drawn once */
+	assert_int_equal(swh_global(h, &g), 0);
+	assert_int_equal(g.tuple_key, key);	/* drawn once */
+}
+
+/*
+ * A restarted daemon loads a new program over the pinned maps: handshakes
+ * pending across the restart are still recognised, because the hash
+ * secret is kept in the pinned sw_global, not in the program's own data.
+ */
+static void test_tuple_key_survives_reload(void **state)
+{
+	struct swh *h = *state, h2;
+	struct swh_opts o = { .adopt = h };
+	const char *a = "198.51.100.7";
+	struct sw_global g;
+	struct sw_stats st;
+	__u64 key;
+
+	h->cfg.max_sessions = 1;	/* a retransmission not recognised would be refused */
+	sw_config(h);
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(swh_global(h, &g), 0);
+	key = g.tuple_key;
+	assert_true(key != 0);
+
+	assert_int_equal(swh_open(&h2, &o), 0);
+	assert_int_equal(swh_now(&h2), T0);
+	swh_advance(&h2, NS);
+	assert_int_equal(syn(&h2, a, 1), PASS);
+	assert_int_equal(syn(&h2, a, 2), DROP);
+	assert_int_equal(seg(&h2, a, 1, PKT_ACK), PASS);
+	assert_true(has_session(&h2, a, 1));
+
+	st = stats(&h2);	/* the pinned sw_stats, shared */
+	assert_int_equal(st.syn_retransmit, 1);
+	assert_int_equal(st.admitted, 1);
+	assert_int_equal(st.sessions_opened, 1);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(swh_global(&h2, &g), 0);
+	assert_int_equal(g.tuple_key, key);
+	swh_close(&h2);
+
+	/* The first program sees what the second did: the maps are one. */
+	assert_int_equal(source(h, a).sessions_open, 1);
 }
 
 /* ---- SYN rate limit (GCRA) ---- */
@@ -385,7 +462,7 @@ static void test_syn_rate_limit(void **state)
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.syn, 4);
 	assert_int_equal(s.admitted, 3);
-	assert_int_equal(s.pending, 3);
+	assert_int_equal(pending_in(h, &s), 3);
 	assert_int_equal(s.dropped[SW_R_RATE], 1);
 	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 0);
 	st = stats(h);
@@ -420,6 +497,7 @@ static void test_syn_rate_limit(void **state)
 	s = source(h, "198.51.100.7");
 	assert_int_equal(s.dropped[SW_R_RATE], 4);
 	assert_int_equal(s.admitted, 8);
+	assert_int_equal(pending_in(h, &s), 3);	/* the hour-old ones lapsed */
 	assert_int_equal(stats(h).dropped[SW_R_RATE], 4);
 	assert_int_equal(source(h, "198.51.100.8").dropped[SW_R_RATE], 0);
 }
@@ -441,7 +519,7 @@ static void test_concurrency_limit_fin_rst(void **state)
 	assert_int_equal(syn(h, a, 2), PASS);
 	assert_int_equal(syn(h, a, 3), DROP);
 	s = source(h, a);
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
 	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
 	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 1);
 
@@ -449,7 +527,8 @@ static void test_concurrency_limit_fin_rst(void **state)
 	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
 	assert_int_equal(seg(h, a, 2, PKT_ACK), PASS);
 	s = source(h, a);
-	assert_int_equal(s.pending, 0);
+	assert_int_equal(pending_in(h, &s), 0);
+	assert_int_equal(slots_used(&s), 0);
 	assert_int_equal(s.sessions_open, 2);
 	assert_int_equal(syn(h, a, 3), DROP);
 
@@ -481,17 +560,21 @@ static void test_concurrency_limit_fin_rst(void **state)
 	assert_int_equal(syn(h, a, 4), PASS);
 	assert_int_equal(syn(h, a, 5), DROP);
 
-	/* An RST abandoning a handshake (3) frees its reserved slot. */
+	/* An RST abandoning a handshake (3) frees its reserved slot, and only that. */
+	s = source(h, a);
+	assert_true(slot_of(h, &s, a, 3) >= 0);
 	assert_int_equal(seg(h, a, 3, PKT_RST), PASS);
 	s = source(h, a);
-	assert_int_equal(s.pending, 1);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(slot_of(h, &s, a, 3), -1);
+	assert_true(slot_of(h, &s, a, 4) >= 0);
 	assert_false(has_session(h, a, 3));
 	assert_int_equal(syn(h, a, 5), PASS);
 	assert_int_equal(syn(h, a, 6), DROP);
 
 	s = source(h, a);
 	assert_int_equal(s.sessions_open, 0);
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
 	assert_int_equal(s.sessions_total, 2);
 	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 7);
 	st = stats(h);
@@ -518,12 +601,16 @@ static void test_handshake_timeout(void **state)
 	/* Handshakes that never complete hold their slots for handshake_timeout... */
 	swh_set_now(h, T0 + 30 * NS - 1);
 	assert_int_equal(syn(h, a, 3), DROP);
+	assert_int_equal(pending_of(h, a), 2);
 	/* ...and lapse then. */
 	swh_set_now(h, T0 + 30 * NS);
+	assert_int_equal(pending_of(h, a), 0);
 	assert_int_equal(syn(h, a, 3), PASS);
+	/* That SYN freed the lapsed slots and took one. */
 	s = source(h, a);
-	assert_int_equal(s.pending, 1);
-	assert_int_equal(s.pending_expires_ns, T0 + 60 * NS);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(until_of(h, &s, a, 3), T0 + 60 * NS);
 
 	/* A late ACK of a lapsed handshake is not one of ours: a pure ACK creates nothing. */
 	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
@@ -534,14 +621,155 @@ static void test_handshake_timeout(void **state)
 	assert_int_equal(sess.flags, 0);
 	s = source(h, a);
 	assert_int_equal(s.sessions_open, 1);
-	assert_int_equal(s.pending, 1);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(until_of(h, &s, a, 3), T0 + 60 * NS);
 	assert_int_equal(syn(h, a, 4), DROP);	/* 1 open + 1 pending */
 
-	/* Expired but not yet cleared by a SYN: the ACK is not ours either. */
+	/* Lapsed but not yet freed by a SYN: the ACK is not ours either. */
 	swh_set_now(h, T0 + 60 * NS);
 	assert_int_equal(seg(h, a, 3, PKT_ACK), PASS);
 	assert_false(has_session(h, a, 3));
+	s = source(h, a);
+	assert_true(slot_of(h, &s, a, 3) >= 0);	/* still held, lapsed */
+	assert_int_equal(pending_in(h, &s), 0);
+	/* The next SYN frees that slot. */
+	assert_int_equal(syn(h, a, 4), PASS);
+	s = source(h, a);
+	assert_int_equal(slot_of(h, &s, a, 3), -1);
+	assert_int_equal(until_of(h, &s, a, 4), T0 + 90 * NS);
+	assert_int_equal(slots_used(&s), 1);
 	assert_int_equal(stats(h).sessions_opened, 1);
+}
+
+/*
+ * Each pending handshake lapses handshake_timeout after its own SYN, or
+ * after its latest retransmission: not all together.
+ */
+static void test_pending_slots_lapse_one_by_one(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct sw_session sess;
+	struct sw_source s;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	swh_set_now(h, T0 + 10 * NS);
+	assert_int_equal(syn(h, a, 2), PASS);
+	s = source(h, a);
+	assert_int_equal(until_of(h, &s, a, 1), T0 + 30 * NS);
+	assert_int_equal(until_of(h, &s, a, 2), T0 + 40 * NS);
+
+	/* The client retransmits 1: its slot is renewed, 2's is not. */
+	swh_set_now(h, T0 + 20 * NS);
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(stats(h).syn_retransmit, 1);
+	s = source(h, a);
+	assert_int_equal(until_of(h, &s, a, 1), T0 + 50 * NS);
+	assert_int_equal(until_of(h, &s, a, 2), T0 + 40 * NS);
+	assert_int_equal(slots_used(&s), 2);
+	assert_int_equal(syn(h, a, 3), DROP);
+
+	/* 1 would have lapsed at 30 s without the retransmission: still held. */
+	swh_set_now(h, T0 + 40 * NS - 1);
+	assert_int_equal(syn(h, a, 3), DROP);
+	/* 2 lapses at 40 s, on its own: one slot free. */
+	swh_set_now(h, T0 + 40 * NS);
+	assert_int_equal(syn(h, a, 3), PASS);
+	assert_int_equal(syn(h, a, 4), DROP);
+	s = source(h, a);
+	assert_int_equal(slot_of(h, &s, a, 2), -1);
+	assert_int_equal(until_of(h, &s, a, 3), T0 + 70 * NS);
+	assert_int_equal(slots_used(&s), 2);
+
+	/* 1 lapses at 50 s: 3 alone still holds a slot. */
+	swh_set_now(h, T0 + 50 * NS - 1);
+	assert_int_equal(syn(h, a, 4), DROP);
+	swh_set_now(h, T0 + 50 * NS);
+	assert_int_equal(syn(h, a, 4), PASS);
+	assert_int_equal(syn(h, a, 5), DROP);
+
+	/* Lapsed handshakes complete nothing; live ones do. */
+	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
+	assert_false(has_session(h, a, 1));
+	assert_int_equal(seg(h, a, 3, PKT_ACK), PASS);
+	assert_int_equal(swh_session(h, a, 3, NULL, 25, &sess), 0);
+	assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
+	s = source(h, a);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(until_of(h, &s, a, 4), T0 + 80 * NS);
+	assert_int_equal(s.sessions_open, 1);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 5);
+}
+
+/* The client of the abandoned handshakes below connects at @t: @verdict, then done with it. */
+static void client_connects(struct swh *h, const char *addr, __u64 t, uint16_t sport, __u32 verdict)
+{
+	swh_set_now(h, T0 + t * NS);
+	if (syn(h, addr, sport) != verdict)
+		fail_msg("SYN of %s at %llu s: expected verdict %u", addr, (unsigned long long)t, verdict);
+	if (verdict != PASS)
+		return;
+	assert_int_equal(seg(h, addr, sport, PKT_ACK), PASS);
+	assert_true(has_session(h, addr, sport));
+	assert_int_equal(seg(h, addr, sport, PKT_FIN | PKT_ACK), PASS);
+	assert_false(has_session(h, addr, sport));
+}
+
+/*
+ * What per-slot lapse is for: a client at max_sessions 2 with two handshakes
+ * abandoned, at 0 s and 10 s (30 s handshake timeout), that keeps opening a
+ * connection every 20 s. The 0 s slot lapses at 30 s on its own while the
+ * 10 s one is pending until 40 s, and the client's SYNs do not renew either.
+ */
+static void test_abandoned_handshakes_lapse_on_their_own(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7", *b = "198.51.100.8";
+	struct sw_source s;
+	__u64 t;
+
+	h->cfg.max_sessions = 2;
+	sw_config(h);
+
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(syn(h, b, 1), PASS);
+	swh_set_now(h, T0 + 10 * NS);
+	assert_int_equal(syn(h, a, 2), PASS);
+	assert_int_equal(syn(h, b, 2), PASS);
+
+	/*
+	 * a connects at 20 s, 40 s, ...; b, the same 5 s earlier in its cycle,
+	 * at 15 s, 35 s, 55 s. Until 30 s both slots are held.
+	 */
+	client_connects(h, b, 15, 100, DROP);
+	client_connects(h, a, 20, 100, DROP);
+	swh_set_now(h, T0 + 30 * NS - 1);
+	assert_int_equal(pending_of(h, a), 2);
+	swh_set_now(h, T0 + 30 * NS);
+	s = source(h, a);
+	assert_int_equal(pending_in(h, &s), 1);	/* 0 s lapsed, 10 s still pending */
+	assert_int_equal(until_of(h, &s, a, 2), T0 + 40 * NS);
+	/* So b gets in at 35 s, on the one slot that lapsed. */
+	client_connects(h, b, 35, 101, PASS);
+	assert_int_equal(pending_of(h, b), 1);
+	/* At 40 s the 10 s slot has lapsed too (at its time, not after): a gets in. */
+	client_connects(h, a, 40, 101, PASS);
+	client_connects(h, b, 55, 102, PASS);
+	for (t = 60; t <= 200; t += 20)
+		client_connects(h, a, t, 102 + t / 20, PASS);
+
+	s = source(h, a);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(s.sessions_total, 9);
+	assert_int_equal(s.sessions_open, 0);
+	assert_int_equal(pending_in(h, &s), 0);
+	s = source(h, b);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(s.sessions_total, 2);
 }
 
 /* A segment of a source we know, for a session we have no record of. */
@@ -620,39 +848,98 @@ static void test_session_without_handshake(void **state)
 	assert_int_equal(st.sessions_untracked, 1);
 }
 
-/* More handshakes under way than a source remembers tuples of. */
+/* More handshakes under way at once than a source has slots. */
 static void test_pending_slots_overflow(void **state)
 {
 	struct swh *h = *state;
 	const char *a = "198.51.100.7";
+	const int n = SW_PENDING_SLOTS;
 	struct sw_session sess;
 	struct sw_source s;
 	int i;
 
-	for (i = 1; i <= SW_PENDING_SLOTS + 1; i++)
-		assert_int_equal(syn(h, a, i), PASS);
-	assert_int_equal(source(h, a).pending, SW_PENDING_SLOTS + 1);
+	h->cfg.max_sessions = n + 2;
+	sw_config(h);
 
-	/* The first one's tuple was overwritten: its pure ACK is not recognised... */
-	assert_int_equal(seg(h, a, 1, PKT_ACK), PASS);
-	assert_false(has_session(h, a, 1));
-	/* ...its data is, as a session we lost track of, and releases a reservation. */
-	assert_int_equal(data(h, a, 1, 10), PASS);
-	assert_int_equal(swh_session(h, a, 1, NULL, 25, &sess), 0);
+	/* A slot each for the first eight; the ninth is counted, not remembered. */
+	for (i = 1; i <= n + 1; i++)
+		assert_int_equal(syn(h, a, i), PASS);
+	s = source(h, a);
+	for (i = 1; i <= n; i++)
+		assert_int_equal(until_of(h, &s, a, i), T0 + 30 * NS);
+	assert_int_equal(slots_used(&s), n);
+	assert_int_equal(slot_of(h, &s, a, n + 1), -1);
+	assert_int_equal(s.overflow, 1);
+	assert_int_equal(s.overflow_until_ns, T0 + 30 * NS);
+	assert_int_equal(pending_in(h, &s), n + 1);
+
+	/* The count lapses as a whole, handshake_timeout after the latest it holds. */
+	swh_set_now(h, T0 + 10 * NS);
+	assert_int_equal(syn(h, a, n + 2), PASS);
+	s = source(h, a);
+	assert_int_equal(s.overflow, 2);
+	assert_int_equal(s.overflow_until_ns, T0 + 40 * NS);
+	assert_int_equal(pending_in(h, &s), n + 2);
+	/* Counted or remembered, reservations count towards max_sessions. */
+	assert_int_equal(syn(h, a, 100), DROP);
+	/* A remembered one is recognised when retransmitted. */
+	assert_int_equal(syn(h, a, 1), PASS);
+	assert_int_equal(stats(h).syn_retransmit, 1);
+	s = source(h, a);
+	assert_int_equal(until_of(h, &s, a, 1), T0 + 40 * NS);
+	assert_int_equal(until_of(h, &s, a, 2), T0 + 30 * NS);
+
+	/* A counted one's pure ACK is not recognised... */
+	assert_int_equal(seg(h, a, n + 1, PKT_ACK), PASS);
+	assert_false(has_session(h, a, n + 1));
+	/* ...its data is, as a session we lost track of, and releases one counted reservation. */
+	assert_int_equal(data(h, a, n + 1, 10), PASS);
+	assert_int_equal(swh_session(h, a, n + 1, NULL, 25, &sess), 0);
 	assert_int_equal(sess.flags, 0);
 	s = source(h, a);
-	assert_int_equal(s.pending, SW_PENDING_SLOTS);
+	assert_int_equal(s.overflow, 1);
+	assert_int_equal(slots_used(&s), n);
 	assert_int_equal(s.sessions_open, 1);
+	/* More of its data counts on the record: it releases nothing more. */
+	assert_int_equal(data(h, a, n + 1, 10), PASS);
+	assert_int_equal(source(h, a).overflow, 1);
 
-	/* The remembered ones complete normally. */
-	for (i = 2; i <= SW_PENDING_SLOTS + 1; i++) {
+	/* The remembered ones complete normally and free their slots. */
+	for (i = 1; i <= n; i++) {
 		assert_int_equal(seg(h, a, i, PKT_ACK), PASS);
 		assert_int_equal(swh_session(h, a, i, NULL, 25, &sess), 0);
 		assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
 	}
 	s = source(h, a);
-	assert_int_equal(s.pending, 0);
-	assert_int_equal(s.sessions_open, SW_PENDING_SLOTS + 1);
+	assert_int_equal(slots_used(&s), 0);
+	assert_int_equal(s.overflow, 1);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(s.sessions_open, n + 1);
+	assert_int_equal(syn(h, a, 100), DROP);	/* n + 1 open + 1 counted */
+
+	/* A free slot is taken before the count grows. */
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(syn(h, a, 100), PASS);
+	assert_int_equal(syn(h, a, 101), DROP);
+	s = source(h, a);
+	assert_int_equal(until_of(h, &s, a, 100), T0 + 40 * NS);
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(s.overflow, 1);
+
+	/* Both lapse at 40 s. */
+	swh_set_now(h, T0 + 40 * NS - 1);
+	assert_int_equal(syn(h, a, 101), DROP);
+	swh_set_now(h, T0 + 40 * NS);
+	assert_int_equal(pending_of(h, a), 0);
+	assert_int_equal(syn(h, a, 101), PASS);
+	s = source(h, a);
+	assert_int_equal(s.overflow, 0);
+	assert_int_equal(slot_of(h, &s, a, 100), -1);
+	assert_int_equal(until_of(h, &s, a, 101), T0 + 70 * NS);
+	assert_int_equal(slots_used(&s), 1);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(s.sessions_open, n);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 4);
 }
 
 static void test_close_never_wraps(void **state)
@@ -996,7 +1283,7 @@ static void test_established_survives_limits(void **state)
 	int i;
 
 	h->cfg.syn_interval_ns = NS;	/* 1/s, burst 1 */
-	h->cfg.max_sessions = 1;
+	h->cfg.max_sessions = 2;
 	sw_config(h);
 
 	assert_int_equal(syn(h, a, 1), PASS);
@@ -1006,30 +1293,90 @@ static void test_established_survives_limits(void **state)
 	assert_int_equal(syn(h, a, 2), DROP);
 	for (i = 0; i < 20; i++)
 		assert_int_equal(run_pkt(h, &data), PASS);
-	assert_int_equal(stats(h).dropped[SW_R_RATE], 1);
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_RATE], 1);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 0);
 
-	/* Rate available again but max_sessions reached: the same. */
+	/* Rate available again: a second session, and max_sessions reached: the same. */
 	swh_advance(h, 2 * NS);
-	assert_int_equal(syn(h, a, 2), DROP);
-	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 1);
+	handshake(h, a, 2);
+	assert_int_equal(syn(h, a, 3), DROP);
+	swh_advance(h, 2 * NS);
+	assert_int_equal(syn(h, a, 3), DROP);
 	for (i = 0; i < 20; i++)
 		assert_int_equal(run_pkt(h, &data), PASS);
+	assert_int_equal(stats(h).dropped[SW_R_CONCURRENCY], 2);
 
 	assert_int_equal(swh_session(h, a, 1, NULL, 25, &sess), 0);
 	assert_int_equal(sess.packets, 41);	/* from the handshake's ACK on */
 	assert_int_equal(sess.flags, SW_SESS_HANDSHAKE);
 	assert_int_equal(sess.start_ns, T0);
 
-	/* Its end frees the slot (later: the refused SYN above took a rate token). */
+	/* Its end frees a slot: the next SYN is admitted at once. */
 	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
-	swh_advance(h, 2 * NS);
-	assert_int_equal(syn(h, a, 2), PASS);
+	assert_int_equal(syn(h, a, 3), PASS);
 
 	st = stats(h);
 	assert_int_equal(st.dropped[SW_R_RATE], 1);
-	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 1);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 2);
 	assert_int_equal(st.dropped[SW_R_PENALTY], 0);
 	assert_int_equal(st.sessions_closed, 1);
+}
+
+/*
+ * Concurrency is judged before the rate: a SYN refused because the source
+ * is at max_sessions spends no rate token, however many are refused, so
+ * the first SYN after a close gets in.
+ */
+static void test_concurrency_before_rate(void **state)
+{
+	struct swh *h = *state;
+	const char *a = "198.51.100.7";
+	struct sw_source s;
+	struct sw_stats st;
+	int i;
+
+	h->cfg.syn_interval_ns = NS;	/* 1/s, burst 1 */
+	h->cfg.max_sessions = 1;
+	sw_config(h);
+
+	handshake(h, a, 1);
+	assert_int_equal(source(h, a).syn_tat_ns, T0 + NS);
+
+	/* A second later a token is there, but no session slot. */
+	swh_advance(h, NS);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(syn(h, a, 100 + i), DROP);
+	s = source(h, a);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 50);
+	assert_int_equal(s.dropped[SW_R_RATE], 0);
+	assert_int_equal(s.syn_tat_ns, T0 + NS);	/* no token spent */
+	assert_int_equal(s.admitted, 1);
+
+	/* The session closes: the token is still there, at the same instant. */
+	assert_int_equal(seg(h, a, 1, PKT_FIN | PKT_ACK), PASS);
+	assert_int_equal(syn(h, a, 2), PASS);
+	assert_int_equal(source(h, a).syn_tat_ns, T0 + 2 * NS);
+
+	/* Over both limits, a SYN is refused for concurrency... */
+	assert_int_equal(syn(h, a, 3), DROP);
+	s = source(h, a);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 51);
+	assert_int_equal(s.dropped[SW_R_RATE], 0);
+	/* ...and over the rate alone, for the rate. */
+	assert_int_equal(seg(h, a, 2, PKT_RST), PASS);
+	assert_int_equal(pending_of(h, a), 0);
+	assert_int_equal(syn(h, a, 3), DROP);
+	s = source(h, a);
+	assert_int_equal(s.dropped[SW_R_CONCURRENCY], 51);
+	assert_int_equal(s.dropped[SW_R_RATE], 1);
+	swh_advance(h, NS);
+	assert_int_equal(syn(h, a, 3), PASS);
+
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_CONCURRENCY], 51);
+	assert_int_equal(st.dropped[SW_R_RATE], 1);
+	assert_int_equal(st.admitted, 3);
 }
 
 /* ---- dry-run ---- */
@@ -1058,7 +1405,7 @@ static void test_dry_run_never_drops(void **state)
 	s = source(h, "198.51.100.1");
 	assert_int_equal(s.would_drop[SW_R_RATE], 1);
 	assert_int_equal(s.dropped[SW_R_RATE], 0);
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
 	assert_int_equal(stats(h).would_drop[SW_R_RATE], 1);
 
 	/* concurrency */
@@ -1069,7 +1416,7 @@ static void test_dry_run_never_drops(void **state)
 	assert_int_equal(syn(h, "198.51.100.2", 2), PASS);
 	s = source(h, "198.51.100.2");
 	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
 	assert_int_equal(stats(h).would_drop[SW_R_CONCURRENCY], 1);
 
 	/* penalty: still given (and reported), but its packets only counted */
@@ -1088,23 +1435,29 @@ static void test_dry_run_never_drops(void **state)
 	/* counted once, as a penalty, not again as concurrency */
 	assert_int_equal(s.would_drop[SW_R_CONCURRENCY], 1);
 	assert_int_equal(s.sessions_open, 1);	/* the ACK completed handshake 1 */
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
 	assert_int_equal(stats(h).would_drop[SW_R_PENALTY], 2);
 
-	/* deny, known (SYN) and unknown (non-SYN) source */
+	/* deny, known source: its SYN reserves nothing */
 	h->cfg.max_sessions = 0;
 	h->cfg.penalty_strikes = 0;
 	sw_config(h);
+	assert_int_equal(syn(h, "198.51.100.4", 1), PASS);
 	list_set(h, true, "198.51.100.4", 0);
 	list_set(h, true, "198.51.100.5", 0);
-	assert_int_equal(syn(h, "198.51.100.4", 1), PASS);
+	bump_list_gen(h);
+	assert_int_equal(syn(h, "198.51.100.4", 2), PASS);
 	s = source(h, "198.51.100.4");
 	assert_int_equal(s.would_drop[SW_R_DENY], 1);
 	assert_int_equal(s.list_verdict, SW_LIST_DENY);
-	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.admitted, 1);
+	assert_int_equal(pending_in(h, &s), 1);
+	assert_int_equal(slot_of(h, &s, "198.51.100.4", 2), -1);
+	/* unknown source, SYN or not: counted, and no state made for it */
+	assert_int_equal(syn(h, "198.51.100.5", 1), PASS);
 	assert_int_equal(seg(h, "198.51.100.5", 1, PKT_ACK), PASS);
 	assert_no_source(h, "198.51.100.5");
-	assert_int_equal(stats(h).would_drop[SW_R_DENY], 2);
+	assert_int_equal(stats(h).would_drop[SW_R_DENY], 3);
 
 	/* new-source flood */
 	h->cfg.new_source_interval_ns = NS;
@@ -1119,7 +1472,7 @@ static void test_dry_run_never_drops(void **state)
 	assert_int_equal(st.would_drop[SW_R_RATE], 1);
 	assert_int_equal(st.would_drop[SW_R_CONCURRENCY], 2);
 	assert_int_equal(st.would_drop[SW_R_PENALTY], 2);
-	assert_int_equal(st.would_drop[SW_R_DENY], 2);
+	assert_int_equal(st.would_drop[SW_R_DENY], 3);
 	assert_int_equal(st.would_drop[SW_R_MALFORMED], 1);
 	assert_int_equal(st.would_drop[SW_R_FLOOD], 1);
 	assert_int_equal(st.untracked_syn, 1);
@@ -1148,7 +1501,7 @@ static void test_new_source_gate(void **state)
 	assert_no_drops(&st);
 	assert_int_equal(swh_global(h, &g), 0);
 	assert_int_equal(g.gate_shut_ns, T0);
-	assert_int_equal(source(h, "198.51.100.1").pending, 1);
+	assert_int_equal(pending_of(h, "198.51.100.1"), 1);
 
 	/* Known sources do not need the gate. */
 	assert_int_equal(syn(h, "198.51.100.1", 2), PASS);
@@ -1159,13 +1512,13 @@ static void test_new_source_gate(void **state)
 	assert_int_equal(seg(h, "198.51.100.3", 1, PKT_ACK), PASS);
 	assert_int_equal(stats(h).untracked_syn, 1);
 
-	/* A banned unknown source is dropped all the same. */
+	/* A banned unknown source is dropped all the same, before the gate. */
 	list_set(h, true, "198.51.100.4", 0);
 	assert_int_equal(syn(h, "198.51.100.4", 1), DROP);
 	assert_no_source(h, "198.51.100.4");
 	st = stats(h);
 	assert_int_equal(st.dropped[SW_R_DENY], 1);
-	assert_int_equal(st.untracked_syn, 2);
+	assert_int_equal(st.untracked_syn, 1);
 
 	/* [flood] action = drop: refused instead. */
 	h->cfg.flags |= SW_CFG_FLOOD_DROP;
@@ -1174,7 +1527,7 @@ static void test_new_source_gate(void **state)
 	assert_no_source(h, "198.51.100.2");
 	st = stats(h);
 	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
-	assert_int_equal(st.untracked_syn, 3);
+	assert_int_equal(st.untracked_syn, 2);
 	assert_int_equal(syn(h, "198.51.100.1", 3), PASS);	/* still admitted */
 	assert_int_equal(seg(h, "198.51.100.3", 1, PKT_ACK), PASS);	/* not a SYN */
 	/* An allowlisted unknown source is not refused, only untracked. */
@@ -1183,7 +1536,7 @@ static void test_new_source_gate(void **state)
 	assert_no_source(h, "198.51.100.5");
 	st = stats(h);
 	assert_int_equal(st.dropped[SW_R_FLOOD], 1);
-	assert_int_equal(st.untracked_syn, 4);
+	assert_int_equal(st.untracked_syn, 3);
 
 	/* One interval later the gate lets one more in. */
 	swh_advance(h, NS);
@@ -1261,7 +1614,7 @@ static void test_source_table_full(void **state)
 		s = source(h, addr);
 		assert_int_equal(s.first_seen_ns, T0);
 		assert_int_equal(s.admitted, 1);
-		assert_int_equal(s.pending, 1);
+		assert_int_equal(pending_in(h, &s), 1);
 	}
 
 	/* Known sources carry on. */
@@ -1297,7 +1650,11 @@ static void test_aggregation_v4_prefix(void **state)
 	assert_int_equal(swh_source_count(h), 1);
 	s = source(h, "198.51.100.200");
 	assert_int_equal(s.syn, 2);
-	assert_int_equal(s.pending, 2);
+	assert_int_equal(pending_in(h, &s), 2);
+	/* One source, one slot per handshake: each host's own tuple. */
+	assert_int_equal(until_of(h, &s, "198.51.100.1", 1), T0 + 30 * NS);
+	assert_int_equal(until_of(h, &s, "198.51.100.2", 1), T0 + 30 * NS);
+	assert_int_equal(slots_used(&s), 2);
 
 	/* The limits apply to the /24 as one source. */
 	assert_int_equal(syn(h, "198.51.100.3", 1), DROP);
@@ -1375,10 +1732,13 @@ int main(void)
 		SW_TEST(test_syn_reserves_ack_opens_session),
 		SW_TEST(test_syn_retransmit),
 		SW_TEST(test_retransmit_is_same_tuple),
+		SW_TEST(test_tuple_key_survives_reload),
 		SW_TEST(test_syn_ack_is_not_a_syn),
 		SW_TEST(test_syn_rate_limit),
 		SW_TEST(test_concurrency_limit_fin_rst),
 		SW_TEST(test_handshake_timeout),
+		SW_TEST(test_pending_slots_lapse_one_by_one),
+		SW_TEST(test_abandoned_handshakes_lapse_on_their_own),
 		SW_TEST(test_session_without_handshake),
 		SW_TEST(test_pending_slots_overflow),
 		SW_TEST(test_close_never_wraps),
@@ -1389,6 +1749,7 @@ int main(void)
 		SW_TEST(test_penalty_from_concurrency),
 		SW_TEST(test_no_penalty_without_strikes),
 		SW_TEST(test_established_survives_limits),
+		SW_TEST(test_concurrency_before_rate),
 		SW_TEST(test_dry_run_never_drops),
 		SW_TEST(test_new_source_gate),
 		SW_TEST(test_new_source_gate_burst),

@@ -32,6 +32,13 @@ struct swh_opts {
 	__u32 max_sessions;	/* sw_sessions capacity; 0 = as declared */
 	bool real_clock;	/* use bpf_ktime_get_ns instead of sw_test_now_ns */
 	bool bench_vary_sport;	/* every frame gets a new source port */
+	/*
+	 * Another loaded instance whose pinned maps (the LIBBPF_PIN_BY_NAME
+	 * ones) this one adopts, as a restarted daemon's program adopts the
+	 * pins; its .bss, .rodata and unpinned maps are its own. The clock
+	 * and config are taken over from it, and the config is not written.
+	 */
+	const struct swh *adopt;
 };
 
 struct swh {
@@ -134,6 +141,18 @@ static inline int swh_open(struct swh *h, const struct swh_opts *o)
 		goto fail;
 	}
 	bpf_object__for_each_map(map, h->skel->obj) {
+		if (o->adopt && bpf_map__pin_path(map)) {
+			const struct bpf_map *old;
+
+			old = bpf_object__find_map_by_name(o->adopt->skel->obj, bpf_map__name(map));
+			if (!old) {
+				err = -ENOENT;
+				goto fail;
+			}
+			err = bpf_map__reuse_fd(map, bpf_map__fd(old));
+			if (err)
+				goto fail;
+		}
 		err = bpf_map__set_pin_path(map, NULL);
 		if (err)
 			goto fail;
@@ -156,6 +175,11 @@ static inline int swh_open(struct swh *h, const struct swh_opts *o)
 	if (err)
 		goto fail;
 	h->prog_fd = bpf_program__fd(h->skel->progs.smtpwall_xdp);
+	if (o->adopt) {
+		swh_set_now(h, swh_now(o->adopt));
+		h->cfg = o->adopt->cfg;
+		return 0;
+	}
 	swh_set_now(h, SWH_T0);
 	swh_config_default(&h->cfg);
 	err = swh_write_config(h);
@@ -275,23 +299,116 @@ static inline int swh_session_count(struct swh *h)
 	return swh_count_entries(h->skel->maps.sw_sessions);
 }
 
+/* The session key of a client @src:@sport to @dst:@dport (dst NULL: the pkt.h defaults). */
+static inline int swh_session_key(const char *src, __u16 sport, const char *dst, __u16 dport,
+				  struct sw_session_key *k)
+{
+	int fam = strchr(src, ':') ? AF_INET6 : AF_INET;
+
+	memset(k, 0, sizeof(*k));
+	if (!dst)
+		dst = fam == AF_INET ? "192.0.2.1" : "2001:db8::1";
+	if (inet_pton(fam, src, k->saddr) != 1 || inet_pton(fam, dst, k->daddr) != 1)
+		return -EINVAL;
+	k->sport = htons(sport);
+	k->dport = htons(dport);
+	k->family = fam == AF_INET ? SW_AF_INET : SW_AF_INET6;
+	return 0;
+}
+
 /* The session of a client @src:@sport to @dst:@dport (dst NULL: the pkt.h defaults). */
 static inline int swh_session(struct swh *h, const char *src, __u16 sport, const char *dst,
 			      __u16 dport, struct sw_session *out)
 {
-	struct sw_session_key k = {};
-	int fam = strchr(src, ':') ? AF_INET6 : AF_INET;
+	struct sw_session_key k;
+	int err = swh_session_key(src, sport, dst, dport, &k);
 
-	if (!dst)
-		dst = fam == AF_INET ? "192.0.2.1" : "2001:db8::1";
-	if (inet_pton(fam, src, k.saddr) != 1 || inet_pton(fam, dst, k.daddr) != 1)
-		return -EINVAL;
-	k.sport = htons(sport);
-	k.dport = htons(dport);
-	k.family = fam == AF_INET ? SW_AF_INET : SW_AF_INET6;
+	if (err)
+		return err;
 	if (bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.sw_sessions), &k, out))
 		return -errno;
 	return 0;
+}
+
+static inline __u32 swh_rol32(__u32 x, int n)
+{
+	return x << n | x >> (32 - n);
+}
+
+static inline void swh_hsip_round(__u32 v[4])
+{
+	v[0] += v[1];
+	v[1] = swh_rol32(v[1], 5) ^ v[0];
+	v[0] = swh_rol32(v[0], 16);
+	v[2] += v[3];
+	v[3] = swh_rol32(v[3], 8) ^ v[2];
+	v[0] += v[3];
+	v[3] = swh_rol32(v[3], 7) ^ v[0];
+	v[2] += v[1];
+	v[1] = swh_rol32(v[1], 13) ^ v[2];
+	v[2] = swh_rol32(v[2], 16);
+}
+
+/*
+ * What the program's sw_tuple_hash() gives for the handshake @k under the
+ * secret @key (HalfSipHash-1-3 of client and server port, server and client
+ * address): the value its pending slot holds.
+ */
+static inline __u32 swh_tuple_hash(__u64 key, const struct sw_session_key *k)
+{
+	__u32 m[9] = {
+		(__u32)k->sport << 16 | ntohs(k->dport),
+		k->daddr[0], k->daddr[1], k->daddr[2], k->daddr[3],
+		k->saddr[0], k->saddr[1], k->saddr[2], k->saddr[3],
+	};
+	__u32 v[4], hash;
+	int i;
+
+	v[0] = (__u32)key;
+	v[1] = (__u32)(key >> 32);
+	v[2] = 0x6c796765 ^ (__u32)key;
+	v[3] = 0x74656462 ^ (__u32)(key >> 32);
+	for (i = 0; i < 9; i++) {
+		v[3] ^= m[i];
+		swh_hsip_round(v);
+		v[0] ^= m[i];
+	}
+	v[3] ^= (__u32)sizeof(m) << 24;
+	swh_hsip_round(v);
+	v[0] ^= (__u32)sizeof(m) << 24;
+	v[2] ^= 0xff;
+	swh_hsip_round(v);
+	swh_hsip_round(v);
+	swh_hsip_round(v);
+	hash = v[1] ^ v[3];
+	return hash ? hash : 1;
+}
+
+/*
+ * The pending slot of @s that holds the handshake @src:@sport -> @dst:@dport
+ * (dst NULL: the pkt.h defaults), by the secret in sw_global; -ENOENT if
+ * none does, whether or not the slot has lapsed.
+ */
+static inline int swh_pending_slot(struct swh *h, const struct sw_source *s, const char *src,
+				   __u16 sport, const char *dst, __u16 dport)
+{
+	struct sw_session_key k;
+	struct sw_global g;
+	__u32 hash;
+	int err, i;
+
+	err = swh_session_key(src, sport, dst, dport, &k);
+	if (!err)
+		err = swh_global(h, &g);
+	if (err)
+		return err;
+	if (!g.tuple_key)
+		return -ENOENT;	/* not drawn yet: nothing was hashed */
+	hash = swh_tuple_hash(g.tuple_key, &k);
+	for (i = 0; i < SW_PENDING_SLOTS; i++)
+		if (s->pending_tuple[i] == hash)
+			return i;
+	return -ENOENT;
 }
 
 /*
