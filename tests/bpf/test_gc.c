@@ -45,40 +45,18 @@ struct fx {
 	struct sw_gc_result res;
 };
 
-/*
- * Publish f->s to the program as the daemon does (through the mmap'd
- * config), keeping the list state that belongs to the list writers, and
- * mirror it into the harness so that its source-key helpers use the same
- * masks.
- */
 static void apply(struct fx *f)
 {
-	struct sw_config c;
-
-	sw_settings_to_kernel(&f->s, &c);
-	c.list_gen = f->k.config->list_gen;
-	c.list_fine = f->k.config->list_fine;
-	memcpy(f->k.config, &c, sizeof(c));
-	f->h.cfg = c;
+	swh_apply_settings(&f->h, &f->k, &f->s);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[256];
-	int err_no;
 
 	if (!f)
 		return -1;
-	err_no = swh_open(&f->h, NULL);
-	if (err_no) {
-		fprintf(stderr, "loading the XDP program failed: %s\n", strerror(-err_no));
-		free(f);
-		return -1;
-	}
-	if (sw_kernel_from_skel(&f->k, f->h.skel, "/tmp/unused", err, sizeof(err))) {
-		fprintf(stderr, "sw_kernel_from_skel: %s\n", err);
-		swh_close(&f->h);
+	if (swh_open_kernel(&f->h, &f->k)) {
 		free(f);
 		return -1;
 	}

@@ -39,21 +39,10 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sw_config c;
-	char err[256];
-	int ret;
 
 	if (!f)
 		return -1;
-	ret = swh_open(&f->h, NULL);
-	if (ret) {
-		fprintf(stderr, "loading the XDP program failed: %s\n", strerror(-ret));
-		free(f);
-		return -1;
-	}
-	if (sw_kernel_from_skel(&f->k, f->h.skel, "/tmp/unused", err, sizeof(err))) {
-		fprintf(stderr, "sw_kernel_from_skel: %s\n", err);
-		swh_close(&f->h);
+	if (swh_open_kernel(&f->h, &f->k)) {
 		free(f);
 		return -1;
 	}
@@ -62,9 +51,7 @@ static int setup(void **state)
 	f->s.syn_interval_ns = 0;
 	f->s.penalty_strikes = 0;
 	f->s.new_source_interval_ns = 0;
-	sw_settings_to_kernel(&f->s, &c);
-	memcpy(f->k.config, &c, sizeof(c));
-	f->h.cfg = c;
+	swh_apply_settings(&f->h, &f->k, &f->s);
 	*state = f;
 	return 0;
 }

@@ -505,4 +505,45 @@ static inline int swh_set_reaped(struct swh *h, const char *addr, __u64 n)
 	return 0;
 }
 
+/*
+ * The daemon's view of a test instance, for tests of user/ code that works
+ * on the maps (GC, list sync): sw_kernel handles on @h's (unpinned) maps.
+ * Needs build/libsmtpwall.a. Returns 0, or -1 with a message on stderr.
+ */
+#include "kernel.h"
+#include "loader.h"
+
+static inline int swh_open_kernel(struct swh *h, struct sw_kernel *k)
+{
+	char err[256];
+	int ret = swh_open(h, NULL);
+
+	if (ret) {
+		fprintf(stderr, "loading the XDP program failed: %s\n", strerror(-ret));
+		return -1;
+	}
+	if (sw_kernel_from_skel(k, h->skel, "/tmp/unused", err, sizeof(err))) {
+		fprintf(stderr, "sw_kernel_from_skel: %s\n", err);
+		swh_close(h);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Publish daemon settings @s as the daemon does (through the mmap'd config),
+ * keeping the list state that belongs to the list writers, and mirror them
+ * into the harness so that its source-key helpers use the same masks.
+ */
+static inline void swh_apply_settings(struct swh *h, struct sw_kernel *k, const struct sw_settings *s)
+{
+	struct sw_config c;
+
+	sw_settings_to_kernel(s, &c);
+	c.list_gen = k->config->list_gen;
+	c.list_fine = k->config->list_fine;
+	memcpy(k->config, &c, sizeof(c));
+	h->cfg = c;
+}
+
 #endif
