@@ -2,7 +2,8 @@
 #
 # make            build build/smtpwall (BPF objects, skeletons, daemon/CLI)
 # make test       build and run every test suite (tests/run.sh)
-# make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program
+# make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program;
+#                 country classification beside an LPM trie
 # make clean
 
 CC	?= cc
@@ -15,7 +16,7 @@ BUILD	:= build
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser
-LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3
+LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf
 
@@ -67,11 +68,14 @@ $(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/tools/%: tests/tools/%.c
+$(BUILD)/tools/%: tests/tools/%.c $(TEST_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< -o $@
+	$(CC) $(CFLAGS) -Itests/lib $< -o $@
 
 $(BUILD)/bench: tests/bench/bench.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
+	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
+
+$(BUILD)/bench_geo: tests/bench/bench_geo.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
 	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
 
 tests: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
@@ -79,8 +83,9 @@ tests: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 test: tests
 	tests/run.sh
 
-bench: $(BUILD)/bench
+bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb
 	$(BUILD)/bench
+	$(BUILD)/bench_geo
 
 clean:
 	rm -rf $(BUILD)

@@ -5,8 +5,9 @@
  * For each frame to a guarded TCP port:
  *   parse -> source state (allocated on SYN, behind the new-source gate)
  *   -> allow/deny verdict (cached per source) -> penalty box
- *   -> SYN: rate limit (GCRA) and concurrency limit -> reserve a session
- *      slot (pending handshake)
+ *   -> SYN: country policy (country cached per source) -> concurrency and
+ *      rate limits (GCRA), the country's own where it is limited -> reserve
+ *      a session slot (pending handshake)
  *   -> other: the ACK completing a handshake creates the session record;
  *      later segments count on it; the client's FIN/RST closes it.
  * Established sessions are never cut by a rate limit; only a ban or a
@@ -23,6 +24,8 @@
 #include "../maps/sessions.h"
 #include "../maps/lists.h"
 #include "../maps/events.h"
+#include "../maps/geo.h"
+#include "geo.h"
 
 /* Set by tests before load: take the time from sw_test_now_ns, not the clock. */
 const volatile bool sw_test_clock = false;
@@ -35,6 +38,8 @@ __u64 sw_test_now_ns = 0;
  */
 const volatile bool sw_bench_vary_sport = false;
 __u32 sw_bench_seq = 0;
+/* Set by the geo benchmark: a different IPv4 source per packet, as a spoofed flood sends. */
+const volatile bool sw_bench_vary_saddr = false;
 
 static __always_inline __u64 sw_now(void)
 {
@@ -144,6 +149,14 @@ static __always_inline bool sw_gcra_admit(__u64 *tat, __u64 now, __u64 interval,
 	return true;
 }
 
+/* The check half of sw_gcra_admit: would a cell conform now? Charges nothing. */
+static __always_inline bool sw_gcra_conforms(const __u64 *tat, __u64 now, __u64 tolerance)
+{
+	__u64 old = *tat;
+
+	return old <= now || old - now <= tolerance;
+}
+
 static __always_inline void sw_emit_penalty(const struct sw_src_key *key, const struct sw_source *src,
 					    __u32 reason, __u32 strikes, __u64 now, struct sw_stats *st)
 {
@@ -200,22 +213,105 @@ static __always_inline void sw_strike(const struct sw_config *cfg, const struct 
 	sw_emit_penalty(key, src, reason, strikes, now, st);
 }
 
+/* A would-drop: counted everywhere it applies, nothing dropped. */
+static __always_inline void sw_would(struct sw_stats *st, struct sw_source *src,
+				     struct sw_country_stats *cs, __u32 reason)
+{
+	if (reason >= SW_R_MAX)
+		return;
+	st->would_drop[reason]++;
+	if (src)
+		__sync_fetch_and_add(&src->would_drop[reason], 1);
+	if (cs)
+		cs->would_drop[reason]++;
+}
+
 /* Verdict for a decision to drop: counted, and in dry-run only counted. */
 static __always_inline int sw_drop(const struct sw_config *cfg, struct sw_stats *st,
-				   struct sw_source *src, __u32 reason)
+				   struct sw_source *src, struct sw_country_stats *cs, __u32 reason)
 {
 	if (reason >= SW_R_MAX)
 		return XDP_PASS;
 	if (cfg->flags & SW_CFG_DRY_RUN) {
-		st->would_drop[reason]++;
-		if (src)
-			__sync_fetch_and_add(&src->would_drop[reason], 1);
+		sw_would(st, src, cs, reason);
 		return XDP_PASS;
 	}
 	st->dropped[reason]++;
 	if (src)
 		__sync_fetch_and_add(&src->dropped[reason], 1);
+	if (cs)
+		cs->dropped[reason]++;
 	return XDP_DROP;
+}
+
+/* ---- countries ---- */
+
+/*
+ * The generation first, the tables after: the daemon swaps the tables and
+ * only then bumps geo_gen, so whoever reads the new generation classifies
+ * with the new tables.
+ */
+static __always_inline __u32 sw_geo_gen(const struct sw_config *cfg)
+{
+	return *(volatile const __u32 *)&cfg->geo_gen;
+}
+
+/* Country of a source key's address (what a source is classified by). */
+static __always_inline __u32 sw_key_country(const struct sw_src_key *key)
+{
+	if (key->family == SW_AF_INET)
+		return sw_geo_country4(key->addr[0]);
+	return sw_geo_country6(key->addr);
+}
+
+/* The source's country, classified again only after the tables changed. */
+static __always_inline __u32 sw_source_country(const struct sw_config *cfg,
+					       const struct sw_src_key *key, struct sw_source *src)
+{
+	__u32 gen = sw_geo_gen(cfg);
+
+	if (src->geo_gen != gen) {
+		src->country = sw_key_country(key);
+		src->geo_gen = gen;
+	}
+	return src->country < SW_COUNTRY_IDS ? src->country : SW_COUNTRY_UNKNOWN;
+}
+
+static __always_inline struct sw_country_stats *sw_country_stats_of(__u32 cc)
+{
+	return bpf_map_lookup_elem(&sw_country_stats, &cc);
+}
+
+/*
+ * A limited country's own rate, over all its sources together. Monitored:
+ * only counted. Returns XDP_DROP if the SYN is to be dropped; *judged is
+ * set when a would-drop was counted in its stead (dry-run).
+ */
+static __always_inline int sw_country_rate(const struct sw_config *cfg, struct sw_stats *st,
+					   struct sw_source *src, struct sw_country_stats *cs,
+					   const struct sw_country_policy *pol, __u32 cc,
+					   __u64 now, bool charge, bool *judged)
+{
+	struct sw_country_state *state;
+	bool ok;
+
+	if (!pol->agg_interval_ns || (pol->action != SW_CA_LIMIT && pol->action != SW_CA_MONITOR))
+		return XDP_PASS;
+	state = bpf_map_lookup_elem(&sw_country_state, &cc);
+	if (!state)
+		return XDP_PASS;
+	if (charge)
+		ok = sw_gcra_admit(&state->agg_tat_ns, now, pol->agg_interval_ns, pol->agg_tolerance_ns);
+	else
+		ok = sw_gcra_conforms(&state->agg_tat_ns, now, pol->agg_tolerance_ns);
+	if (ok)
+		return XDP_PASS;
+	if (pol->action == SW_CA_MONITOR) {
+		sw_would(st, src, cs, SW_R_COUNTRY_RATE);
+		return XDP_PASS;
+	}
+	*judged = true;
+	return sw_drop(cfg, st, src, cs, SW_R_COUNTRY_RATE);
 }
 
 /* Live sessions of a source: created minus closed by the client minus reaped by the daemon. */
@@ -237,7 +333,8 @@ static __always_inline __u32 sw_live_sessions(const struct sw_src_key *key, cons
  */
 static __always_inline struct sw_source *sw_new_source(const struct sw_config *cfg,
 						       const struct sw_src_key *key, __u8 list,
-						       __u64 expires, __u64 *now, struct sw_stats *st)
+						       __u64 expires, __u32 cc, __u32 geo_gen,
+						       __u64 *now, struct sw_stats *st)
 {
 	struct sw_source *fresh;
 	struct sw_global *g;
@@ -263,6 +360,8 @@ static __always_inline struct sw_source *sw_new_source(const struct sw_config *c
 	fresh->list_gen = cfg->list_gen;
 	fresh->list_verdict = list;
 	fresh->list_expires_ns = expires;
+	fresh->country = cc;
+	fresh->geo_gen = geo_gen;
 	err = bpf_map_update_elem(&sw_sources, key, fresh, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU was first */) {
 		st->source_table_full++;
@@ -414,18 +513,25 @@ static __always_inline void sw_pending_add(struct sw_source *src, __u32 h, __u64
 }
 
 /*
- * A SYN. @bypass: the source is allowlisted, or (dry-run) in the penalty box
- * and already counted as a would-drop: the limits are not applied again.
- * An admitted SYN reserves a session slot (pending) until its handshake
- * completes or handshake_timeout passes; no session record yet, so a SYN
- * costs no insert into the session table.
+ * A SYN. @bypass: the source is allowlisted, or (dry-run) already counted as
+ * a would-drop (penalty box, country): the limits are not applied again.
+ * @pol/@cs: the source's country policy and counters (NULL: none).
+ * Every limit is checked before any is charged, so a SYN refused by one
+ * does not spend a token of another. An admitted SYN reserves a session
+ * slot (pending) until its handshake completes or handshake_timeout passes;
+ * no session record yet, so a SYN costs no insert into the session table.
  */
 static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_packet *p,
 				  const struct sw_src_key *key, struct sw_source *src, bool allowed,
-				  bool bypass, __u64 now, struct sw_stats *st)
+				  bool bypass, const struct sw_country_policy *pol,
+				  struct sw_country_stats *cs, __u32 cc, __u64 now, struct sw_stats *st)
 {
 	__u32 h = sw_tuple_hash(p);
 	__u32 pending = sw_pending_live(src, now);
+	__u64 interval = cfg->syn_interval_ns, tolerance = cfg->syn_tolerance_ns;
+	__u32 max_sessions = cfg->max_sessions;
+	__u8 action = pol ? pol->action : SW_CA_ALLOW;
+	bool judged = false;
 	int slot;
 
 	src->last_syn_ns = now;
@@ -436,26 +542,61 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 		return XDP_PASS;
 	}
 
-	/* Concurrency before rate: a SYN refused for one must not spend a token of the other. */
 	if (allowed) {
 		st->allowlisted++;
-	} else if (bypass) {
-		/* already judged */
-	} else if (cfg->max_sessions && src->sessions_open + pending >= cfg->max_sessions &&
-		   sw_live_sessions(key, src) + pending >= cfg->max_sessions) {
-		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
-		if (sw_drop(cfg, st, src, SW_R_CONCURRENCY) == XDP_DROP)
-			return XDP_DROP;
-	} else if (cfg->syn_interval_ns &&
-		   !sw_gcra_admit(&src->syn_tat_ns, now, cfg->syn_interval_ns, cfg->syn_tolerance_ns)) {
-		sw_strike(cfg, key, src, SW_R_RATE, now, st);
-		if (sw_drop(cfg, st, src, SW_R_RATE) == XDP_DROP)
-			return XDP_DROP;
+		goto admit;
 	}
+	if (bypass)
+		goto admit;
+	if (action == SW_CA_BLOCK) {
+		/* A policy, not an offence of the source: no strike. */
+		if (sw_drop(cfg, st, src, cs, SW_R_COUNTRY) == XDP_DROP)
+			return XDP_DROP;
+		goto admit;
+	}
+	if (action == SW_CA_LIMIT && pol) {
+		interval = pol->syn_interval_ns;
+		tolerance = pol->syn_tolerance_ns;
+		max_sessions = pol->max_sessions;
+	}
+	/* Concurrency before rate: a SYN refused for one must not spend a token of the other. */
+	if (max_sessions && src->sessions_open + pending >= max_sessions &&
+	    sw_live_sessions(key, src) + pending >= max_sessions) {
+		sw_strike(cfg, key, src, SW_R_CONCURRENCY, now, st);
+		if (sw_drop(cfg, st, src, cs, SW_R_CONCURRENCY) == XDP_DROP)
+			return XDP_DROP;
+		goto admit;
+	}
+	if (interval && !sw_gcra_conforms(&src->syn_tat_ns, now, tolerance)) {
+		sw_strike(cfg, key, src, SW_R_RATE, now, st);
+		if (sw_drop(cfg, st, src, cs, SW_R_RATE) == XDP_DROP)
+			return XDP_DROP;
+		goto admit;
+	}
+	if (pol) {
+		if (sw_country_rate(cfg, st, src, cs, pol, cc, now, true, &judged) == XDP_DROP)
+			return XDP_DROP;
+		if (judged)
+			goto admit;
+		if (action == SW_CA_MONITOR) {
+			/* What the country's per-source limits would do: counted, not enforced. */
+			if (pol->max_sessions && sw_live_sessions(key, src) + pending >= pol->max_sessions)
+				sw_would(st, src, cs, SW_R_CONCURRENCY);
+			else if (pol->syn_interval_ns &&
+				 !sw_gcra_admit(&src->watch_tat_ns, now, pol->syn_interval_ns,
+						pol->syn_tolerance_ns))
+				sw_would(st, src, cs, SW_R_RATE);
+		}
+	}
+	if (interval)
+		sw_gcra_admit(&src->syn_tat_ns, now, interval, (__u64)-1);
 
+admit:
 	sw_pending_add(src, h, now + cfg->handshake_timeout_ns);
 	__sync_fetch_and_add(&src->admitted, 1);
 	st->admitted++;
+	if (cs)
+		cs->admitted++;
 	return XDP_PASS;
 }
 
@@ -540,9 +681,12 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	struct sw_source *src;
 	struct sw_stats *st;
 	__u32 zero = 0;
+	struct sw_country_stats *cs = NULL;
+	const struct sw_country_policy *pol = NULL;
+	__u32 cc = SW_COUNTRY_NONE;
 	__u64 now = 0, len;
 	int kind;
-	bool syn, allowed = false, bypass = false;
+	bool syn, allowed = false, bypass = false, counted = false;
 
 	cfg = bpf_map_lookup_elem(&sw_config, &zero);
 	st = bpf_map_lookup_elem(&sw_stats, &zero);
@@ -563,13 +707,15 @@ int smtpwall_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		if (cfg->flags & SW_CFG_MALFORMED_PASS)
 			return XDP_PASS;
-		return sw_drop(cfg, st, NULL, SW_R_MALFORMED);
+		return sw_drop(cfg, st, NULL, NULL, SW_R_MALFORMED);
 	}
 	if (kind == SW_P_TCP && !sw_port_guarded(cfg, p.dport))
 		return XDP_PASS;
 
 	if (sw_bench_vary_sport)
 		p.sport ^= (__u16)sw_bench_seq++;
+	if (sw_bench_vary_saddr && p.family == SW_AF_INET)
+		p.saddr[0] ^= bpf_htonl(sw_bench_seq++ * 2654435761U);
 
 	len = data_end - data;
 	st->guarded_packets++;
@@ -585,20 +731,43 @@ int smtpwall_xdp(struct xdp_md *ctx)
 	if (!src) {
 		/*
 		 * No state: the lists decide first, so that a banned source
-		 * spends neither a new-source token nor a table entry.
+		 * spends neither a new-source token nor a table entry; then a
+		 * blocked or capped country, for the same reason.
 		 */
 		__u64 expires;
 		__u8 list = sw_list_lookup(&p, &now, &expires);
+		__u32 gen;
 
 		if (list == SW_LIST_DENY)
-			return sw_drop(cfg, st, NULL, SW_R_DENY);
-		if (syn)
-			src = sw_new_source(cfg, &key, list, expires, &now, st);
+			return sw_drop(cfg, st, NULL, NULL, SW_R_DENY);
+		if (!syn)
+			return XDP_PASS;
+		gen = sw_geo_gen(cfg);
+		cc = sw_key_country(&key);
+		cs = sw_country_stats_of(cc);
+		pol = bpf_map_lookup_elem(&sw_country_policy, &cc);
+		if (cs)
+			cs->syn++;
+		if (list == SW_LIST_ALLOW) {
+			pol = NULL;
+		} else if (pol && pol->action == SW_CA_BLOCK) {
+			if (sw_drop(cfg, st, NULL, cs, SW_R_COUNTRY) == XDP_DROP)
+				return XDP_DROP;
+			bypass = true;
+		} else if (pol && sw_country_rate(cfg, st, NULL, cs, pol, cc, sw_clock(&now), false,
+						  &bypass) == XDP_DROP) {
+			return XDP_DROP;
+		}
+		src = sw_new_source(cfg, &key, list, expires, cc, gen, &now, st);
 		if (!src) {
-			if (syn && list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
-				return sw_drop(cfg, st, NULL, SW_R_FLOOD);
+			if (list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
+				return sw_drop(cfg, st, NULL, cs, SW_R_FLOOD);
+			/* Passed untracked: it still counts against its country's rate. */
+			if (pol && !bypass && pol->agg_interval_ns && pol->action == SW_CA_LIMIT)
+				sw_country_rate(cfg, st, NULL, cs, pol, cc, sw_clock(&now), true, &bypass);
 			return XDP_PASS;
 		}
+		counted = true;
 	}
 
 	__sync_fetch_and_add(&src->packets, 1);
@@ -608,14 +777,20 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 	switch (sw_source_list(cfg, &p, src, &now)) {
 	case SW_LIST_DENY:
-		return sw_drop(cfg, st, src, SW_R_DENY);
+		return sw_drop(cfg, st, src, sw_country_stats_of(sw_source_country(cfg, &key, src)),
+			       SW_R_DENY);
 	case SW_LIST_ALLOW:
 		allowed = bypass = true;
 		break;
 	default:
 		if (src->penalty_until_ns) {
 			if (src->penalty_until_ns > sw_clock(&now)) {
-				if (sw_drop(cfg, st, src, SW_R_PENALTY) == XDP_DROP)
+				cc = sw_source_country(cfg, &key, src);
+				cs = sw_country_stats_of(cc);
+				if (syn && cs && !counted)
+					cs->syn++;
+				counted = true;
+				if (sw_drop(cfg, st, src, cs, SW_R_PENALTY) == XDP_DROP)
 					return XDP_DROP;
 				bypass = true;	/* dry-run: counted once, not again below */
 			} else {
@@ -625,8 +800,18 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	if (syn)
-		return sw_syn(cfg, &p, &key, src, allowed, bypass, sw_clock(&now), st);
+	if (syn) {
+		if (!counted) {
+			cc = sw_source_country(cfg, &key, src);
+			cs = sw_country_stats_of(cc);
+			if (cs)
+				cs->syn++;
+		}
+		if (!allowed)
+			pol = bpf_map_lookup_elem(&sw_country_policy, &cc);
+		return sw_syn(cfg, &p, &key, src, allowed, bypass, allowed ? NULL : pol, cs, cc,
+			      sw_clock(&now), st);
+	}
 	if (kind == SW_P_TCP)
 		sw_segment(cfg, &p, &key, src, &now, len, st);
 	return XDP_PASS;

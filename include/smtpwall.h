@@ -32,6 +32,8 @@ enum sw_reason {
 	SW_R_DENY,	   /* source matches the deny list (a ban) */
 	SW_R_MALFORMED,	   /* frame that may be for a guarded port but cannot be parsed */
 	SW_R_FLOOD,	   /* new-source flood, SYN from an unknown source, [flood] action=drop */
+	SW_R_COUNTRY,	   /* the source's country is blocked ([country] action = block) */
+	SW_R_COUNTRY_RATE, /* the country's own new-connection rate ([country] country_rate) */
 	SW_R_MAX
 };
 
@@ -82,7 +84,7 @@ struct sw_config {
 	__u32 v6_mask[4];	  /* source aggregation mask, network byte order */
 	__u32 flags;		  /* SW_CFG_* */
 	__u32 list_fine;	  /* SW_LIST_FINE_*: maintained with list_gen by the list writers */
-	__u32 pad;
+	__u32 geo_gen;		  /* bumped after each geo table swap; invalidates cached countries */
 };
 
 /* Per-CPU totals, summed by user space. */
@@ -139,6 +141,7 @@ struct sw_source {
 	__u64 first_seen_ns;
 	__u64 last_syn_ns;	/* last connection attempt */
 	__u64 syn_tat_ns;	/* GCRA theoretical arrival time of the SYN rate limit */
+	__u64 watch_tat_ns;	/* GCRA state of a monitored country's per-source rate (counted only) */
 	__u64 penalty_until_ns;	/* 0 or a time: dropped until then */
 	__u64 strike_window_ns;	/* start of the current strike window */
 	__u64 last_offence_ns;	/* last time a penalty was given */
@@ -166,7 +169,9 @@ struct sw_source {
 	__u8 list_verdict;	/* SW_LIST_* */
 	__u8 penalty_reason;	/* enum sw_reason of the last penalty */
 	__u16 flags;		/* SW_SRC_* */
-	__u32 pad;
+	__u32 geo_gen;		/* sw_config.geo_gen when `country` was classified */
+	__u16 country;		/* SW_COUNTRY_* id of the source key's address; valid while geo_gen matches */
+	__u16 pad[3];
 };
 
 /* A TCP connection to a guarded port, seen from the client's side. */
@@ -214,6 +219,126 @@ struct sw_list_entry {
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0 = never */
 	__u32 prefixlen;	/* copy of the key's, so the more specific of allow/deny can win */
 	__u32 origin;		/* SW_ORIGIN_* */
+};
+
+/*
+ * Countries. An ISO 3166-1 alpha-2 code is its own id, so policies and
+ * counters never depend on which database is loaded:
+ * id = 1 + (first letter - 'A') * 26 + (second letter - 'A').
+ */
+#define SW_COUNTRY_UNKNOWN 0	/* not in the database, or its record names no usable country */
+#define SW_COUNTRY_FIRST   1	/* "AA" */
+#define SW_COUNTRY_LAST	   676	/* "ZZ" */
+#define SW_COUNTRY_NONE	   677	/* no geo database loaded: not classified, no country policy */
+#define SW_COUNTRY_IDS	   678
+
+/*
+ * Geo tables: direct-indexed, so a lookup costs the same at 10 prefixes as
+ * at 1.4 million. Both live in ARRAY maps of 256-entry chunks, swapped as
+ * a whole (map-in-map) when the database is reloaded.
+ *
+ * A leaf entry: bits 0-9 country id, bits 10-16 prefix length of the
+ * database record it came from (0 with country 0: not in the database).
+ */
+#define SW_GEO_CHUNK	  256
+#define SW_GEO_CC_MASK	  0x3ff
+#define SW_GEO_LEN_SHIFT  10
+#define SW_GEO_LEAF(cc, len) ((__u32)(cc) | (__u32)(len) << SW_GEO_LEN_SHIFT)
+
+/*
+ * IPv4: DIR-24-8. Chunks 0-65535 are the 2^24 /24 entries (chunk = top 16
+ * bits, index = next 8). An entry with SW_GEO4_PTR set sends the lookup to
+ * tbl8 group g = entry & SW_GEO4_GROUP_MASK, which is chunk
+ * SW_GEO4_TBL24_CHUNKS + g, indexed by the last 8 bits. Prefix length:
+ * 5 bits in tbl24 (<= 24), 6 bits in tbl8 (25-32).
+ */
+#define SW_GEO4_TBL24_CHUNKS 65536
+#define SW_GEO4_PTR	     0x8000
+#define SW_GEO4_GROUP_MASK   0x7fff
+#define SW_GEO4_GROUPS_MAX   32768
+struct sw_geo4_chunk {
+	__u16 e[SW_GEO_CHUNK];
+};
+
+/*
+ * IPv6: a multibit trie over the first 64 bits (sources are never finer
+ * than a /64 in practice; longer database prefixes are folded into their
+ * /64, see SW_GEO6_FOLDED). Root: chunks 0-255 indexed by the top 16 bits;
+ * then up to SW_GEO6_LEVELS levels of 8 bits. An entry with SW_GEO6_PTR
+ * points at chunk (entry & ~SW_GEO6_PTR).
+ */
+#define SW_GEO6_ROOT_CHUNKS 256
+#define SW_GEO6_LEVELS	    6
+#define SW_GEO6_PTR	    0x80000000U
+#define SW_GEO6_FOLDED	    (1U << 17)	/* this /64 held longer prefixes; classified by its first */
+struct sw_geo6_chunk {
+	__u32 e[SW_GEO_CHUNK];
+};
+
+/* What the loaded geo tables hold: one entry in sw_geo_info, written with them. */
+#define SW_GEO_SCHEMA_GEOIP2 1	/* country.iso_code, else registered_country.iso_code */
+#define SW_GEO_SCHEMA_FLAT   2	/* country_code (DB-IP Lite, ip-location-db) */
+struct sw_geo_info {
+	__u64 gen;		/* sw_config.geo_gen these tables were installed with; 0 = none */
+	__u64 build_epoch;	/* the database's own build time, unix seconds */
+	__u64 loaded_at;	/* unix seconds */
+	__u64 load_ns;		/* read + build + install */
+	__u64 file_size;
+	__u64 file_mtime_ns;
+	__u64 file_ino;
+	__u64 file_dev;
+	__u64 v4_prefixes;	/* database records loaded */
+	__u64 v6_prefixes;
+	__u64 v4_chunks;	/* entries of the inner maps */
+	__u64 v6_chunks;
+	__u64 no_country;	/* records without a usable country code */
+	__u64 folded;		/* IPv6 /64s holding longer prefixes */
+	__u64 merged;		/* IPv4 /24s stored whole because the tbl8 groups ran out */
+	__u64 kernel_bytes;	/* memory of the inner maps */
+	__u32 ip_version;	/* 4 or 6 */
+	__u32 node_count;
+	__u32 record_size;
+	__u32 schemas;		/* SW_GEO_SCHEMA_* seen */
+	char path[256];
+	char db_type[64];
+};
+
+/* sw_country_policy.action */
+enum sw_country_action {
+	SW_CA_ALLOW = 0,	/* the base [limits]; no country rule */
+	SW_CA_MONITOR,		/* the country's limits are evaluated and counted as would-drops only */
+	SW_CA_LIMIT,		/* the country's limits are enforced */
+	SW_CA_BLOCK,		/* new connections are dropped */
+	SW_CA_MAX
+};
+
+/*
+ * One country's policy (written by the daemon, resolved from home / world /
+ * unknown / per-country sections). Per-source values replace [limits] for
+ * this country's sources under limit (and are watched under monitor).
+ * 0 disables a check, as in sw_config.
+ */
+struct sw_country_policy {
+	__u64 syn_interval_ns;	/* per source */
+	__u64 syn_tolerance_ns;
+	__u64 agg_interval_ns;	/* the whole country together */
+	__u64 agg_tolerance_ns;
+	__u32 max_sessions;	/* per source */
+	__u8 action;		/* enum sw_country_action */
+	__u8 pad[3];
+};
+
+/* The country-wide rate's GCRA word, shared by all CPUs. */
+struct sw_country_state {
+	__u64 agg_tat_ns;
+};
+
+/* Per-country, per-CPU counters of new connections. */
+struct sw_country_stats {
+	__u64 syn;		/* connection attempts of the country's sources */
+	__u64 admitted;
+	__u64 dropped[SW_R_MAX];
+	__u64 would_drop[SW_R_MAX];	/* dry-run, or the country is monitored */
 };
 
 /* Ring buffer events */

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-	libinih-dev libsqlite3-dev linux-libc-dev
+	libinih-dev libsqlite3-dev linux-libc-dev libmaxminddb-dev mmdb-bin
 	# tests and bench
 	libcmocka-dev iproute2 jq util-linux procps xdp-tools perl
 )

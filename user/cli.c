@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "cli_geo.h"
 #include "daemon.h"
 #include "gc.h"
 #include "json.h"
@@ -68,7 +69,7 @@ static struct sw_store *open_store(struct cli_ctx *c)
 	return st;
 }
 
-static void json_reasons(struct sw_json *j, const char *key, const __u64 *v)
+void sw_cli_json_reasons(struct sw_json *j, const char *key, const __u64 *v)
 {
 	sw_json_obj_begin(j, key);
 	for (int r = 0; r < SW_R_MAX; r++)
@@ -76,7 +77,7 @@ static void json_reasons(struct sw_json *j, const char *key, const __u64 *v)
 	sw_json_obj_end(j);
 }
 
-static uint64_t sum_reasons(const __u64 *v)
+uint64_t sw_cli_sum_reasons(const __u64 *v)
 {
 	uint64_t t = 0;
 
@@ -157,8 +158,8 @@ static int cmd_status(struct cli_ctx *c, bool json)
 			sw_json_u64(&j, "fragments", st.fragments);
 			sw_json_u64(&j, "penalties", st.penalties);
 			sw_json_u64(&j, "events_lost", st.events_lost);
-			json_reasons(&j, "dropped", st.dropped);
-			json_reasons(&j, "would_drop", st.would_drop);
+			sw_cli_json_reasons(&j, "dropped", st.dropped);
+			sw_cli_json_reasons(&j, "would_drop", st.would_drop);
 			sw_json_obj_begin(&j, "malformed");
 			sw_json_u64(&j, "l2", st.malformed[SW_M_L2]);
 			sw_json_u64(&j, "ipv4", st.malformed[SW_M_IPV4]);
@@ -285,6 +286,13 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 	}
 	bool penalised = src.penalty_until_ns > now;
 	uint32_t pending = sw_source_pending(&src, now);
+	struct sw_geo_view geo;
+	char country[8];
+
+	if (sw_geo_view_open(&c->k, &geo, err, sizeof(err)))
+		memset(&geo, 0, sizeof(geo));
+	sw_cli_source_country(&c->k, &geo, &key, known ? &src : NULL, country);
+	sw_geo_view_close(&geo);
 
 	if (json) {
 		struct sw_json j;
@@ -294,6 +302,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		sw_json_str(&j, "address", arg);
 		sw_json_str(&j, "source", who);
 		sw_json_bool(&j, "known", known);
+		sw_json_str(&j, "country", country);
 		sw_json_u64(&j, "syn", src.syn);
 		sw_json_u64(&j, "admitted", src.admitted);
 		sw_json_u64(&j, "packets", src.packets);
@@ -301,8 +310,8 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		sw_json_u64(&j, "sessions_now", live);
 		sw_json_u64(&j, "handshakes_pending", pending);
 		sw_json_u64(&j, "sessions_total", src.sessions_total);
-		json_reasons(&j, "dropped", src.dropped);
-		json_reasons(&j, "would_drop", src.would_drop);
+		sw_cli_json_reasons(&j, "dropped", src.dropped);
+		sw_cli_json_reasons(&j, "would_drop", src.would_drop);
 		sw_json_obj_begin(&j, "penalty");
 		sw_json_bool(&j, "active", penalised);
 		sw_json_u64(&j, "remaining_s", penalised ? secs_until(src.penalty_until_ns, now) : 0);
@@ -332,7 +341,8 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 		return 0;
 	}
 
-	printf("source %s (address %s)%s\n", who, arg, known ? "" : ": no state (never seen, or expired)");
+	printf("source %s (address %s, country %s)%s\n", who, arg, country,
+	       known ? "" : ": no state (never seen, or expired)");
 	if (strcmp(list, "none"))
 		printf("  list:      %s %s (%s)%s%s\n", list, mtxt,
 		       entry.origin == SW_ORIGIN_CONFIG ? "config" : "cli",
@@ -367,6 +377,7 @@ struct top_row {
 	struct sw_source src;
 	uint32_t live;
 	uint64_t drops;
+	char country[8];
 };
 
 static enum top_by sort_by;
@@ -413,17 +424,24 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 		free(vals);
 		return 1;
 	}
+	struct sw_geo_view geo;
+	char err[512];
+
+	if (sw_geo_view_open(&c->k, &geo, err, sizeof(err)))
+		memset(&geo, 0, sizeof(geo));
 	for (long i = 0; i < n; i++) {
 		rows[i].key = keys[i];
 		rows[i].src = vals[i];
 		rows[i].live = sw_source_live(&c->k, &keys[i], &vals[i]);
-		rows[i].drops = sum_reasons(vals[i].dropped) + sum_reasons(vals[i].would_drop);
+		rows[i].drops = sw_cli_sum_reasons(vals[i].dropped) + sw_cli_sum_reasons(vals[i].would_drop);
 	}
 	sort_by = by;
 	qsort(rows, n, sizeof(*rows), top_cmp);
 	if (limit < n)
 		n = limit;
-
+	for (long i = 0; i < n; i++)
+		sw_cli_source_country(&c->k, &geo, &rows[i].key, &rows[i].src, rows[i].country);
+	sw_geo_view_close(&geo);
 	struct sw_json j;
 
 	if (json) {
@@ -431,8 +449,8 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 		sw_json_obj_begin(&j, NULL);
 		sw_json_arr_begin(&j, "sources");
 	} else {
-		printf("%-40s %10s %10s %10s %8s %12s %s\n", "SOURCE", "SYN", "ADMITTED", "DROPPED", "SESSIONS",
-		       "PACKETS", "STATE");
+		printf("%-40s %-7s %10s %10s %10s %8s %12s %s\n", "SOURCE", "COUNTRY", "SYN", "ADMITTED",
+		       "DROPPED", "SESSIONS", "PACKETS", "STATE");
 	}
 	for (long i = 0; i < n; i++) {
 		struct sw_cidr cidr;
@@ -453,6 +471,7 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 		if (json) {
 			sw_json_obj_begin(&j, NULL);
 			sw_json_str(&j, "source", who);
+			sw_json_str(&j, "country", rows[i].country);
 			sw_json_u64(&j, "syn", rows[i].src.syn);
 			sw_json_u64(&j, "admitted", rows[i].src.admitted);
 			sw_json_u64(&j, "dropped", rows[i].drops);
@@ -462,8 +481,8 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 			sw_json_u64(&j, "penalty_remaining_s", pen ? secs_until(rows[i].src.penalty_until_ns, now) : 0);
 			sw_json_obj_end(&j);
 		} else {
-			printf("%-40s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8u %12" PRIu64 " %s\n", who,
-			       (uint64_t)rows[i].src.syn, (uint64_t)rows[i].src.admitted, rows[i].drops,
+			printf("%-40s %-7s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8u %12" PRIu64 " %s\n",
+			       who, rows[i].country, (uint64_t)rows[i].src.syn, (uint64_t)rows[i].src.admitted, rows[i].drops,
 			       rows[i].live, (uint64_t)rows[i].src.packets, state);
 		}
 	}
@@ -708,6 +727,9 @@ static void usage(FILE *out)
 		"  allow CIDR [--for DURATION] [--reason TEXT]\n"
 		"  disallow CIDR\n"
 		"  list bans|allows [--json]\n"
+		"  geo lookup ADDR [--json]          country and database prefix of ADDR, from the kernel\n"
+		"  geo status [--json]               the loaded geo database: file, date, prefixes, memory\n"
+		"  countries [--json]                per-country policy, connections, drops, sessions\n"
 		"\n"
 		"  -c FILE   configuration (default " SW_DEFAULT_CONFIG " if it exists)\n");
 }
@@ -885,7 +907,18 @@ int sw_cli_main(int argc, char **argv)
 		WANT_ARGS(1, "bans or allows");
 	else if (!strcmp(cmd, "detach"))
 		WANT_ARGS(0, "no arguments besides -i IFACE");
-	else {
+	else if (!strcmp(cmd, "countries"))
+		WANT_ARGS(0, "no arguments besides --json");
+	else if (!strcmp(cmd, "geo")) {
+		if (nargs < 1 || (strcmp(args[0], "lookup") && strcmp(args[0], "status"))) {
+			fprintf(stderr, "smtpwall: geo: expected lookup ADDR or status\n");
+			return 2;
+		}
+		if (!strcmp(args[0], "lookup"))
+			WANT_ARGS(2, "lookup ADDR");
+		else
+			WANT_ARGS(1, "status and no other argument");
+	} else {
 		fprintf(stderr, "smtpwall: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -917,6 +950,12 @@ int sw_cli_main(int argc, char **argv)
 		ret = cmd_list_del(&c, SW_LIST_KIND_ALLOW, args[0]);
 	else if (!strcmp(cmd, "list"))
 		ret = cmd_list(&c, !strcmp(args[0], "bans") ? SW_LIST_KIND_DENY : SW_LIST_KIND_ALLOW, json);
+	else if (!strcmp(cmd, "countries"))
+		ret = need_loaded(&c) ? 1 : sw_cmd_countries(&c.k, json);
+	else if (!strcmp(cmd, "geo") && !strcmp(args[0], "lookup"))
+		ret = need_loaded(&c) ? 1 : sw_cmd_geo_lookup(&c.k, args[1], json);
+	else if (!strcmp(cmd, "geo"))
+		ret = need_loaded(&c) ? 1 : sw_cmd_geo_status(&c.k, &c.s, json);
 	else
 		ret = cmd_detach(&c, n_ifaces, ifaces);
 	ctx_close(&c);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "geo.h"
 
 #define NS_PER_MS  1000000ULL
 #define NS_PER_SEC 1000000000ULL
@@ -61,6 +62,8 @@ enum key_kind {
 	K_MALFORMED,	/* pass|drop into malformed_pass */
 	K_FLOOD_ACTION,	/* pass|drop into flood_drop */
 	K_CIDR,		/* [allow]/[deny] entry */
+	K_GEO_PATH,	/* [geo] database: absolute path, or empty for none */
+	K_HOME,		/* [geo] home: country codes */
 };
 
 struct key_def {
@@ -106,13 +109,25 @@ static const struct key_def keys[] = {
 	{ "capacity", "sources", K_UINT, F(max_sources), 1024, 16777216 },
 	{ "capacity", "sessions", K_UINT, F(max_session_entries), 1024, 16777216 },
 
+	{ "geo", "database", K_GEO_PATH, 0 },
+	{ "geo", "home", K_HOME, 0 },
+
 	{ "allow", "cidr", K_CIDR, 0 },
 	{ "deny", "cidr", K_CIDR, 0 },
 };
+
+/*
+ * Keys of a [country home|world|unknown|XX] section: handled apart from the
+ * table above because the section name carries the country.
+ */
+static const char *const country_keys[] = {
+	"action", "syn_rate", "syn_burst", "max_sessions", "country_rate", "country_burst",
+};
+#define N_COUNTRY_KEYS (sizeof(country_keys) / sizeof(country_keys[0]))
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
-	"general", "limits", "penalty", "flood", "capacity", "allow", "deny",
+	"general", "limits", "penalty", "flood", "capacity", "geo", "allow", "deny",
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -158,6 +173,36 @@ static void set_error(struct loader *l, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * "country home", "country world", "country unknown" or "country XX" (any
+ * case, one space): the rule it names, or NULL with a reason in @msg.
+ */
+static struct sw_country_rule *country_section(struct sw_settings *s, const char *name, char *msg)
+{
+	const char *arg;
+	int id;
+
+	if (strncasecmp(name, "country", 7) || (name[7] != ' ' && name[7] != '\t'))
+		return NULL;
+	arg = name + 8;
+	while (*arg == ' ' || *arg == '\t')
+		arg++;
+	if (!strcasecmp(arg, "home"))
+		return &s->country_home;
+	if (!strcasecmp(arg, "world"))
+		return &s->country_world;
+	if (!strcasecmp(arg, "unknown"))
+		return &s->country[SW_COUNTRY_UNKNOWN];
+	id = sw_country_id(arg);
+	if (id < 0) {
+		if (msg)
+			snprintf(msg, SW_ERR_LEN, "[%.40s]: \"%.20s\" is not a country (use home, world, "
+				 "unknown or a two-letter ISO 3166 code such as JP)", name, arg);
+		return NULL;
+	}
+	return &s->country[id];
+}
+
 static bool known_section(const char *name)
 {
 	unsigned i;
@@ -190,9 +235,30 @@ static void check_section_line(struct loader *l, const char *line)
 	}
 	memcpy(name, line + 1, n);
 	name[n] = '\0';
+	if (!strncasecmp(name, "country", 7) && (name[7] == ' ' || name[7] == '\t')) {
+		char msg[SW_ERR_LEN];
+		struct sw_country_rule *r = country_section(l->s, name, msg);
+
+		if (!r) {
+			set_error(l, "%s", msg);
+			return;
+		}
+		if (r->present) {
+			set_error(l, "[%s] appears twice (first at line %d)", name, r->line);
+			return;
+		}
+		r->present = true;
+		r->line = l->lineno;
+		return;
+	}
+	if (!strcmp(name, "country")) {
+		set_error(l, "[country] needs a country: [country home], [country world], "
+			  "[country unknown] or [country XX]");
+		return;
+	}
 	if (!known_section(name))
 		set_error(l, "unknown section [%s] (known: [general], [limits], [penalty], "
-			  "[flood], [capacity], [allow], [deny])", name);
+			  "[flood], [capacity], [geo], [country ...], [allow], [deny])", name);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -480,6 +546,93 @@ oom:
 	return -1;
 }
 
+/* ---- [geo] and [country ...] ---------------------------------------------- */
+
+static unsigned distance(const char *a, const char *b);
+
+/* "JP, US de": two-letter codes separated by commas or blanks; each once. */
+static int parse_home(struct sw_settings *s, const char *v, char *msg)
+{
+	bool home[SW_COUNTRY_IDS] = { false };
+	const char *p = v;
+	int n = 0;
+
+	while (*p) {
+		char code[3];
+		size_t len;
+		int id;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, " \t,");
+		if (len != 2 || (id = sw_country_id((memcpy(code, p, 2), code[2] = 0, code))) < 0) {
+			snprintf(msg, SW_ERR_LEN, "\"%.*s\" is not a two-letter ISO 3166 country code",
+				 (int)(len > 20 ? 20 : len), p);
+			return -1;
+		}
+		if (home[id]) {
+			snprintf(msg, SW_ERR_LEN, "%c%c is listed twice", code[0] & ~0x20, code[1] & ~0x20);
+			return -1;
+		}
+		home[id] = true;
+		n++;
+		p += len;
+	}
+	memcpy(s->geo_home, home, sizeof(home));
+	s->n_home = n;
+	return 0;
+}
+
+static int set_country_key(struct sw_country_rule *r, const char *name, const char *v, char *msg)
+{
+	static const char *const actions[] = { "allow", "monitor", "limit", "block" };
+	uint64_t u;
+	int i;
+
+	if (!strcmp(name, "action")) {
+		if ((i = parse_choice(v, actions, 4, msg)) < 0)
+			return -1;
+		r->action = (uint8_t)i;	/* the order of enum sw_country_action */
+		r->has_action = true;
+	} else if (!strcmp(name, "syn_rate")) {
+		if (sw_parse_rate(v, &r->syn_interval_ns, msg))
+			return -1;
+		r->has_syn_rate = true;
+	} else if (!strcmp(name, "syn_burst")) {
+		if (sw_parse_uint(v, 1, 1000000, &u, msg))
+			return -1;
+		r->syn_burst = u;
+		r->has_syn_burst = true;
+	} else if (!strcmp(name, "max_sessions")) {
+		if (sw_parse_uint(v, 0, 1000000, &u, msg))
+			return -1;
+		r->max_sessions = u;
+		r->has_max_sessions = true;
+	} else if (!strcmp(name, "country_rate")) {
+		if (sw_parse_rate(v, &r->country_interval_ns, msg))
+			return -1;
+	} else if (!strcmp(name, "country_burst")) {
+		if (sw_parse_uint(v, 1, 1000000, &u, msg))
+			return -1;
+		r->country_burst = u;
+	} else {
+		const char *near = NULL;
+
+		for (unsigned k = 0; k < N_COUNTRY_KEYS; k++)
+			if (distance(name, country_keys[k]) < 3)
+				near = country_keys[k];
+		if (near)
+			snprintf(msg, SW_ERR_LEN, "unknown key (did you mean %s?)", near);
+		else
+			snprintf(msg, SW_ERR_LEN, "unknown key (a [country ...] section takes action, "
+				 "syn_rate, syn_burst, max_sessions, country_rate, country_burst)");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the handler -------------------------------------------------------- */
 
 /* Edit distance of short strings, for "did you mean". */
@@ -624,6 +777,14 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		return 0;
 	case K_CIDR:
 		return add_entry(l, !strcmp(section, "allow") ? &l->allow : &l->deny, v, msg);
+	case K_GEO_PATH:
+		if (!*v) {
+			s->geo_database[0] = '\0';
+			return 0;
+		}
+		return parse_path(s->geo_database, v, msg);
+	case K_HOME:
+		return parse_home(s, v, msg);
 	}
 	snprintf(msg, SW_ERR_LEN, "internal error: unhandled key kind");
 	return -1;
@@ -645,6 +806,19 @@ static int handler(void *user, const char *section, const char *name, const char
 		set_error(l, "%s: key outside of any section (put it under [general], [limits], "
 			  "...)", name);
 		return 0;
+	}
+	if (!strncasecmp(section, "country", 7) && (section[7] == ' ' || section[7] == '\t')) {
+		struct sw_country_rule *r = country_section(l->s, section, msg);
+
+		if (!r) {
+			set_error(l, "%s", msg);
+			return 0;
+		}
+		if (set_country_key(r, name, value, msg)) {
+			set_error(l, "[%s] %s: %s", section, name, msg);
+			return 0;
+		}
+		return 1;
 	}
 	if (!known_section(section)) {
 		/* Already reported at the section header by the reader. */
@@ -679,11 +853,29 @@ static int handler(void *user, const char *section, const char *name, const char
 }
 
 /* Checks that involve more than one key, once all are read. */
+static void check_country_rule(struct loader *l, const struct sw_country_rule *r, const char *name)
+{
+	if (!r->present || r->has_action)
+		return;
+	l->lineno = r->line;
+	set_error(l, "[country %s]: no action (set action = allow, monitor, limit or block)", name);
+}
+
 static void check_settings(struct loader *l)
 {
 	const struct sw_settings *s = l->s;
 	char base[32], max[32];
 
+	check_country_rule(l, &s->country_home, "home");
+	check_country_rule(l, &s->country_world, "world");
+	for (unsigned id = 0; id <= SW_COUNTRY_LAST; id++) {
+		char code[3];
+
+		sw_country_code(id, code);
+		check_country_rule(l, &s->country[id], id == SW_COUNTRY_UNKNOWN ? "unknown" : code);
+	}
+	if (l->err_line)
+		return;
 	if (s->penalty_max_ns >= s->penalty_base_ns)
 		return;
 	sw_format_duration(s->penalty_base_ns, base, sizeof(base));
@@ -825,6 +1017,41 @@ int sw_settings_load(struct sw_settings *s, const char *path, char *err, size_t 
 	sw_settings_free(s);
 	sw_settings_defaults(s);
 	return -1;
+}
+
+/* The rule that governs country @id, or NULL: allow with the base limits. */
+static const struct sw_country_rule *country_rule(const struct sw_settings *s, unsigned id)
+{
+	if (id > SW_COUNTRY_LAST)
+		return NULL;		/* SW_COUNTRY_NONE: no geo data, no country policy */
+	if (s->country[id].present)
+		return &s->country[id];
+	if (id == SW_COUNTRY_UNKNOWN)
+		return NULL;
+	if (s->geo_home[id])
+		return s->country_home.present ? &s->country_home : NULL;
+	return s->country_world.present ? &s->country_world : NULL;
+}
+
+void sw_settings_country_policy(const struct sw_settings *s, unsigned id, struct sw_country_policy *out)
+{
+	const struct sw_country_rule *r = country_rule(s, id);
+	uint64_t interval;
+	unsigned burst;
+
+	memset(out, 0, sizeof(*out));
+	out->action = SW_CA_ALLOW;
+	if (!r)
+		return;
+	out->action = r->action;
+	interval = r->has_syn_rate ? r->syn_interval_ns : s->syn_interval_ns;
+	burst = r->has_syn_burst ? r->syn_burst : s->syn_burst;
+	out->syn_interval_ns = interval;
+	out->syn_tolerance_ns = burst ? (uint64_t)(burst - 1) * interval : 0;
+	out->max_sessions = r->has_max_sessions ? r->max_sessions : s->max_sessions;
+	out->agg_interval_ns = r->country_interval_ns;
+	burst = r->country_burst ? r->country_burst : SW_DEFAULT_COUNTRY_BURST;
+	out->agg_tolerance_ns = (uint64_t)(burst - 1) * r->country_interval_ns;
 }
 
 void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k)

@@ -16,6 +16,7 @@
 #define SW_MAX_IFACES	      16
 #define SW_IFNAME_LEN	      16 /* IFNAMSIZ */
 #define SW_PATH_LEN	      256
+#define SW_DEFAULT_COUNTRY_BURST 10 /* [country ...] country_burst */
 
 enum sw_xdp_mode { SW_XDP_AUTO = 0, SW_XDP_NATIVE, SW_XDP_GENERIC };
 enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
@@ -24,6 +25,24 @@ enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
 struct sw_config_entry {
 	struct sw_cidr cidr;
 	char reason[128];	/* "config <file>:<line>" unless given */
+};
+
+/*
+ * One [country ...] section. Keys not given inherit: syn_rate, syn_burst and
+ * max_sessions from [limits]; country_rate is off. See
+ * sw_settings_country_policy().
+ */
+struct sw_country_rule {
+	bool present;			/* the section appears in the file */
+	bool has_action;		/* `action` is required in every [country ...] section */
+	uint8_t action;			/* enum sw_country_action */
+	bool has_syn_rate, has_syn_burst, has_max_sessions;
+	uint64_t syn_interval_ns;	/* per source; 0 = off */
+	unsigned syn_burst;
+	unsigned max_sessions;
+	uint64_t country_interval_ns;	/* the whole country; 0 = off (default) */
+	unsigned country_burst;		/* default 10 */
+	int line;			/* of the section header, for messages */
 };
 
 struct sw_settings {
@@ -65,6 +84,19 @@ struct sw_settings {
 	unsigned max_sources;		/* sw_sources / sw_reaped entries */
 	unsigned max_session_entries;	/* sw_sessions entries */
 
+	/* [geo] */
+	char geo_database[SW_PATH_LEN];	/* "" = no country data (default) */
+	bool geo_home[SW_COUNTRY_IDS];	/* the home countries, by id */
+	int n_home;
+
+	/*
+	 * [country home], [country world] (every other known country),
+	 * [country unknown] (stored at country[SW_COUNTRY_UNKNOWN]) and
+	 * [country XX] (country[id of XX]).
+	 */
+	struct sw_country_rule country_home, country_world;
+	struct sw_country_rule country[SW_COUNTRY_IDS];
+
 	/* [allow] / [deny]: repeated `cidr = ...` keys */
 	struct sw_config_entry *allow;
 	int n_allow;
@@ -83,6 +115,14 @@ void sw_settings_defaults(struct sw_settings *s);
  */
 int sw_settings_load(struct sw_settings *s, const char *path, char *err, size_t errlen);
 void sw_settings_free(struct sw_settings *s);
+/*
+ * The kernel policy of country @id: the explicit [country XX] section if
+ * present, else [country unknown] for SW_COUNTRY_UNKNOWN, [country home] for
+ * a home country, [country world] for any other; SW_COUNTRY_NONE (no geo
+ * data) is always allow. Per-source values not set inherit [limits].
+ */
+void sw_settings_country_policy(const struct sw_settings *s, unsigned id, struct sw_country_policy *out);
+
 /* Fill the kernel's struct sw_config (flags include SW_CFG_ENABLED). list_gen is left 0. */
 void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k);
 

@@ -17,12 +17,14 @@
 #include <bpf/libbpf.h>
 #include "daemon.h"
 #include "gc.h"
+#include "geo.h"
 #include "lists.h"
 #include "loader.h"
 #include "log.h"
 #include "store.h"
 
 static volatile sig_atomic_t got_reload, got_stop;
+static struct sw_geo_watch geo_watch;
 
 static void on_signal(int sig)
 {
@@ -37,6 +39,7 @@ const char *sw_reason_name(unsigned reason)
 	static const char *const names[SW_R_MAX] = {
 		[SW_R_RATE] = "rate",	  [SW_R_CONCURRENCY] = "concurrency", [SW_R_PENALTY] = "penalty",
 		[SW_R_DENY] = "deny",	  [SW_R_MALFORMED] = "malformed",     [SW_R_FLOOD] = "flood",
+		[SW_R_COUNTRY] = "country", [SW_R_COUNTRY_RATE] = "country_rate",
 	};
 	return reason < SW_R_MAX ? names[reason] : "unknown";
 }
@@ -122,9 +125,12 @@ static void apply_kernel_config(const struct sw_kernel *k, const struct sw_setti
 	sw_settings_to_kernel(s, &next);
 	next.list_gen = __atomic_load_n(&k->config->list_gen, __ATOMIC_SEQ_CST);
 	next.list_fine = __atomic_load_n(&k->config->list_fine, __ATOMIC_SEQ_CST);
+	next.geo_gen = __atomic_load_n(&k->config->geo_gen, __ATOMIC_SEQ_CST);
 	/* Fields are independent; a reader seeing a mix of old and new is harmless. */
 	memcpy(k->config, &next, sizeof(next));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (sw_kernel_country_policy(k, s))
+		sw_err("cannot write the country policy: %s", strerror(errno));
 }
 
 static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen)
@@ -208,6 +214,8 @@ static int reload(struct sw_loader *l, struct sw_settings *cur, struct sw_store 
 	next.max_session_entries = cur->max_session_entries;
 
 	apply_kernel_config(&l->k, &next);
+	/* SIGHUP reloads the geo database too, changed or not. */
+	sw_geo_refresh(&geo_watch, &l->k, next.geo_database, true);
 	if (sw_lists_sync(&l->k, &next, store, err, sizeof(err)) < 0)
 		sw_err("reload: lists: %s", err);
 	if (attach_all(l, &next, err, sizeof(err)))
@@ -271,6 +279,8 @@ int sw_daemon_run(const struct sw_run_opts *o)
 		goto out_loader;
 	}
 	sw_info("loaded %ld allow/deny entries", loaded);
+	/* Tables the kernel already holds from this very file are kept: a restart costs nothing. */
+	sw_geo_refresh(&geo_watch, &l.k, s.geo_database, false);
 	if (attach_all(&l, &s, err, sizeof(err))) {
 		sw_err("%s", err);
 		goto out_loader;
@@ -318,6 +328,8 @@ int sw_daemon_run(const struct sw_run_opts *o)
 					 res.sources_seen, res.sources_expired, res.list_expired);
 			if (res.list_expired)
 				sw_store_expire(store, time(NULL), err, sizeof(err));
+			/* A database replaced on disk (geoipupdate renames the new file into place). */
+			sw_geo_refresh(&geo_watch, &l.k, s.geo_database, false);
 			next_gc = now + s.gc_interval_ns;
 		}
 	}

@@ -10,19 +10,21 @@
 #include <bpf/libbpf.h>
 #include "kernel.h"
 
-#define SW_N_MAPS 11
-
 static const char *const map_names[SW_N_MAPS] = {
-	"sw_config",   "sw_global",   "sw_stats",   "sw_sources", "sw_reaped", "sw_sessions",
-	"sw_allow_v4", "sw_allow_v6", "sw_deny_v4", "sw_deny_v6", "sw_events",
+	"sw_config",   "sw_global",   "sw_stats",	  "sw_sources",	      "sw_reaped",
+	"sw_sessions", "sw_allow_v4", "sw_allow_v6",	  "sw_deny_v4",	      "sw_deny_v6",
+	"sw_events",   "sw_geo4",     "sw_geo6",	  "sw_geo_info",      "sw_country_policy",
+	"sw_country_state", "sw_country_stats",
 };
 
 static int *fd_slot(struct sw_kernel *k, int i)
 {
 	int *slots[SW_N_MAPS] = {
-		&k->config_fd,	 &k->global_fd,	  &k->stats_fd,	 &k->sources_fd,
-		&k->reaped_fd,	 &k->sessions_fd, &k->allow_v4_fd, &k->allow_v6_fd,
-		&k->deny_v4_fd, &k->deny_v6_fd,	  &k->events_fd,
+		&k->config_fd,	 &k->global_fd,	   &k->stats_fd,	&k->sources_fd,
+		&k->reaped_fd,	 &k->sessions_fd,  &k->allow_v4_fd,	&k->allow_v6_fd,
+		&k->deny_v4_fd, &k->deny_v6_fd,	   &k->events_fd,	&k->geo4_fd,
+		&k->geo6_fd,	 &k->geo_info_fd,  &k->country_policy_fd, &k->country_state_fd,
+		&k->country_stats_fd,
 	};
 	return slots[i];
 }
@@ -141,6 +143,49 @@ int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum)
 			dst[w] += src[w];
 	}
 	free(per_cpu);
+	return 0;
+}
+
+int sw_kernel_country_stats(const struct sw_kernel *k, struct sw_country_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t words = sizeof(struct sw_country_stats) / sizeof(__u64);
+	struct sw_country_stats *per_cpu;
+	int ret = 0;
+
+	memset(out, 0, SW_COUNTRY_IDS * sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	for (__u32 id = 0; id < SW_COUNTRY_IDS; id++) {
+		__u64 *dst = (__u64 *)&out[id];
+
+		if (bpf_map_lookup_elem(k->country_stats_fd, &id, per_cpu)) {
+			ret = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++) {
+			const __u64 *src = (const __u64 *)&per_cpu[c];
+
+			for (size_t w = 0; w < words; w++)
+				dst[w] += src[w];
+		}
+	}
+	free(per_cpu);
+	return ret;
+}
+
+int sw_kernel_country_policy(const struct sw_kernel *k, const struct sw_settings *s)
+{
+	for (__u32 id = 0; id < SW_COUNTRY_IDS; id++) {
+		struct sw_country_policy pol;
+
+		sw_settings_country_policy(s, id, &pol);
+		if (bpf_map_update_elem(k->country_policy_fd, &id, &pol, BPF_ANY))
+			return -errno;
+	}
 	return 0;
 }
 

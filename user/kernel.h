@@ -18,11 +18,14 @@ struct sw_kernel {
 	int sources_fd, reaped_fd, sessions_fd;
 	int allow_v4_fd, allow_v6_fd, deny_v4_fd, deny_v6_fd;
 	int events_fd;
+	int geo4_fd, geo6_fd, geo_info_fd;
+	int country_policy_fd, country_state_fd, country_stats_fd;
 	struct sw_config *config;	/* the sw_config entry, mmap'd */
 	size_t config_len;
 };
 
-/* Pinned map names, in sw_kernel order; the files under bpffs_dir. */
+/* Number of pinned maps, the files under bpffs_dir (besides the links). */
+#define SW_N_MAPS 17
 #define SW_LINK_PREFIX "link_"
 
 void sw_kernel_init(struct sw_kernel *k);
@@ -32,11 +35,15 @@ void sw_kernel_init(struct sw_kernel *k);
  */
 int sw_kernel_open(struct sw_kernel *k, const char *dir, char *err, size_t errlen);
 /* Adopt already-open fds (the daemon's skeleton); they are dup'd. */
-int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[11], char *err, size_t errlen);
+int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[SW_N_MAPS], char *err, size_t errlen);
 void sw_kernel_close(struct sw_kernel *k);
 
 /* Sum the per-CPU totals. */
 int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum);
+/* Per-country totals summed over CPUs: out[SW_COUNTRY_IDS]. */
+int sw_kernel_country_stats(const struct sw_kernel *k, struct sw_country_stats *out);
+/* Write the policy of every country id from the settings. */
+int sw_kernel_country_policy(const struct sw_kernel *k, const struct sw_settings *s);
 
 /* CLOCK_MONOTONIC now in ns: the kernel's bpf_ktime_get_ns. */
 uint64_t sw_mono_ns(void);

@@ -89,7 +89,10 @@ int sw_kernel_from_skel(struct sw_kernel *k, struct smtpwall_bpf *skel, const ch
 		bpf_map__fd(skel->maps.sw_reaped),   bpf_map__fd(skel->maps.sw_sessions),
 		bpf_map__fd(skel->maps.sw_allow_v4), bpf_map__fd(skel->maps.sw_allow_v6),
 		bpf_map__fd(skel->maps.sw_deny_v4),  bpf_map__fd(skel->maps.sw_deny_v6),
-		bpf_map__fd(skel->maps.sw_events),
+		bpf_map__fd(skel->maps.sw_events),   bpf_map__fd(skel->maps.sw_geo4),
+		bpf_map__fd(skel->maps.sw_geo6),     bpf_map__fd(skel->maps.sw_geo_info),
+		bpf_map__fd(skel->maps.sw_country_policy), bpf_map__fd(skel->maps.sw_country_state),
+		bpf_map__fd(skel->maps.sw_country_stats),
 	};
 
 	return sw_kernel_adopt(k, dir, fds, err, errlen);

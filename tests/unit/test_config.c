@@ -762,7 +762,7 @@ static void test_to_kernel(void **state)
 	assert_int_equal(k.flags, SW_CFG_ENABLED | SW_CFG_DRY_RUN | SW_CFG_MALFORMED_PASS |
 				  SW_CFG_FLOOD_DROP);
 	assert_int_equal(k.list_fine, 0);	/* owned by the list writers */
-	assert_int_equal(k.pad, 0);
+	assert_int_equal(k.geo_gen, 0);	/* owned by the geo loader */
 	sw_settings_free(&s);
 
 	/* Defaults: enabled and nothing else; 30/min with burst 10. */

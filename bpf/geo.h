@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Country of an address from the direct-indexed geo tables (layout in
+ * include/smtpwall.h). IPv4 costs one or two array reads, IPv6 at most
+ * seven, whatever the size of the database: no LPM trie on the packet path.
+ * The maps must be declared before this header (maps/geo.h).
+ */
+#ifndef SW_BPF_GEO_H
+#define SW_BPF_GEO_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "smtpwall.h"
+
+static __always_inline __u32 sw_geo_leaf_country(__u32 e)
+{
+	e &= SW_GEO_CC_MASK;
+	return e <= SW_COUNTRY_LAST ? e : SW_COUNTRY_UNKNOWN;
+}
+
+/* @addr in network byte order. SW_COUNTRY_NONE if no table is loaded. */
+static __always_inline __u32 sw_geo_country4(__u32 addr)
+{
+	__u32 zero = 0, a = bpf_ntohl(addr), idx = a >> 16;
+	struct sw_geo4_chunk *c;
+	void *tbl;
+	__u32 e;
+
+	tbl = bpf_map_lookup_elem(&sw_geo4, &zero);
+	if (!tbl)
+		return SW_COUNTRY_NONE;
+	c = bpf_map_lookup_elem(tbl, &idx);
+	if (!c)
+		return SW_COUNTRY_UNKNOWN;
+	e = c->e[(a >> 8) & 0xff];
+	if (e & SW_GEO4_PTR) {
+		idx = SW_GEO4_TBL24_CHUNKS + (e & SW_GEO4_GROUP_MASK);
+		c = bpf_map_lookup_elem(tbl, &idx);
+		if (!c)
+			return SW_COUNTRY_UNKNOWN;
+		e = c->e[a & 0xff];
+	}
+	return sw_geo_leaf_country(e);
+}
+
+/* @addr: 16 bytes in network byte order; only the first 64 bits matter. */
+static __always_inline __u32 sw_geo_country6(const __u32 addr[4])
+{
+	__u64 hi = (__u64)bpf_ntohl(addr[0]) << 32 | bpf_ntohl(addr[1]);
+	__u32 zero = 0, idx = hi >> 56, e;
+	struct sw_geo6_chunk *c;
+	void *tbl;
+
+	tbl = bpf_map_lookup_elem(&sw_geo6, &zero);
+	if (!tbl) {
+		/* An IPv4-only database places no IPv6 address: unknown, not unclassified. */
+		return bpf_map_lookup_elem(&sw_geo4, &zero) ? SW_COUNTRY_UNKNOWN : SW_COUNTRY_NONE;
+	}
+	c = bpf_map_lookup_elem(tbl, &idx);
+	if (!c)
+		return SW_COUNTRY_UNKNOWN;
+	e = c->e[(hi >> 48) & 0xff];
+	for (int level = 0; level < SW_GEO6_LEVELS; level++) {
+		if (!(e & SW_GEO6_PTR))
+			break;
+		idx = e & ~SW_GEO6_PTR;
+		c = bpf_map_lookup_elem(tbl, &idx);
+		if (!c)
+			return SW_COUNTRY_UNKNOWN;
+		e = c->e[(hi >> (40 - 8 * level)) & 0xff];
+	}
+	if (e & SW_GEO6_PTR)
+		return SW_COUNTRY_UNKNOWN;
+	return sw_geo_leaf_country(e);
+}
+
+#endif

@@ -1,0 +1,1053 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Country data from a MaxMind-format database into the kernel.
+ *
+ * libmaxminddb answers "which record holds this address" but cannot list
+ * its records, so the whole search tree is walked with MMDB_read_node from
+ * node 0. Every data record reached is a prefix (the path to it) with a
+ * country; the leaves of a search tree never overlap, so the prefixes can
+ * be written into the tables in any order.
+ *
+ * IPv6 databases keep IPv4 under ::/96 and make ::ffff:0:0/96, 2001::/32
+ * and 2002::/16 point at that same subtree. The walk enters it only through
+ * ::/96, so each IPv4 record is loaded once.
+ *
+ * A database is hostile input like any other: a node index beyond the tree,
+ * a record beyond the data section, a tree that loops back on itself, a
+ * country field of the wrong type. Each is an error naming the file; the
+ * tables in force stay as they are.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <maxminddb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "geo.h"
+#include "kernel.h"
+#include "log.h"
+
+/* ---- country codes -------------------------------------------------------- */
+
+static int letter(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	return -1;
+}
+
+int sw_country_id(const char *code)
+{
+	int a, b;
+
+	if (!code || !code[0] || !code[1] || code[2])
+		return -1;
+	a = letter(code[0]);
+	b = letter(code[1]);
+	if (a < 0 || b < 0)
+		return -1;
+	return SW_COUNTRY_FIRST + a * 26 + b;
+}
+
+void sw_country_code(unsigned id, char out[3])
+{
+	if (id >= SW_COUNTRY_FIRST && id <= SW_COUNTRY_LAST) {
+		out[0] = 'A' + (id - 1) / 26;
+		out[1] = 'A' + (id - 1) % 26;
+		out[2] = 0;
+	} else if (id == SW_COUNTRY_UNKNOWN) {
+		memcpy(out, "--", 3);
+	} else if (id == SW_COUNTRY_NONE) {
+		out[0] = 0;
+	} else {
+		memcpy(out, "??", 3);
+	}
+}
+
+/* ---- lookups (the same walk as the BPF program's) -------------------------- */
+
+static void leaf_result(uint32_t e, struct sw_geo_result *r)
+{
+	r->country = e & SW_GEO_CC_MASK;
+	r->prefixlen = (e >> SW_GEO_LEN_SHIFT) & 0x7f;
+	r->found = e != 0;
+	if (r->country > SW_COUNTRY_LAST)
+		r->country = SW_COUNTRY_UNKNOWN;
+}
+
+void sw_geo_lookup4(const uint16_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r)
+{
+	uint32_t a = ntohl(addr), e;
+
+	memset(r, 0, sizeof(*r));
+	if (!v4 || chunks < SW_GEO4_TBL24_CHUNKS)
+		return;
+	e = v4[a >> 8];
+	if (e & SW_GEO4_PTR) {
+		uint64_t chunk = SW_GEO4_TBL24_CHUNKS + (e & SW_GEO4_GROUP_MASK);
+
+		if (chunk >= chunks)
+			return;
+		e = v4[chunk * SW_GEO_CHUNK + (a & 0xff)];
+	}
+	leaf_result(e, r);
+}
+
+void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
+		    struct sw_geo_result *r)
+{
+	uint64_t hi = 0;
+	uint32_t e;
+
+	memset(r, 0, sizeof(*r));
+	if (!v6 || chunks < SW_GEO6_ROOT_CHUNKS)
+		return;
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | addr[i];
+	e = v6[hi >> 48];
+	for (int level = 0; level < SW_GEO6_LEVELS && (e & SW_GEO6_PTR); level++) {
+		uint32_t chunk = e & ~SW_GEO6_PTR;
+
+		if (chunk >= chunks)
+			return;
+		e = v6[(uint64_t)chunk * SW_GEO_CHUNK + ((hi >> (40 - 8 * level)) & 0xff)];
+	}
+	if (e & SW_GEO6_PTR)
+		return;
+	leaf_result(e, r);
+	r->folded = !!(e & SW_GEO6_FOLDED);
+}
+
+/* ---- building ------------------------------------------------------------- */
+
+/* Country of each distinct data record, by its offset: a database has few. */
+struct cc_cache {
+	uint32_t *offsets;	/* offset + 1; 0 = empty */
+	uint16_t *ids;
+	size_t size, used;
+};
+
+struct builder {
+	MMDB_s *db;
+	const char *path;
+	char *err;
+	size_t errlen;
+	struct sw_geo_table *t;
+	struct cc_cache cc;
+
+	/* IPv4: tbl24 with 32-bit entries while building (bit 31: group index follows). */
+	uint32_t *tbl24;
+	uint16_t *groups;	/* 256 entries each */
+	uint32_t n_groups, cap_groups;
+
+	/* IPv6: chunks of 256 entries; the first SW_GEO6_ROOT_CHUNKS are the root. */
+	uint32_t *v6;
+	uint32_t n_v6, cap_v6;
+	bool v6_used;
+
+	sw_geo_prefix_fn each;	/* optional: told every record */
+	void *each_ctx;
+	uint64_t visits, max_visits;
+	uint32_t ipv4_start;	/* node of ::/96 in an IPv6 tree, or UINT32_MAX */
+	bool failed;
+};
+
+#define TBL24_PTR 0x80000000U
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct builder *b, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	if (b->failed)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(b->err, b->errlen, "%s: %s", b->path, msg);
+	b->failed = true;
+	return -1;
+}
+
+static int cc_grow(struct cc_cache *c)
+{
+	struct cc_cache bigger = { .size = c->size ? c->size * 2 : 1024 };
+
+	bigger.offsets = calloc(bigger.size, sizeof(*bigger.offsets));
+	bigger.ids = calloc(bigger.size, sizeof(*bigger.ids));
+	if (!bigger.offsets || !bigger.ids) {
+		free(bigger.offsets);
+		free(bigger.ids);
+		return -1;
+	}
+	for (size_t i = 0; i < c->size; i++) {
+		size_t j;
+
+		if (!c->offsets[i])
+			continue;
+		j = (c->offsets[i] * 2654435761U) & (bigger.size - 1);
+		while (bigger.offsets[j])
+			j = (j + 1) & (bigger.size - 1);
+		bigger.offsets[j] = c->offsets[i];
+		bigger.ids[j] = c->ids[i];
+	}
+	bigger.used = c->used;
+	free(c->offsets);
+	free(c->ids);
+	*c = bigger;
+	return 0;
+}
+
+/*
+ * A string field at @path of the record: 1 with its two letters in @code
+ * (or code[0] = 0 when it is not a two-letter code), 0 if absent, -1 on
+ * corrupt data.
+ */
+static int string_field(struct builder *b, MMDB_entry_s *entry, const char *const *path,
+			char code[3])
+{
+	MMDB_entry_data_s data;
+	int status = MMDB_aget_value(entry, &data, path);
+
+	code[0] = 0;
+	if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR || status == MMDB_INVALID_LOOKUP_PATH_ERROR)
+		return 0;	/* the record is shaped differently: not this schema */
+	if (status != MMDB_SUCCESS)
+		return fail(b, "corrupt data record at offset %" PRIu32 ": %s", entry->offset,
+			    MMDB_strerror(status));
+	if (!data.has_data)
+		return 0;
+	if (data.type == MMDB_DATA_TYPE_UTF8_STRING && data.data_size == 2 &&
+	    letter(data.utf8_string[0]) >= 0 && letter(data.utf8_string[1]) >= 0) {
+		code[0] = data.utf8_string[0];
+		code[1] = data.utf8_string[1];
+		code[2] = 0;
+	}
+	return 1;
+}
+
+/* The country id of a data record: GeoIP2 country, its registered country, or the flat field. */
+static int record_country(struct builder *b, uint32_t offset, uint16_t *out)
+{
+	static const char *const geoip2[] = { "country", "iso_code", NULL };
+	static const char *const registered[] = { "registered_country", "iso_code", NULL };
+	static const char *const flat[] = { "country_code", NULL };
+	MMDB_entry_s entry = { .mmdb = b->db, .offset = offset };
+	char code[3];
+	size_t i;
+	int r;
+
+	if (b->cc.used * 2 >= b->cc.size && cc_grow(&b->cc))
+		return fail(b, "out of memory");
+	i = ((offset + 1) * 2654435761U) & (b->cc.size - 1);
+	while (b->cc.offsets[i]) {
+		if (b->cc.offsets[i] == offset + 1) {
+			*out = b->cc.ids[i];
+			return 0;
+		}
+		i = (i + 1) & (b->cc.size - 1);
+	}
+
+	*out = SW_COUNTRY_UNKNOWN;
+	r = string_field(b, &entry, geoip2, code);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		b->t->schemas |= SW_GEO_SCHEMA_GEOIP2;
+	if (!code[0]) {
+		r = string_field(b, &entry, registered, code);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			b->t->schemas |= SW_GEO_SCHEMA_GEOIP2;
+	}
+	if (!code[0]) {
+		r = string_field(b, &entry, flat, code);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			b->t->schemas |= SW_GEO_SCHEMA_FLAT;
+	}
+	if (code[0])
+		*out = sw_country_id(code);
+	b->cc.offsets[i] = offset + 1;
+	b->cc.ids[i] = *out;
+	b->cc.used++;
+	return 0;
+}
+
+static int new_group(struct builder *b, uint32_t fill)
+{
+	if (b->n_groups == b->cap_groups) {
+		uint32_t cap = b->cap_groups ? b->cap_groups * 2 : 4096;
+		uint16_t *g = realloc(b->groups, (size_t)cap * SW_GEO_CHUNK * sizeof(*g));
+
+		if (!g)
+			return fail(b, "out of memory");
+		b->groups = g;
+		b->cap_groups = cap;
+	}
+	for (int i = 0; i < SW_GEO_CHUNK; i++)
+		b->groups[(size_t)b->n_groups * SW_GEO_CHUNK + i] = fill;
+	return b->n_groups++;
+}
+
+static int add_v4(struct builder *b, uint32_t addr, unsigned len, uint16_t cc)
+{
+	uint32_t leaf = SW_GEO_LEAF(cc, len);
+
+	if (len <= 24) {
+		uint32_t first = addr >> 8, n = 1U << (24 - len);
+
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t e = b->tbl24[first + i];
+
+			if (e & TBL24_PTR) {
+				/* Only a malformed tree overlaps; the later record wins. */
+				uint16_t *g = &b->groups[(size_t)(e & ~TBL24_PTR) * SW_GEO_CHUNK];
+
+				for (int j = 0; j < SW_GEO_CHUNK; j++)
+					g[j] = leaf;
+			} else {
+				b->tbl24[first + i] = leaf;
+			}
+		}
+	} else {
+		uint32_t *e = &b->tbl24[addr >> 8], n = 1U << (32 - len);
+		uint16_t *g;
+
+		if (!(*e & TBL24_PTR)) {
+			int gi = new_group(b, *e);
+
+			if (gi < 0)
+				return -1;
+			*e = TBL24_PTR | gi;
+		}
+		g = &b->groups[(size_t)(*e & ~TBL24_PTR) * SW_GEO_CHUNK];
+		for (uint32_t i = 0; i < n; i++)
+			g[(addr & 0xff) + i] = leaf;
+	}
+	b->t->v4_prefixes++;
+	return 0;
+}
+
+static int new_v6_chunk(struct builder *b, uint32_t fill)
+{
+	if (b->n_v6 == b->cap_v6) {
+		uint32_t cap = b->cap_v6 * 2;
+		uint32_t *c = realloc(b->v6, (size_t)cap * SW_GEO_CHUNK * sizeof(*c));
+
+		if (!c)
+			return fail(b, "out of memory");
+		b->v6 = c;
+		b->cap_v6 = cap;
+	}
+	if (b->n_v6 >= SW_GEO6_PTR)
+		return fail(b, "too many IPv6 prefixes");
+	for (int i = 0; i < SW_GEO_CHUNK; i++)
+		b->v6[(size_t)b->n_v6 * SW_GEO_CHUNK + i] = fill;
+	return b->n_v6++;
+}
+
+/* Set entries [first, first + n) of @chunk, pushing a leaf into any subtree below. */
+static void fill_v6(struct builder *b, uint32_t chunk, uint32_t first, uint32_t n, uint32_t leaf)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t *e = &b->v6[(size_t)chunk * SW_GEO_CHUNK + first + i];
+
+		if (*e & SW_GEO6_PTR)
+			fill_v6(b, *e & ~SW_GEO6_PTR, 0, SW_GEO_CHUNK, leaf);
+		else
+			*e = leaf;
+	}
+}
+
+static int add_v6(struct builder *b, uint64_t hi, unsigned len, uint16_t cc)
+{
+	size_t pos = hi >> 48;	/* entry index: the root first, then one chunk per level */
+	unsigned covered = 16;
+	uint32_t leaf;
+
+	b->v6_used = true;
+	b->t->v6_prefixes++;
+	if (len > 64) {
+		leaf = SW_GEO_LEAF(cc, 64) | SW_GEO6_FOLDED;
+		len = 64;
+	} else {
+		leaf = SW_GEO_LEAF(cc, len);
+	}
+	if (len <= 16) {
+		fill_v6(b, pos >> 8, pos & 0xff & ~((1U << (16 - len)) - 1), 1U << (16 - len), leaf);
+		return 0;
+	}
+	for (int level = 0; level < SW_GEO6_LEVELS; level++) {
+		uint32_t chunk, idx;
+
+		if (!(b->v6[pos] & SW_GEO6_PTR)) {
+			int c = new_v6_chunk(b, b->v6[pos]);
+
+			if (c < 0)
+				return -1;
+			b->v6[pos] = SW_GEO6_PTR | c;
+		}
+		chunk = b->v6[pos] & ~SW_GEO6_PTR;
+		covered += 8;
+		idx = (hi >> (64 - covered)) & 0xff;
+		if (len <= covered) {
+			if (leaf & SW_GEO6_FOLDED) {
+				/* Several longer prefixes in one /64: the first (lowest) classifies it. */
+				if (b->v6[(size_t)chunk * SW_GEO_CHUNK + idx] & SW_GEO6_FOLDED)
+					return 0;
+				b->t->folded++;
+			}
+			fill_v6(b, chunk, idx & ~((1U << (covered - len)) - 1), 1U << (covered - len), leaf);
+			return 0;
+		}
+		pos = (size_t)chunk * SW_GEO_CHUNK + idx;
+	}
+	return fail(b, "internal error: IPv6 prefix /%u deeper than the table", len);
+}
+
+/* A data record at the end of path @bits (@depth bits long). */
+static int add_record(struct builder *b, const uint8_t bits[16], unsigned depth, uint32_t offset)
+{
+	uint16_t cc = SW_COUNTRY_UNKNOWN;
+	uint64_t hi = 0;
+	bool v4_space = true;
+
+	if (record_country(b, offset, &cc))
+		return -1;
+	if (cc == SW_COUNTRY_UNKNOWN)
+		b->t->no_country++;
+	if (b->db->metadata.ip_version == 4) {
+		uint32_t a = (uint32_t)bits[0] << 24 | bits[1] << 16 | bits[2] << 8 | bits[3];
+
+		if (b->each)
+			b->each(b->each_ctx, SW_AF_INET, bits, depth, cc);
+		return add_v4(b, a, depth, cc);
+	}
+	for (int i = 0; i < 12; i++)
+		v4_space &= bits[i] == 0;
+	if (v4_space && depth >= 96) {
+		uint32_t a = (uint32_t)bits[12] << 24 | bits[13] << 16 | bits[14] << 8 | bits[15];
+
+		if (b->each)
+			b->each(b->each_ctx, SW_AF_INET, bits + 12, depth - 96, cc);
+		return add_v4(b, a, depth - 96, cc);
+	}
+	if (b->each)
+		b->each(b->each_ctx, SW_AF_INET6, bits, depth, cc);
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | bits[i];
+	if (v4_space && add_v4(b, 0, 0, cc))	/* a record above ::/96 holds all of IPv4 */
+		return -1;
+	return add_v6(b, hi, depth, cc);
+}
+
+/* Set bit @i of the path to @v and clear every bit after it: the prefix's host bits. */
+static void set_bit(uint8_t bits[16], unsigned i, int v)
+{
+	bits[i / 8] &= (uint8_t)(0xff00 >> (i % 8));
+	if (v)
+		bits[i / 8] |= 0x80 >> (i % 8);
+	if (i / 8 < 15)
+		memset(&bits[i / 8 + 1], 0, 15 - i / 8);
+}
+
+/* Depth-first from node 0, left before right, so records come in address order. */
+static int walk(struct builder *b)
+{
+	struct frame {
+		uint32_t node;
+		uint8_t depth;
+		uint8_t side;	/* 0: visit left next, 1: right next, 2: done */
+	} stack[130];
+	MMDB_search_node_s nodes[130];
+	unsigned max_depth = b->db->metadata.ip_version == 6 ? 128 : 32;
+	uint8_t bits[16] = { 0 };
+	int sp = 0;
+
+	stack[0] = (struct frame){ 0, 0, 0 };
+	if (MMDB_read_node(b->db, 0, &nodes[0]) != MMDB_SUCCESS)
+		return fail(b, "cannot read the root of the search tree");
+	b->visits = 1;
+	while (sp >= 0) {
+		struct frame *f = &stack[sp];
+		MMDB_search_node_s *n = &nodes[sp];
+		uint8_t type;
+		uint64_t rec;
+		MMDB_entry_s entry;
+		unsigned child_depth = f->depth + 1;
+
+		if (f->side == 2) {
+			sp--;
+			continue;
+		}
+		set_bit(bits, f->depth, f->side);
+		if (f->side == 0) {
+			type = n->left_record_type;
+			rec = n->left_record;
+			entry = n->left_record_entry;
+		} else {
+			type = n->right_record_type;
+			rec = n->right_record;
+			entry = n->right_record_entry;
+		}
+		f->side++;
+		switch (type) {
+		case MMDB_RECORD_TYPE_EMPTY:
+			break;
+		case MMDB_RECORD_TYPE_DATA:
+			if (add_record(b, bits, child_depth, entry.offset))
+				return -1;
+			break;
+		case MMDB_RECORD_TYPE_SEARCH_NODE: {
+			bool via_v4 = true;
+
+			if (child_depth >= max_depth)
+				return fail(b, "search tree deeper than %u bits", max_depth);
+			/* The IPv4 subtree is entered only as ::/96, never through an alias. */
+			if (rec == b->ipv4_start) {
+				for (unsigned i = 0; i < child_depth; i++)
+					via_v4 &= !(bits[i / 8] & (0x80 >> (i % 8)));
+				if (!via_v4 || child_depth != 96)
+					break;
+			}
+			if (++b->visits > b->max_visits)
+				return fail(b, "search tree visits nodes more than once (corrupt or looping tree)");
+			if (MMDB_read_node(b->db, rec, &nodes[sp + 1]) != MMDB_SUCCESS)
+				return fail(b, "search tree node %" PRIu64 " cannot be read", rec);
+			sp++;
+			stack[sp] = (struct frame){ (uint32_t)rec, child_depth, 0 };
+			break;
+		}
+		default:
+			return fail(b, "search tree record %" PRIu64 " points outside the file", rec);
+		}
+	}
+	return 0;
+}
+
+/* The node of ::/96 in an IPv6 tree (96 left turns from the root), if there is one. */
+static uint32_t find_ipv4_start(MMDB_s *db)
+{
+	MMDB_search_node_s n;
+	uint32_t node = 0;
+
+	if (db->metadata.ip_version != 6)
+		return UINT32_MAX;
+	for (int i = 0; i < 96; i++) {
+		if (MMDB_read_node(db, node, &n) != MMDB_SUCCESS ||
+		    n.left_record_type != MMDB_RECORD_TYPE_SEARCH_NODE)
+			return UINT32_MAX;
+		node = n.left_record;
+	}
+	return node;
+}
+
+/* Hash of a tbl8 group's contents, to share identical groups. */
+static uint64_t group_hash(const uint16_t *g)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < SW_GEO_CHUNK; i++)
+		h = (h ^ g[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The country covering most of group @g: what a /24 is stored as when groups run out. */
+static uint16_t group_majority(const uint16_t *g)
+{
+	unsigned best = 0, best_n = 0;
+
+	for (int i = 0; i < SW_GEO_CHUNK; i++) {
+		unsigned n = 0;
+
+		for (int j = 0; j < SW_GEO_CHUNK; j++)
+			n += (g[j] & SW_GEO_CC_MASK) == (g[i] & SW_GEO_CC_MASK);
+		if (n > best_n) {
+			best_n = n;
+			best = g[i] & SW_GEO_CC_MASK;
+		}
+		if (best_n > SW_GEO_CHUNK / 2)
+			break;
+	}
+	return best;
+}
+
+/*
+ * The final IPv4 table: tbl24 as 16-bit entries, identical groups shared
+ * (a /24 split into two halves of one country looks the same everywhere),
+ * and if more than SW_GEO4_GROUPS_MAX distinct groups remain, the rest
+ * stored whole as their majority country (counted in `merged`).
+ */
+static int finish_v4(struct builder *b)
+{
+	struct sw_geo_table *t = b->t;
+	uint32_t *remap = NULL, *slots = NULL, n_final = 0;
+	size_t n_slots = 1;
+	uint16_t *out;
+
+	while (n_slots < (size_t)b->n_groups * 2 + 2)
+		n_slots *= 2;
+	remap = malloc((b->n_groups + 1) * sizeof(*remap));
+	slots = calloc(n_slots, sizeof(*slots));
+	out = malloc(((size_t)SW_GEO4_TBL24_CHUNKS + SW_GEO4_GROUPS_MAX) * SW_GEO_CHUNK * sizeof(*out));
+	if (!remap || !slots || !out) {
+		free(remap);
+		free(slots);
+		free(out);
+		return fail(b, "out of memory");
+	}
+	for (uint32_t gi = 0; gi < b->n_groups; gi++) {
+		const uint16_t *g = &b->groups[(size_t)gi * SW_GEO_CHUNK];
+		size_t s = group_hash(g) & (n_slots - 1);
+
+		remap[gi] = UINT32_MAX;
+		while (slots[s]) {
+			uint32_t other = slots[s] - 1;
+
+			if (!memcmp(&b->groups[(size_t)other * SW_GEO_CHUNK], g, SW_GEO_CHUNK * sizeof(*g))) {
+				remap[gi] = remap[other];
+				break;
+			}
+			s = (s + 1) & (n_slots - 1);
+		}
+		if (slots[s])
+			continue;
+		slots[s] = gi + 1;
+		if (n_final < SW_GEO4_GROUPS_MAX) {
+			memcpy(&out[((size_t)SW_GEO4_TBL24_CHUNKS + n_final) * SW_GEO_CHUNK], g,
+			       SW_GEO_CHUNK * sizeof(*g));
+			remap[gi] = n_final++;
+		}
+	}
+	for (uint32_t i = 0; i < SW_GEO4_TBL24_CHUNKS * SW_GEO_CHUNK; i++) {
+		uint32_t e = b->tbl24[i];
+
+		if (!(e & TBL24_PTR)) {
+			out[i] = e;
+		} else if (remap[e & ~TBL24_PTR] != UINT32_MAX) {
+			out[i] = SW_GEO4_PTR | remap[e & ~TBL24_PTR];
+		} else {
+			out[i] = SW_GEO_LEAF(group_majority(&b->groups[(size_t)(e & ~TBL24_PTR) * SW_GEO_CHUNK]), 24);
+			t->merged++;
+		}
+	}
+	free(remap);
+	free(slots);
+	t->v4 = out;
+	t->v4_chunks = SW_GEO4_TBL24_CHUNKS + n_final;
+	return 0;
+}
+
+int sw_geo_build(const char *path, struct sw_geo_table *t, char *err, size_t errlen)
+{
+	return sw_geo_build_each(path, t, NULL, NULL, err, errlen);
+}
+
+int sw_geo_build_each(const char *path, struct sw_geo_table *t, sw_geo_prefix_fn each, void *ctx,
+		      char *err, size_t errlen)
+{
+	struct builder b = { .path = path, .err = err, .errlen = errlen, .t = t, .each = each,
+			     .each_ctx = ctx };
+	MMDB_s db;
+	struct stat st;
+	int status;
+
+	memset(t, 0, sizeof(*t));
+	if (stat(path, &st)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	status = MMDB_open(path, MMDB_MODE_MMAP, &db);
+	if (status != MMDB_SUCCESS) {
+		snprintf(err, errlen, "%s: %s%s", path, MMDB_strerror(status),
+			 status == MMDB_IO_ERROR ? "" : " (not a MaxMind DB file, or a damaged one)");
+		return -1;
+	}
+	b.db = &db;
+	if (db.metadata.ip_version != 4 && db.metadata.ip_version != 6) {
+		fail(&b, "unsupported ip_version %u", db.metadata.ip_version);
+		goto out;
+	}
+	if (!db.metadata.node_count) {
+		fail(&b, "empty search tree");
+		goto out;
+	}
+	t->ip_version = db.metadata.ip_version;
+	t->node_count = db.metadata.node_count;
+	t->record_size = db.metadata.record_size;
+	t->build_epoch = db.metadata.build_epoch;
+	snprintf(t->db_type, sizeof(t->db_type), "%s",
+		 db.metadata.database_type ? db.metadata.database_type : "");
+
+	b.tbl24 = calloc((size_t)SW_GEO4_TBL24_CHUNKS * SW_GEO_CHUNK, sizeof(*b.tbl24));
+	b.cap_v6 = 4096;
+	b.v6 = calloc((size_t)b.cap_v6 * SW_GEO_CHUNK, sizeof(*b.v6));
+	if (!b.tbl24 || !b.v6) {
+		fail(&b, "out of memory");
+		goto out;
+	}
+	b.n_v6 = SW_GEO6_ROOT_CHUNKS;
+	b.max_visits = (uint64_t)db.metadata.node_count + 1;
+	b.ipv4_start = find_ipv4_start(&db);
+	if (walk(&b) || finish_v4(&b))
+		goto out;
+	if (b.v6_used || t->ip_version == 6) {
+		t->v6 = b.v6;
+		t->v6_chunks = b.n_v6;
+		b.v6 = NULL;
+	}
+out:
+	free(b.tbl24);
+	free(b.groups);
+	free(b.v6);
+	free(b.cc.offsets);
+	free(b.cc.ids);
+	MMDB_close(&db);
+	if (b.failed) {
+		sw_geo_table_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+void sw_geo_table_free(struct sw_geo_table *t)
+{
+	free(t->v4);
+	free(t->v6);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the kernel side -------------------------------------------------------- */
+
+/* memlock of a map fd, from /proc/self/fdinfo: what the kernel charges for it. */
+static uint64_t fd_memlock(int fd)
+{
+	char path[64], line[128];
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %" SCNu64, &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* A new inner map of @chunks chunks holding @data. Returns the fd or -errno. */
+static int make_inner(const char *name, uint32_t value_size, uint32_t chunks, const void *data,
+		      uint64_t *memlock, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	size_t len = (size_t)value_size * chunks;
+	void *m;
+	int fd, e;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), value_size, chunks, &opts);
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "cannot create the %s table (%u chunks of %u bytes): %s", name,
+			 chunks, value_size, strerror(-e));
+		return e;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		e = -errno;
+		snprintf(err, errlen, "cannot map the %s table: %s", name, strerror(-e));
+		close(fd);
+		return e;
+	}
+	memcpy(m, data, len);
+	munmap(m, len);
+	*memlock += fd_memlock(fd);
+	return fd;
+}
+
+int sw_geo_put_tables(int geo4_fd, int geo6_fd, const struct sw_geo_table *t, uint64_t *memlock,
+		      char *err, size_t errlen)
+{
+	__u32 zero = 0;
+	int fd4, fd6 = -1, ret = 0;
+
+	*memlock = 0;
+	fd4 = make_inner("sw_geo4_tbl", sizeof(struct sw_geo4_chunk), t->v4_chunks, t->v4, memlock,
+			 err, errlen);
+	if (fd4 < 0)
+		return fd4;
+	if (t->v6) {
+		fd6 = make_inner("sw_geo6_tbl", sizeof(struct sw_geo6_chunk), t->v6_chunks, t->v6,
+				 memlock, err, errlen);
+		if (fd6 < 0) {
+			close(fd4);
+			return fd6;
+		}
+	}
+	/*
+	 * Each update returns only after programs that might still use the old
+	 * table have finished (the kernel waits for map-in-map updates), so
+	 * once the caller moves geo_gen, every packet that sees the new
+	 * generation also sees the new tables.
+	 */
+	if (bpf_map_update_elem(geo4_fd, &zero, &fd4, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot install the IPv4 table: %s", strerror(-ret));
+	} else if (fd6 >= 0 ? bpf_map_update_elem(geo6_fd, &zero, &fd6, BPF_ANY)
+			    : (bpf_map_delete_elem(geo6_fd, &zero) && errno != ENOENT)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot install the IPv6 table: %s", strerror(-ret));
+	}
+	close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	return ret;
+}
+
+int sw_geo_install(const struct sw_kernel *k, const struct sw_geo_table *t, const char *path,
+		   const struct stat *st, uint64_t load_ns, char *err, size_t errlen)
+{
+	struct sw_geo_info info = { 0 };
+	uint64_t memlock = 0;
+	__u32 zero = 0;
+	int ret;
+
+	ret = sw_geo_put_tables(k->geo4_fd, k->geo6_fd, t, &memlock, err, errlen);
+	if (ret)
+		return ret;
+	info.gen = __atomic_add_fetch(&k->config->geo_gen, 1, __ATOMIC_SEQ_CST);
+	info.build_epoch = t->build_epoch;
+	info.loaded_at = time(NULL);
+	info.load_ns = load_ns;
+	if (st) {
+		info.file_size = st->st_size;
+		info.file_mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+		info.file_ino = st->st_ino;
+		info.file_dev = st->st_dev;
+	}
+	info.v4_prefixes = t->v4_prefixes;
+	info.v6_prefixes = t->v6_prefixes;
+	info.v4_chunks = t->v4_chunks;
+	info.v6_chunks = t->v6 ? t->v6_chunks : 0;
+	info.no_country = t->no_country;
+	info.folded = t->folded;
+	info.merged = t->merged;
+	info.kernel_bytes = memlock;
+	info.ip_version = t->ip_version;
+	info.node_count = t->node_count;
+	info.record_size = t->record_size;
+	info.schemas = t->schemas;
+	snprintf(info.path, sizeof(info.path), "%s", path);
+	snprintf(info.db_type, sizeof(info.db_type), "%s", t->db_type);
+	if (bpf_map_update_elem(k->geo_info_fd, &zero, &info, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot record the geo table's description: %s", strerror(-ret));
+	}
+	return ret;
+}
+
+int sw_geo_clear(const struct sw_kernel *k, char *err, size_t errlen)
+{
+	struct sw_geo_info info = { 0 };
+	__u32 zero = 0;
+
+	if ((bpf_map_delete_elem(k->geo4_fd, &zero) && errno != ENOENT) ||
+	    (bpf_map_delete_elem(k->geo6_fd, &zero) && errno != ENOENT)) {
+		snprintf(err, errlen, "cannot remove the geo tables: %s", strerror(errno));
+		return -errno;
+	}
+	__atomic_add_fetch(&k->config->geo_gen, 1, __ATOMIC_SEQ_CST);
+	bpf_map_update_elem(k->geo_info_fd, &zero, &info, BPF_ANY);
+	return 0;
+}
+
+/* Map the inner table in slot 0 of @outer read-only. 0, or -ENOENT if the slot is empty. */
+static int map_inner(int outer, const void **out, uint32_t *chunks, size_t *len, uint64_t *memlock,
+		     char *err, size_t errlen)
+{
+	struct bpf_map_info mi = { 0 };
+	__u32 zero = 0, id, mlen = sizeof(mi);
+	void *m;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer, &zero, &id))
+		return errno == ENOENT ? -ENOENT : -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		/* Swapped out between the two calls. */
+		snprintf(err, errlen, "geo table changed while reading it; try again");
+		return -EAGAIN;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &mi, &mlen)) {
+		snprintf(err, errlen, "cannot inspect the geo table: %s", strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	*len = (size_t)mi.value_size * mi.max_entries;
+	m = mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the geo table: %s", strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	*memlock += fd_memlock(fd);
+	close(fd);
+	*out = m;
+	*chunks = mi.max_entries;
+	return 0;
+}
+
+int sw_geo_view_open(const struct sw_kernel *k, struct sw_geo_view *v, char *err, size_t errlen)
+{
+	const void *p;
+	__u32 zero = 0;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	if (bpf_map_lookup_elem(k->geo_info_fd, &zero, &v->info)) {
+		snprintf(err, errlen, "cannot read sw_geo_info: %s", strerror(errno));
+		return -errno;
+	}
+	r = map_inner(k->geo4_fd, &p, &v->v4_chunks, &v->v4_len, &v->memlock, err, errlen);
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	v->v4 = p;
+	r = map_inner(k->geo6_fd, &p, &v->v6_chunks, &v->v6_len, &v->memlock, err, errlen);
+	if (r && r != -ENOENT) {
+		sw_geo_view_close(v);
+		return r;
+	}
+	if (!r)
+		v->v6 = p;
+	v->loaded = true;
+	return 0;
+}
+
+void sw_geo_view_close(struct sw_geo_view *v)
+{
+	if (v->v4)
+		munmap((void *)v->v4, v->v4_len);
+	if (v->v6)
+		munmap((void *)v->v6, v->v6_len);
+	memset(v, 0, sizeof(*v));
+}
+
+void sw_geo_view_lookup(const struct sw_geo_view *v, uint8_t family, const uint32_t addr[4],
+			struct sw_geo_result *r)
+{
+	if (family == SW_AF_INET)
+		sw_geo_lookup4(v->v4, v->v4_chunks, addr[0], r);
+	else
+		sw_geo_lookup6(v->v6, v->v6_chunks, (const uint8_t *)addr, r);
+}
+
+/* ---- keeping the kernel in line with the file ------------------------------- */
+
+static bool same_file(const struct sw_geo_info *i, const char *path, const struct stat *st)
+{
+	return i->gen && !strcmp(i->path, path) && i->file_ino == (uint64_t)st->st_ino &&
+	       i->file_dev == (uint64_t)st->st_dev && i->file_size == (uint64_t)st->st_size &&
+	       i->file_mtime_ns == (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+}
+
+static void describe_kept(const struct sw_geo_info *i, char *buf, size_t len)
+{
+	if (i->gen) {
+		char when[32];
+		time_t t = i->loaded_at;
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		snprintf(buf, len, "keeping the tables loaded from %s at %s", i->path, when);
+	} else {
+		snprintf(buf, len, "no country data: country policies do not apply until it loads");
+	}
+}
+
+int sw_geo_refresh(struct sw_geo_watch *w, const struct sw_kernel *k, const char *path, bool force)
+{
+	struct sw_geo_info info = { 0 };
+	struct sw_geo_table t;
+	struct stat st;
+	char err[512], kept[SW_PATH_LEN + 96], built[32];
+	uint64_t t0;
+	__u32 zero = 0;
+	time_t epoch;
+
+	if (bpf_map_lookup_elem(k->geo_info_fd, &zero, &info))
+		memset(&info, 0, sizeof(info));
+	if (!path[0]) {
+		if (!info.gen)
+			return 0;
+		if (sw_geo_clear(k, err, sizeof(err))) {
+			sw_err("geo: %s", err);
+			return -1;
+		}
+		sw_info("geo: no database configured; country tables removed");
+		return 1;
+	}
+	if (stat(path, &st)) {
+		if (!w->missing || force) {
+			describe_kept(&info, kept, sizeof(kept));
+			sw_err("geo: cannot read %s: %s; %s", path, strerror(errno), kept);
+		}
+		w->missing = true;
+		return -1;
+	}
+	w->missing = false;
+	if (!force && same_file(&info, path, &st))
+		return 0;
+	if (!force && w->failed && !strcmp(w->failed_path, path) && w->failed_st.st_ino == st.st_ino &&
+	    w->failed_st.st_size == st.st_size && w->failed_st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+	    w->failed_st.st_mtim.tv_nsec == st.st_mtim.tv_nsec)
+		return -1;	/* this version was tried and reported already */
+
+	t0 = sw_mono_ns();
+	if (sw_geo_build(path, &t, err, sizeof(err)) ||
+	    sw_geo_install(k, &t, path, &st, 0, err, sizeof(err))) {
+		describe_kept(&info, kept, sizeof(kept));
+		sw_err("geo: %s; %s", err, kept);
+		sw_geo_table_free(&t);
+		w->failed = true;
+		w->failed_st = st;
+		snprintf(w->failed_path, sizeof(w->failed_path), "%s", path);
+		return -1;
+	}
+	w->failed = false;
+	/* The load time, recorded once it is known. */
+	if (!bpf_map_lookup_elem(k->geo_info_fd, &zero, &info)) {
+		info.load_ns = sw_mono_ns() - t0;
+		bpf_map_update_elem(k->geo_info_fd, &zero, &info, BPF_ANY);
+	}
+	epoch = t.build_epoch;
+	strftime(built, sizeof(built), "%Y-%m-%d", gmtime(&epoch));
+	sw_info("geo: loaded %s (%s, built %s): %" PRIu64 " IPv4 and %" PRIu64 " IPv6 prefixes in "
+		"%.2f s, %.1f MiB of kernel memory",
+		path, t.db_type[0] ? t.db_type : "unnamed", built, t.v4_prefixes, t.v6_prefixes,
+		info.load_ns / 1e9, info.kernel_bytes / 1048576.0);
+	if (t.no_country)
+		sw_info("geo: %" PRIu64 " records name no country: those addresses count as unknown",
+			t.no_country);
+	if (t.merged)
+		sw_warn("geo: %" PRIu64 " IPv4 /24s split into more distinct parts than the table holds "
+			"(%d); each is classified as its majority country", t.merged, SW_GEO4_GROUPS_MAX);
+	sw_geo_table_free(&t);
+	return 1;
+}
