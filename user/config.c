@@ -182,7 +182,7 @@ static struct sw_country_rule *country_section(struct sw_settings *s, const char
 	const char *arg;
 	int id;
 
-	if (strncasecmp(name, "country", 7) || (name[7] != ' ' && name[7] != '\t'))
+	if (strncmp(name, "country", 7) || (name[7] != ' ' && name[7] != '\t'))
 		return NULL;
 	arg = name + 8;
 	while (*arg == ' ' || *arg == '\t')
@@ -235,7 +235,7 @@ static void check_section_line(struct loader *l, const char *line)
 	}
 	memcpy(name, line + 1, n);
 	name[n] = '\0';
-	if (!strncasecmp(name, "country", 7) && (name[7] == ' ' || name[7] == '\t')) {
+	if (!strncmp(name, "country", 7) && (name[7] == ' ' || name[7] == '\t')) {
 		char msg[SW_ERR_LEN];
 		struct sw_country_rule *r = country_section(l->s, name, msg);
 
@@ -807,7 +807,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			  "...)", name);
 		return 0;
 	}
-	if (!strncasecmp(section, "country", 7) && (section[7] == ' ' || section[7] == '\t')) {
+	if (!strncmp(section, "country", 7) && (section[7] == ' ' || section[7] == '\t')) {
 		struct sw_country_rule *r = country_section(l->s, section, msg);
 
 		if (!r) {

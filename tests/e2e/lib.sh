@@ -322,7 +322,8 @@ start_server() {
 }
 
 # write_config_to FILE [section.key=value]...: the per-run config with
-# overrides; "section.key=" (empty value) leaves the key out.
+# overrides; "section.key=" (empty value) leaves the key out. Sections may
+# hold a space: "country JP.action=block" writes [country JP].
 write_config_to() {
 	local file=$1 kv key val sec k
 	local -A vals=()
@@ -345,9 +346,18 @@ write_config_to() {
 		[ -n "${vals[$key]+set}" ] || order+=("$key")
 		vals[$key]=$val
 	done
+	# Sections in the file's usual order; [country ...] ones as first given.
+	local -a secs=(general limits penalty flood capacity geo)
+	for key in "${order[@]}"; do
+		sec=${key%%.*}
+		case $sec in
+		country\ *) [[ " ${secs[*]} " == *" $sec "* ]] || secs+=("$sec") ;;
+		esac
+	done
+	secs+=(allow deny)
 	{
 		echo "# smtpwall e2e config, run $ID"
-		for sec in general limits penalty flood capacity allow deny; do
+		for sec in "${secs[@]}"; do
 			local header=0
 			for key in "${order[@]}"; do
 				[ "${key%%.*}" = "$sec" ] || continue

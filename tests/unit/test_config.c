@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "geo.h"
 
 #define EXAMPLE "user/smtpwall.conf.example"
 
@@ -506,6 +507,36 @@ static void test_errors(void **state)
 		  "2001:db8::/32 is listed twice (first at line 2)" },
 		{ "[deny]\ncidr = 192.0.2.7\ncidr = 192.0.2.7/32\n", 3, "[deny] cidr:",
 		  "192.0.2.7 is listed twice" },
+		/* [geo] and [country ...] */
+		{ "[geo]\ndatabase = GeoLite2-Country.mmdb\n", 2, "[geo] database:",
+		  "is not an absolute path" },
+		{ "[geo]\nhome = JP, JPN\n", 2, "[geo] home:",
+		  "\"JPN\" is not a two-letter ISO 3166 country code" },
+		{ "[geo]\nhome = jp us J1\n", 2, "[geo] home:", "\"J1\" is not a two-letter" },
+		{ "[geo]\nhome = JP,us,jp\n", 2, "[geo] home:", "JP is listed twice" },
+		{ "[geo]\nhomes = JP\n", 2, "[geo] homes:", "did you mean home?" },
+		{ "[country]\naction = block\n", 1, NULL, "[country] needs a country" },
+		{ "[country XYZ]\naction = block\n", 1, NULL,
+		  "\"XYZ\" is not a country (use home, world, unknown or a two-letter" },
+		{ "[country J1]\n", 1, NULL, "is not a country" },
+		{ "[country CN]\naction = drop\n", 2, "[country CN] action:",
+		  "invalid value \"drop\" (use allow, monitor, limit or block)" },
+		{ "[country CN]\naction = block\nsyn_rat = 1/s\n", 3, "[country CN] syn_rat:",
+		  "did you mean syn_rate?" },
+		{ "[country CN]\naction = block\nports = 25\n", 3, "[country CN] ports:",
+		  "a [country ...] section takes action, syn_rate" },
+		{ "[country world]\naction = limit\nsyn_burst = 0\n", 3, "[country world] syn_burst:",
+		  "out of range" },
+		{ "[country world]\naction = limit\ncountry_rate = 5/fortnight\n", 3,
+		  "[country world] country_rate:", "" },
+		{ "[country home]\naction = allow\n[limits]\n[country home]\naction = limit\n", 4, NULL,
+		  "[country home] appears twice (first at line 1)" },
+		{ "[country cn]\naction = block\n[country CN]\naction = block\n", 3, NULL,
+		  "appears twice (first at line 1)" },
+		{ "[limits]\nsyn_burst = 3\n[country BR]\nsyn_rate = 1/s\n", 3, NULL,
+		  "[country BR]: no action (set action = allow, monitor, limit or block)" },
+		{ "[country unknown]\n\n[limits]\n", 1, NULL, "[country unknown]: no action" },
+		{ "[Country JP]\naction = block\n", 1, NULL, "unknown section [Country JP]" },
 	};
 	unsigned i;
 
@@ -795,6 +826,111 @@ static void test_to_kernel(void **state)
 	assert_true(k.syn_tolerance_ns == 999999ULL * 3600 * SEC);
 }
 
+static int id_of(const char *code)
+{
+	int id = sw_country_id(code);
+
+	assert_true(id >= SW_COUNTRY_FIRST && id <= SW_COUNTRY_LAST);
+	return id;
+}
+
+static void test_countries(void **state)
+{
+	static const char text[] =
+		"[limits]\n"
+		"syn_rate = 60/min\n"
+		"syn_burst = 5\n"
+		"max_sessions = 4\n"
+		"[geo]\n"
+		"database = /var/lib/GeoIP/GeoLite2-Country.mmdb\n"
+		"home = jp, US\n"
+		"[country home]\n"
+		"action = allow\n"
+		"[country world]\n"
+		"action = limit\n"
+		"syn_rate = 6/min\n"
+		"max_sessions = 2\n"
+		"country_rate = 20/s\n"
+		"[country unknown]\n"
+		"action = monitor\n"
+		"syn_burst = 2\n"
+		"[country cn]\n"
+		"action = block\n"
+		"[country US]\n"
+		"action = limit\n"
+		"country_rate = 100/s\n"
+		"country_burst = 500\n";
+	struct sw_settings s;
+	struct sw_country_policy p;
+	char err[512] = "", path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_string_equal(s.geo_database, "/var/lib/GeoIP/GeoLite2-Country.mmdb");
+	assert_int_equal(s.n_home, 2);
+	assert_true(s.geo_home[id_of("JP")]);
+	assert_true(s.geo_home[id_of("US")]);
+	assert_false(s.geo_home[id_of("CN")]);
+
+	/* A home country: [country home], allow. */
+	sw_settings_country_policy(&s, id_of("JP"), &p);
+	assert_int_equal(p.action, SW_CA_ALLOW);
+	assert_int_equal(p.agg_interval_ns, 0);
+
+	/* An explicit section beats home: US is home but limited by its own section. */
+	sw_settings_country_policy(&s, id_of("US"), &p);
+	assert_int_equal(p.action, SW_CA_LIMIT);
+	assert_int_equal(p.syn_interval_ns, SEC);		/* [limits] 60/min, inherited */
+	assert_int_equal(p.syn_tolerance_ns, 4 * SEC);		/* burst 5, inherited */
+	assert_int_equal(p.max_sessions, 4);
+	assert_int_equal(p.agg_interval_ns, 10 * MS);
+	assert_int_equal(p.agg_tolerance_ns, 499ULL * 10 * MS);
+
+	/* The rest of the world: [country world] with its own rate, inherited burst. */
+	sw_settings_country_policy(&s, id_of("BR"), &p);
+	assert_int_equal(p.action, SW_CA_LIMIT);
+	assert_int_equal(p.syn_interval_ns, 10 * SEC);
+	assert_int_equal(p.syn_tolerance_ns, 4 * 10 * SEC);
+	assert_int_equal(p.max_sessions, 2);
+	assert_int_equal(p.agg_interval_ns, 50 * MS);
+	assert_int_equal(p.agg_tolerance_ns, 9 * 50 * MS);	/* country_burst default 10 */
+
+	sw_settings_country_policy(&s, id_of("CN"), &p);
+	assert_int_equal(p.action, SW_CA_BLOCK);
+
+	sw_settings_country_policy(&s, SW_COUNTRY_UNKNOWN, &p);
+	assert_int_equal(p.action, SW_CA_MONITOR);
+	assert_int_equal(p.syn_interval_ns, SEC);
+	assert_int_equal(p.syn_tolerance_ns, 1 * SEC);
+
+	/* No database loaded: no country policy, whatever the sections say. */
+	sw_settings_country_policy(&s, SW_COUNTRY_NONE, &p);
+	assert_int_equal(p.action, SW_CA_ALLOW);
+	assert_int_equal(p.syn_interval_ns, 0);
+	sw_settings_free(&s);
+
+	/* Without any [country ...] section every country is allowed: fail open. */
+	assert_int_equal(load_text("[geo]\nhome = JP\n", &s, err, sizeof(err), path), 0);
+	for (unsigned id = 0; id < SW_COUNTRY_IDS; id++) {
+		sw_settings_country_policy(&s, id, &p);
+		assert_int_equal(p.action, SW_CA_ALLOW);
+	}
+	assert_string_equal(s.geo_database, "");
+
+	/* Only [country world]: home countries stay allowed, unknown too. */
+	assert_int_equal(load_text("[geo]\nhome = JP\ndatabase =\n[country world]\naction = block\n",
+				   &s, err, sizeof(err), path), 0);
+	sw_settings_country_policy(&s, id_of("JP"), &p);
+	assert_int_equal(p.action, SW_CA_ALLOW);
+	sw_settings_country_policy(&s, id_of("DE"), &p);
+	assert_int_equal(p.action, SW_CA_BLOCK);
+	sw_settings_country_policy(&s, SW_COUNTRY_UNKNOWN, &p);
+	assert_int_equal(p.action, SW_CA_ALLOW);
+	sw_settings_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,6 +949,7 @@ int main(void)
 		cmocka_unit_test(test_lists_many),
 		cmocka_unit_test(test_lists_limit),
 		cmocka_unit_test(test_to_kernel),
+		cmocka_unit_test(test_countries),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
