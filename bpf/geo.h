@@ -44,7 +44,11 @@ static __always_inline __u32 sw_geo_country4(__u32 addr)
 	return sw_geo_leaf_country(e);
 }
 
-/* @addr: 16 bytes in network byte order; only the first 64 bits matter. */
+/*
+ * @addr: 16 bytes in network byte order; only the first 64 bits matter.
+ * 6to4 and Teredo addresses of a database that aliases them to IPv4 take
+ * the country of the IPv4 address they embed.
+ */
 static __always_inline __u32 sw_geo_country6(const __u32 addr[4])
 {
 	__u64 hi = (__u64)bpf_ntohl(addr[0]) << 32 | bpf_ntohl(addr[1]);
@@ -72,6 +76,10 @@ static __always_inline __u32 sw_geo_country6(const __u32 addr[4])
 	}
 	if (e & SW_GEO6_PTR)
 		return SW_COUNTRY_UNKNOWN;
+	if (e & SW_GEO6_V4_6TO4)
+		return sw_geo_country4(bpf_htonl((__u32)(hi >> 16)));
+	if (e & SW_GEO6_V4_TEREDO)
+		return sw_geo_country4(bpf_htonl((__u32)hi));
 	return sw_geo_leaf_country(e);
 }
 

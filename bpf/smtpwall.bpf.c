@@ -737,6 +737,7 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		__u64 expires;
 		__u8 list = sw_list_lookup(&p, &now, &expires);
 		__u32 gen;
+		__u8 pre_would = SW_R_MAX; /* a dry-run would-drop counted before the state existed */
 
 		if (list == SW_LIST_DENY)
 			return sw_drop(cfg, st, NULL, NULL, SW_R_DENY);
@@ -754,11 +755,25 @@ int smtpwall_xdp(struct xdp_md *ctx)
 			if (sw_drop(cfg, st, NULL, cs, SW_R_COUNTRY) == XDP_DROP)
 				return XDP_DROP;
 			bypass = true;
-		} else if (pol && sw_country_rate(cfg, st, NULL, cs, pol, cc, sw_clock(&now), false,
-						  &bypass) == XDP_DROP) {
-			return XDP_DROP;
+			pre_would = SW_R_COUNTRY;
+		} else if (pol && pol->action == SW_CA_LIMIT) {
+			/*
+			 * A capped country refuses before allocating; it is
+			 * charged in sw_syn. A monitored one is only counted
+			 * there, once.
+			 */
+			if (sw_country_rate(cfg, st, NULL, cs, pol, cc, sw_clock(&now), false,
+					    &bypass) == XDP_DROP)
+				return XDP_DROP;
+			if (bypass)
+				pre_would = SW_R_COUNTRY_RATE;
 		}
 		src = sw_new_source(cfg, &key, list, expires, cc, gen, &now, st);
+		/* The would-drop belongs to the source too, now that it has state. */
+		if (src && pre_would == SW_R_COUNTRY)
+			__sync_fetch_and_add(&src->would_drop[SW_R_COUNTRY], 1);
+		else if (src && pre_would == SW_R_COUNTRY_RATE)
+			__sync_fetch_and_add(&src->would_drop[SW_R_COUNTRY_RATE], 1);
 		if (!src) {
 			if (list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
 				return sw_drop(cfg, st, NULL, cs, SW_R_FLOOD);
@@ -777,8 +792,10 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 	switch (sw_source_list(cfg, &p, src, &now)) {
 	case SW_LIST_DENY:
-		return sw_drop(cfg, st, src, sw_country_stats_of(sw_source_country(cfg, &key, src)),
-			       SW_R_DENY);
+		cs = sw_country_stats_of(sw_source_country(cfg, &key, src));
+		if (syn && cs && !counted)
+			cs->syn++;
+		return sw_drop(cfg, st, src, cs, SW_R_DENY);
 	case SW_LIST_ALLOW:
 		allowed = bypass = true;
 		break;

@@ -271,6 +271,14 @@ struct sw_geo4_chunk {
 #define SW_GEO6_LEVELS	    6
 #define SW_GEO6_PTR	    0x80000000U
 #define SW_GEO6_FOLDED	    (1U << 17)	/* this /64 held longer prefixes; classified by its first */
+/*
+ * Leaves of the prefixes a database aliases to its IPv4 subtree, as
+ * MaxMind's do: an address there has the country of the IPv4 address it
+ * embeds, looked up in the IPv4 table. 6to4 (2002::/16) embeds it in bits
+ * 16-47, Teredo (2001::/32) its server's in bits 32-63.
+ */
+#define SW_GEO6_V4_6TO4	    (1U << 18)
+#define SW_GEO6_V4_TEREDO   (1U << 19)
 struct sw_geo6_chunk {
 	__u32 e[SW_GEO_CHUNK];
 };
@@ -294,6 +302,7 @@ struct sw_geo_info {
 	__u64 no_country;	/* records without a usable country code */
 	__u64 folded;		/* IPv6 /64s holding longer prefixes */
 	__u64 merged;		/* IPv4 /24s stored whole because the tbl8 groups ran out */
+	__u64 v4_aliases;	/* 6to4 / Teredo prefixes classified through the IPv4 table */
 	__u64 kernel_bytes;	/* memory of the inner maps */
 	__u32 ip_version;	/* 4 or 6 */
 	__u32 node_count;
@@ -333,7 +342,12 @@ struct sw_country_state {
 	__u64 agg_tat_ns;
 };
 
-/* Per-country, per-CPU counters of new connections. */
+/*
+ * Per-country, per-CPU counters: connection attempts and, like sw_stats,
+ * dropped packets by reason (a banned or penalised source's every packet).
+ * A banned source without state is dropped before it is classified, so
+ * its drops count in sw_stats only.
+ */
 struct sw_country_stats {
 	__u64 syn;		/* connection attempts of the country's sources */
 	__u64 admitted;

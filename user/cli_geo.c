@@ -4,6 +4,7 @@
  * countries, read from the kernel's own tables and counters (not from the
  * database file, which may have changed since it was loaded).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ int sw_cmd_geo_lookup(const struct sw_kernel *k, const char *arg, bool json)
 		memcpy(&a, addr.addr, 4);
 		sw_geo_lookup4(v.v4, v.v4_chunks, a, &r);
 	} else {
-		sw_geo_lookup6(v.v6, v.v6_chunks, addr.addr, &r);
+		sw_geo_lookup6_via4(v.v6, v.v6_chunks, v.v4, v.v4_chunks, addr.addr, &r);
 	}
 	prefix = addr;
 	if (r.found) {
@@ -136,15 +137,21 @@ int sw_cmd_geo_lookup(const struct sw_kernel *k, const char *arg, bool json)
 		sw_json_str(&j, "country", r.country == SW_COUNTRY_UNKNOWN ? NULL : code);
 		sw_json_str(&j, "prefix", r.found ? ptxt : NULL);
 		sw_json_bool(&j, "folded", r.folded);
+		sw_json_bool(&j, "via_ipv4", r.via_v4);
 		sw_json_str(&j, "policy", sw_country_action_name(pol.action));
 		sw_json_u64(&j, "generation", v.info.gen);
 		sw_json_str(&j, "database", v.info.path);
 		sw_json_obj_end(&j);
 		sw_json_finish(&j);
 	} else if (r.found) {
-		printf("%s: %s, from %s%s; policy %s\n", arg, label, ptxt,
+		char v4txt[INET_ADDRSTRLEN] = "";
+
+		if (r.via_v4)
+			inet_ntop(AF_INET, &r.embedded_v4, v4txt, sizeof(v4txt));
+		printf("%s: %s, from %s%s%s%s%s; policy %s\n", arg, label, ptxt,
 		       r.folded ? " (a /64 holding longer prefixes, classified by its first)" : "",
-		       sw_country_action_name(pol.action));
+		       r.via_v4 ? " (the country of its embedded IPv4 address " : "", v4txt,
+		       r.via_v4 ? ")" : "", sw_country_action_name(pol.action));
 	} else {
 		printf("%s: not in the database (unknown); policy %s\n", arg,
 		       sw_country_action_name(pol.action));
@@ -190,6 +197,7 @@ int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bo
 			sw_json_u64(&j, "no_country", i->no_country);
 			sw_json_u64(&j, "ipv6_folded", i->folded);
 			sw_json_u64(&j, "ipv4_merged", i->merged);
+			sw_json_u64(&j, "ipv4_aliases", i->v4_aliases);
 			sw_json_u64(&j, "ipv4_chunks", v.v4_chunks);
 			sw_json_u64(&j, "ipv6_chunks", v.v6_chunks);
 			sw_json_u64(&j, "kernel_bytes", v.memlock);
@@ -220,6 +228,9 @@ int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bo
 	       i->record_size);
 	printf("  prefixes:    %" PRIu64 " IPv4, %" PRIu64 " IPv6; %" PRIu64 " without a country\n",
 	       (uint64_t)i->v4_prefixes, (uint64_t)i->v6_prefixes, (uint64_t)i->no_country);
+	if (i->v4_aliases)
+		printf("  aliases:     %" PRIu64 " (6to4, Teredo) classified by their embedded IPv4 address\n",
+		       (uint64_t)i->v4_aliases);
 	if (i->folded || i->merged)
 		printf("  approximated: %" PRIu64 " IPv6 /64s holding longer prefixes, %" PRIu64
 		       " IPv4 /24s stored whole\n", (uint64_t)i->folded, (uint64_t)i->merged);

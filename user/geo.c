@@ -17,6 +17,7 @@
  * country field of the wrong type. Each is an error naming the file; the
  * tables in force stay as they are.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -75,6 +76,7 @@ void sw_country_code(unsigned id, char out[3])
 
 static void leaf_result(uint32_t e, struct sw_geo_result *r)
 {
+	r->raw = e;
 	r->country = e & SW_GEO_CC_MASK;
 	r->prefixlen = (e >> SW_GEO_LEN_SHIFT) & 0x7f;
 	r->found = e != 0;
@@ -123,6 +125,34 @@ void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
 		return;
 	leaf_result(e, r);
 	r->folded = !!(e & SW_GEO6_FOLDED);
+}
+
+void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint16_t *v4, uint32_t v4_chunks,
+			 const uint8_t addr[16], struct sw_geo_result *r)
+{
+	uint64_t hi = 0;
+	unsigned base;
+	uint32_t a;
+	uint32_t e;
+
+	sw_geo_lookup6(v6, v6_chunks, addr, r);
+	if (!r->found || !(r->raw & (SW_GEO6_V4_6TO4 | SW_GEO6_V4_TEREDO)))
+		return;
+	e = r->raw;
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | addr[i];
+	if (e & SW_GEO6_V4_6TO4) {
+		a = hi >> 16;
+		base = 16;
+	} else {
+		a = (uint32_t)hi;
+		base = 32;
+	}
+	sw_geo_lookup4(v4, v4_chunks, htonl(a), r);
+	r->via_v4 = true;
+	r->embedded_v4 = htonl(a);
+	if (r->found)
+		r->prefixlen += base;
 }
 
 /* ---- building ------------------------------------------------------------- */
@@ -370,19 +400,19 @@ static void fill_v6(struct builder *b, uint32_t chunk, uint32_t first, uint32_t 
 	}
 }
 
-static int add_v6(struct builder *b, uint64_t hi, unsigned len, uint16_t cc)
+/* @extra: SW_GEO6_V4_* for an alias of the IPv4 subtree (with @cc 0), else 0. */
+static int add_v6(struct builder *b, uint64_t hi, unsigned len, uint16_t cc, uint32_t extra)
 {
 	size_t pos = hi >> 48;	/* entry index: the root first, then one chunk per level */
 	unsigned covered = 16;
 	uint32_t leaf;
 
 	b->v6_used = true;
-	b->t->v6_prefixes++;
 	if (len > 64) {
 		leaf = SW_GEO_LEAF(cc, 64) | SW_GEO6_FOLDED;
 		len = 64;
 	} else {
-		leaf = SW_GEO_LEAF(cc, len);
+		leaf = SW_GEO_LEAF(cc, len) | extra;
 	}
 	if (len <= 16) {
 		fill_v6(b, pos >> 8, pos & 0xff & ~((1U << (16 - len)) - 1), 1U << (16 - len), leaf);
@@ -449,7 +479,33 @@ static int add_record(struct builder *b, const uint8_t bits[16], unsigned depth,
 		hi = hi << 8 | bits[i];
 	if (v4_space && add_v4(b, 0, 0, cc))	/* a record above ::/96 holds all of IPv4 */
 		return -1;
-	return add_v6(b, hi, depth, cc);
+	b->t->v6_prefixes++;
+	return add_v6(b, hi, depth, cc, 0);
+}
+
+/*
+ * A search-tree record at @bits/@depth points at the IPv4 subtree from
+ * somewhere other than ::/96. 6to4 and Teredo become leaves that send the
+ * lookup to the IPv4 table, which holds that subtree already; other
+ * aliases (::ffff:0:0/96, IPv4-mapped, never a source on the wire) are
+ * left out.
+ */
+static int add_alias(struct builder *b, const uint8_t bits[16], unsigned depth)
+{
+	static const uint8_t teredo[4] = { 0x20, 0x01, 0x00, 0x00 };
+	uint64_t hi = 0;
+	uint32_t kind;
+
+	if (depth == 16 && bits[0] == 0x20 && bits[1] == 0x02)
+		kind = SW_GEO6_V4_6TO4;
+	else if (depth == 32 && !memcmp(bits, teredo, 4))
+		kind = SW_GEO6_V4_TEREDO;
+	else
+		return 0;
+	for (int i = 0; i < 8; i++)
+		hi = hi << 8 | bits[i];
+	b->t->v4_aliases++;
+	return add_v6(b, hi, depth, SW_COUNTRY_UNKNOWN, kind);
 }
 
 /* Set bit @i of the path to @v and clear every bit after it: the prefix's host bits. */
@@ -514,12 +570,18 @@ static int walk(struct builder *b)
 
 			if (child_depth >= max_depth)
 				return fail(b, "search tree deeper than %u bits", max_depth);
-			/* The IPv4 subtree is entered only as ::/96, never through an alias. */
+			/*
+			 * The IPv4 subtree is walked only as ::/96; an alias
+			 * of it becomes a pointer to the IPv4 table.
+			 */
 			if (rec == b->ipv4_start) {
 				for (unsigned i = 0; i < child_depth; i++)
 					via_v4 &= !(bits[i / 8] & (0x80 >> (i % 8)));
-				if (!via_v4 || child_depth != 96)
+				if (!via_v4 || child_depth != 96) {
+					if (add_alias(b, bits, child_depth))
+						return -1;
 					break;
+				}
 			}
 			if (++b->visits > b->max_visits)
 				return fail(b, "search tree visits nodes more than once (corrupt or looping tree)");
@@ -848,6 +910,7 @@ int sw_geo_install(const struct sw_kernel *k, const struct sw_geo_table *t, cons
 	info.no_country = t->no_country;
 	info.folded = t->folded;
 	info.merged = t->merged;
+	info.v4_aliases = t->v4_aliases;
 	info.kernel_bytes = memlock;
 	info.ip_version = t->ip_version;
 	info.node_count = t->node_count;
@@ -956,7 +1019,7 @@ void sw_geo_view_lookup(const struct sw_geo_view *v, uint8_t family, const uint3
 	if (family == SW_AF_INET)
 		sw_geo_lookup4(v->v4, v->v4_chunks, addr[0], r);
 	else
-		sw_geo_lookup6(v->v6, v->v6_chunks, (const uint8_t *)addr, r);
+		sw_geo_lookup6_via4(v->v6, v->v6_chunks, v->v4, v->v4_chunks, (const uint8_t *)addr, r);
 }
 
 /* ---- keeping the kernel in line with the file ------------------------------- */

@@ -33,6 +33,7 @@ struct sw_geo_table {
 	uint64_t no_country;	/* records without a usable code: classified SW_COUNTRY_UNKNOWN */
 	uint64_t folded;	/* IPv6 /64s that held longer prefixes */
 	uint64_t merged;	/* IPv4 /24s stored whole because tbl8 groups ran out */
+	uint64_t v4_aliases;	/* 6to4 / Teredo prefixes aliased to the IPv4 subtree */
 	uint64_t build_epoch;
 	uint32_t ip_version;
 	uint32_t node_count;
@@ -60,11 +61,21 @@ struct sw_geo_result {
 	uint8_t prefixlen;	/* of the database record (IPv6: at most 64) */
 	bool found;		/* a database record covers the address */
 	bool folded;		/* IPv6: the /64 held longer prefixes */
+	bool via_v4;		/* IPv6: 6to4 or Teredo, classified by its embedded IPv4 address */
+	uint32_t embedded_v4;	/* that address, network byte order */
+	uint32_t raw;		/* the table entry found */
 };
 /* @addr in network byte order; tables of @chunks chunks (bounds are checked). */
 void sw_geo_lookup4(const uint16_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r);
 void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
 		    struct sw_geo_result *r);
+/*
+ * What the program does: sw_geo_lookup6, and for a 6to4 or Teredo alias the
+ * IPv4 lookup of the embedded address (prefixlen then counts from the
+ * IPv6 address's first bit).
+ */
+void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint16_t *v4, uint32_t v4_chunks,
+			 const uint8_t addr[16], struct sw_geo_result *r);
 
 /*
  * Swap @t into the kernel: new inner maps, filled, then each outer slot

@@ -479,7 +479,7 @@ int main(int argc, char **argv)
 		die("mkdtemp: %s", strerror(errno));
 	tool_path(tool, sizeof(tool));
 	snprintf(small.path, sizeof(small.path), "%s/small.mmdb", dir);
-	snprintf(cmd, sizeof(cmd), "%s %s", tool, small.path);
+	snprintf(cmd, sizeof(cmd), "%s -o %s", tool, small.path);
 	run_cmd(cmd, "1.0.0.0/8 AU\n100.64.0.0/10 JP\n192.0.2.0/24 US\n198.51.100.0/25 DE\n"
 		     "203.0.113.128/26 FR\n2001:db8::/32 NL\n2400::/12 JP\n2a00::/16 SE\n"
 		     "2600:1::/48 US\n2c0f:f000::/20 ZA\n");
@@ -488,7 +488,7 @@ int main(int argc, char **argv)
 		large.name = "real database";
 	} else {
 		snprintf(large.path, sizeof(large.path), "%s/large.mmdb", dir);
-		snprintf(cmd, sizeof(cmd), "%s --synthetic %s --seed 1 %s", tool, size, large.path);
+		snprintf(cmd, sizeof(cmd), "%s --synthetic %s --seed 1 -o %s", tool, size, large.path);
 		run_cmd(cmd, NULL);
 	}
 	for (int i = 0; i < 2; i++) {

@@ -542,6 +542,7 @@ static inline void swh_apply_settings(struct swh *h, struct sw_kernel *k, const 
 	sw_settings_to_kernel(s, &c);
 	c.list_gen = k->config->list_gen;
 	c.list_fine = k->config->list_fine;
+	c.geo_gen = k->config->geo_gen;	/* owned by the geo loader, as in the daemon */
 	memcpy(k->config, &c, sizeof(c));
 	h->cfg = c;
 }
