@@ -233,53 +233,45 @@ struct sw_list_entry {
 #define SW_COUNTRY_IDS	   678
 
 /*
- * Geo tables: direct-indexed, so a lookup costs the same at 10 prefixes as
- * at 1.4 million. Both live in ARRAY maps of 256-entry chunks, swapped as
- * a whole (map-in-map) when the database is reloaded.
+ * Geo tables: multibit tries of 256-entry chunks, so a lookup costs a
+ * fixed number of array reads whatever the size of the database. Each
+ * family lives in an ARRAY map of chunks, swapped as a whole (map-in-map)
+ * when the database is reloaded.
  *
- * A leaf entry: bits 0-9 country id, bits 10-16 prefix length of the
- * database record it came from (0 with country 0: not in the database).
+ * Chunks 0-255 are the root, indexed by the top 16 bits of the address
+ * (chunk = top 8 bits, entry = next 8); each further level takes 8 bits:
+ * IPv4 two levels (to /32), IPv6 six (to /64: sources are never finer in
+ * practice, and longer database prefixes are folded into their /64, see
+ * SW_GEO_FOLDED). An entry with SW_GEO_PTR set points at chunk
+ * (entry & ~SW_GEO_PTR); any other entry is a leaf:
+ *   bits 0-9   country id (SW_COUNTRY_*)
+ *   bits 10-16 prefix length of the database record it came from
+ *   bit 17     SW_GEO_FOLDED, bits 18-19 SW_GEO_V4_*
+ *   bit 20     SW_GEO_FOUND: a record covers it (0: not in the database)
+ * A /16 covered by one record (four in five on a real database) is one
+ * root entry: a spoofed flood over the whole address space mostly reads
+ * the 256 KiB root, which stays in cache, rather than random memory.
  */
-#define SW_GEO_CHUNK	  256
-#define SW_GEO_CC_MASK	  0x3ff
-#define SW_GEO_LEN_SHIFT  10
-#define SW_GEO_LEAF(cc, len) ((__u32)(cc) | (__u32)(len) << SW_GEO_LEN_SHIFT)
-
-/*
- * IPv4: DIR-24-8. Chunks 0-65535 are the 2^24 /24 entries (chunk = top 16
- * bits, index = next 8). An entry with SW_GEO4_PTR set sends the lookup to
- * tbl8 group g = entry & SW_GEO4_GROUP_MASK, which is chunk
- * SW_GEO4_TBL24_CHUNKS + g, indexed by the last 8 bits. Prefix length:
- * 5 bits in tbl24 (<= 24), 6 bits in tbl8 (25-32).
- */
-#define SW_GEO4_TBL24_CHUNKS 65536
-#define SW_GEO4_PTR	     0x8000
-#define SW_GEO4_GROUP_MASK   0x7fff
-#define SW_GEO4_GROUPS_MAX   32768
-struct sw_geo4_chunk {
-	__u16 e[SW_GEO_CHUNK];
-};
-
-/*
- * IPv6: a multibit trie over the first 64 bits (sources are never finer
- * than a /64 in practice; longer database prefixes are folded into their
- * /64, see SW_GEO6_FOLDED). Root: chunks 0-255 indexed by the top 16 bits;
- * then up to SW_GEO6_LEVELS levels of 8 bits. An entry with SW_GEO6_PTR
- * points at chunk (entry & ~SW_GEO6_PTR).
- */
-#define SW_GEO6_ROOT_CHUNKS 256
+#define SW_GEO_CHUNK	    256
+#define SW_GEO_ROOT_CHUNKS  256
+#define SW_GEO4_LEVELS	    2
 #define SW_GEO6_LEVELS	    6
-#define SW_GEO6_PTR	    0x80000000U
-#define SW_GEO6_FOLDED	    (1U << 17)	/* this /64 held longer prefixes; classified by its first */
+#define SW_GEO_PTR	    0x80000000U
+#define SW_GEO_CC_MASK	    0x3ff
+#define SW_GEO_LEN_SHIFT    10
+#define SW_GEO_LEN_MASK	    0x7f
+#define SW_GEO_FOLDED	    (1U << 17)	/* this /64 held longer prefixes; classified by its first */
 /*
  * Leaves of the prefixes a database aliases to its IPv4 subtree, as
  * MaxMind's do: an address there has the country of the IPv4 address it
  * embeds, looked up in the IPv4 table. 6to4 (2002::/16) embeds it in bits
  * 16-47, Teredo (2001::/32) its server's in bits 32-63.
  */
-#define SW_GEO6_V4_6TO4	    (1U << 18)
-#define SW_GEO6_V4_TEREDO   (1U << 19)
-struct sw_geo6_chunk {
+#define SW_GEO_V4_6TO4	    (1U << 18)
+#define SW_GEO_V4_TEREDO    (1U << 19)
+#define SW_GEO_FOUND	    (1U << 20)
+#define SW_GEO_LEAF(cc, len) ((__u32)(cc) | (__u32)(len) << SW_GEO_LEN_SHIFT | SW_GEO_FOUND)
+struct sw_geo_chunk {
 	__u32 e[SW_GEO_CHUNK];
 };
 
@@ -301,7 +293,7 @@ struct sw_geo_info {
 	__u64 v6_chunks;
 	__u64 no_country;	/* records without a usable country code */
 	__u64 folded;		/* IPv6 /64s holding longer prefixes */
-	__u64 merged;		/* IPv4 /24s stored whole because the tbl8 groups ran out */
+	__u64 shared;		/* chunks saved by storing identical ones once */
 	__u64 v4_aliases;	/* 6to4 / Teredo prefixes classified through the IPv4 table */
 	__u64 kernel_bytes;	/* memory of the inner maps */
 	__u32 ip_version;	/* 4 or 6 */

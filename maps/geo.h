@@ -19,7 +19,7 @@ struct sw_geo4_table {
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sw_geo4_chunk));
+	__uint(value_size, sizeof(struct sw_geo_chunk));
 };
 
 struct sw_geo6_table {
@@ -27,7 +27,7 @@ struct sw_geo6_table {
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sw_geo6_chunk));
+	__uint(value_size, sizeof(struct sw_geo_chunk));
 };
 
 /* Slot 0: the IPv4 table in force; empty = no geo data (no country policy). */

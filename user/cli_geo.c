@@ -196,7 +196,7 @@ int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bo
 			sw_json_u64(&j, "ipv6_prefixes", i->v6_prefixes);
 			sw_json_u64(&j, "no_country", i->no_country);
 			sw_json_u64(&j, "ipv6_folded", i->folded);
-			sw_json_u64(&j, "ipv4_merged", i->merged);
+			sw_json_u64(&j, "shared_chunks", i->shared);
 			sw_json_u64(&j, "ipv4_aliases", i->v4_aliases);
 			sw_json_u64(&j, "ipv4_chunks", v.v4_chunks);
 			sw_json_u64(&j, "ipv6_chunks", v.v6_chunks);
@@ -231,13 +231,14 @@ int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bo
 	if (i->v4_aliases)
 		printf("  aliases:     %" PRIu64 " (6to4, Teredo) classified by their embedded IPv4 address\n",
 		       (uint64_t)i->v4_aliases);
-	if (i->folded || i->merged)
-		printf("  approximated: %" PRIu64 " IPv6 /64s holding longer prefixes, %" PRIu64
-		       " IPv4 /24s stored whole\n", (uint64_t)i->folded, (uint64_t)i->merged);
+	if (i->folded)
+		printf("  folded:      %" PRIu64 " IPv6 /64s holding longer prefixes, each classified by "
+		       "its first\n", (uint64_t)i->folded);
 	printf("  loaded:      %s in %.2f s (generation %" PRIu64 ")\n", loaded, i->load_ns / 1e9,
 	       (uint64_t)i->gen);
-	printf("  kernel:      %.1f MiB (IPv4 %u chunks of 512 B, IPv6 %u chunks of 1 KiB)\n",
-	       v.memlock / 1048576.0, v.v4_chunks, v.v6_chunks);
+	printf("  kernel:      %.1f MiB (IPv4 %u chunks, IPv6 %u chunks of 1 KiB; %" PRIu64
+	       " identical ones stored once)\n", v.memlock / 1048576.0, v.v4_chunks, v.v6_chunks,
+	       (uint64_t)i->shared);
 	if (!have_file)
 		printf("  note:        the file is gone; the loaded tables stay in force\n");
 	else if (changed)

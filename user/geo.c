@@ -76,72 +76,65 @@ void sw_country_code(unsigned id, char out[3])
 
 static void leaf_result(uint32_t e, struct sw_geo_result *r)
 {
+	memset(r, 0, sizeof(*r));
 	r->raw = e;
+	r->found = !!(e & SW_GEO_FOUND);
 	r->country = e & SW_GEO_CC_MASK;
-	r->prefixlen = (e >> SW_GEO_LEN_SHIFT) & 0x7f;
-	r->found = e != 0;
+	r->prefixlen = (e >> SW_GEO_LEN_SHIFT) & SW_GEO_LEN_MASK;
+	r->folded = !!(e & SW_GEO_FOLDED);
 	if (r->country > SW_COUNTRY_LAST)
 		r->country = SW_COUNTRY_UNKNOWN;
 }
 
-void sw_geo_lookup4(const uint16_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r)
+/* The leaf for @bits (left-aligned) in a trie of @chunks chunks; 0 if none. */
+static uint32_t trie_walk(const uint32_t *e, uint32_t chunks, uint64_t bits, unsigned levels)
 {
-	uint32_t a = ntohl(addr), e;
+	uint32_t x;
 
-	memset(r, 0, sizeof(*r));
-	if (!v4 || chunks < SW_GEO4_TBL24_CHUNKS)
-		return;
-	e = v4[a >> 8];
-	if (e & SW_GEO4_PTR) {
-		uint64_t chunk = SW_GEO4_TBL24_CHUNKS + (e & SW_GEO4_GROUP_MASK);
+	if (!e || chunks < SW_GEO_ROOT_CHUNKS)
+		return 0;
+	x = e[bits >> 48];
+	for (unsigned level = 0; level < levels; level++) {
+		uint32_t c;
 
-		if (chunk >= chunks)
-			return;
-		e = v4[chunk * SW_GEO_CHUNK + (a & 0xff)];
+		if (!(x & SW_GEO_PTR))
+			return x;
+		c = x & ~SW_GEO_PTR;
+		if (c >= chunks)
+			return 0;
+		x = e[(size_t)c * SW_GEO_CHUNK + ((bits >> (40 - 8 * level)) & 0xff)];
 	}
-	leaf_result(e, r);
+	return x & SW_GEO_PTR ? 0 : x;
+}
+
+void sw_geo_lookup4(const uint32_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r)
+{
+	leaf_result(trie_walk(v4, chunks, (uint64_t)ntohl(addr) << 32, SW_GEO4_LEVELS), r);
 }
 
 void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
 		    struct sw_geo_result *r)
 {
 	uint64_t hi = 0;
-	uint32_t e;
 
-	memset(r, 0, sizeof(*r));
-	if (!v6 || chunks < SW_GEO6_ROOT_CHUNKS)
-		return;
 	for (int i = 0; i < 8; i++)
 		hi = hi << 8 | addr[i];
-	e = v6[hi >> 48];
-	for (int level = 0; level < SW_GEO6_LEVELS && (e & SW_GEO6_PTR); level++) {
-		uint32_t chunk = e & ~SW_GEO6_PTR;
-
-		if (chunk >= chunks)
-			return;
-		e = v6[(uint64_t)chunk * SW_GEO_CHUNK + ((hi >> (40 - 8 * level)) & 0xff)];
-	}
-	if (e & SW_GEO6_PTR)
-		return;
-	leaf_result(e, r);
-	r->folded = !!(e & SW_GEO6_FOLDED);
+	leaf_result(trie_walk(v6, chunks, hi, SW_GEO6_LEVELS), r);
 }
 
-void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint16_t *v4, uint32_t v4_chunks,
+void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint32_t *v4, uint32_t v4_chunks,
 			 const uint8_t addr[16], struct sw_geo_result *r)
 {
 	uint64_t hi = 0;
 	unsigned base;
 	uint32_t a;
-	uint32_t e;
 
 	sw_geo_lookup6(v6, v6_chunks, addr, r);
-	if (!r->found || !(r->raw & (SW_GEO6_V4_6TO4 | SW_GEO6_V4_TEREDO)))
+	if (!(r->raw & (SW_GEO_V4_6TO4 | SW_GEO_V4_TEREDO)))
 		return;
-	e = r->raw;
 	for (int i = 0; i < 8; i++)
 		hi = hi << 8 | addr[i];
-	if (e & SW_GEO6_V4_6TO4) {
+	if (r->raw & SW_GEO_V4_6TO4) {
 		a = hi >> 16;
 		base = 16;
 	} else {
@@ -164,6 +157,15 @@ struct cc_cache {
 	size_t size, used;
 };
 
+/* A trie while it is built: chunks of SW_GEO_CHUNK entries, the root first. */
+struct trie {
+	uint32_t *e;
+	uint8_t *depth;		/* of each chunk: 0 for the root, 1.. below */
+	uint32_t n, cap;
+	unsigned levels;	/* below the root: SW_GEO4_LEVELS or SW_GEO6_LEVELS */
+	bool used;		/* a record was added */
+};
+
 struct builder {
 	MMDB_s *db;
 	const char *path;
@@ -171,25 +173,13 @@ struct builder {
 	size_t errlen;
 	struct sw_geo_table *t;
 	struct cc_cache cc;
-
-	/* IPv4: tbl24 with 32-bit entries while building (bit 31: group index follows). */
-	uint32_t *tbl24;
-	uint16_t *groups;	/* 256 entries each */
-	uint32_t n_groups, cap_groups;
-
-	/* IPv6: chunks of 256 entries; the first SW_GEO6_ROOT_CHUNKS are the root. */
-	uint32_t *v6;
-	uint32_t n_v6, cap_v6;
-	bool v6_used;
-
+	struct trie v4, v6;
 	sw_geo_prefix_fn each;	/* optional: told every record */
 	void *each_ctx;
 	uint64_t visits, max_visits;
 	uint32_t ipv4_start;	/* node of ::/96 in an IPv6 tree, or UINT32_MAX */
 	bool failed;
 };
-
-#define TBL24_PTR 0x80000000U
 
 __attribute__((format(printf, 2, 3)))
 static int fail(struct builder *b, const char *fmt, ...)
@@ -236,18 +226,40 @@ static int cc_grow(struct cc_cache *c)
 	return 0;
 }
 
+/* "country.iso_code" for messages. */
+static void path_text(const char *const *path, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int i = 0; path[i] && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i ? "." : "", path[i]);
+}
+
 /*
  * A string field at @path of the record: 1 with its two letters in @code
  * (or code[0] = 0 when it is not a two-letter code), 0 if absent, -1 on
- * corrupt data.
+ * corrupt data. The map that holds it must be a map and the field a
+ * string: anything else is a damaged (or foreign) database, not a record
+ * without a country.
  */
 static int string_field(struct builder *b, MMDB_entry_s *entry, const char *const *path,
 			char code[3])
 {
+	const char *parent[2] = { path[0], NULL };
 	MMDB_entry_data_s data;
-	int status = MMDB_aget_value(entry, &data, path);
+	char where[64];
+	int status;
 
 	code[0] = 0;
+	path_text(path, where, sizeof(where));
+	if (path[1]) {
+		status = MMDB_aget_value(entry, &data, parent);
+		if (status == MMDB_SUCCESS && data.has_data && data.type != MMDB_DATA_TYPE_MAP)
+			return fail(b, "corrupt data record at offset %" PRIu32 ": %s is not a map (type %u)",
+				    entry->offset, path[0], data.type);
+	}
+	status = MMDB_aget_value(entry, &data, path);
 	if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR || status == MMDB_INVALID_LOOKUP_PATH_ERROR)
 		return 0;	/* the record is shaped differently: not this schema */
 	if (status != MMDB_SUCCESS)
@@ -255,8 +267,10 @@ static int string_field(struct builder *b, MMDB_entry_s *entry, const char *cons
 			    MMDB_strerror(status));
 	if (!data.has_data)
 		return 0;
-	if (data.type == MMDB_DATA_TYPE_UTF8_STRING && data.data_size == 2 &&
-	    letter(data.utf8_string[0]) >= 0 && letter(data.utf8_string[1]) >= 0) {
+	if (data.type != MMDB_DATA_TYPE_UTF8_STRING)
+		return fail(b, "corrupt data record at offset %" PRIu32 ": %s is not a string (type %u)",
+			    entry->offset, where, data.type);
+	if (data.data_size == 2 && letter(data.utf8_string[0]) >= 0 && letter(data.utf8_string[1]) >= 0) {
 		code[0] = data.utf8_string[0];
 		code[1] = data.utf8_string[1];
 		code[2] = 0;
@@ -314,136 +328,123 @@ static int record_country(struct builder *b, uint32_t offset, uint16_t *out)
 	return 0;
 }
 
-static int new_group(struct builder *b, uint32_t fill)
+
+static int trie_init(struct builder *b, struct trie *t, unsigned levels)
 {
-	if (b->n_groups == b->cap_groups) {
-		uint32_t cap = b->cap_groups ? b->cap_groups * 2 : 4096;
-		uint16_t *g = realloc(b->groups, (size_t)cap * SW_GEO_CHUNK * sizeof(*g));
-
-		if (!g)
-			return fail(b, "out of memory");
-		b->groups = g;
-		b->cap_groups = cap;
-	}
-	for (int i = 0; i < SW_GEO_CHUNK; i++)
-		b->groups[(size_t)b->n_groups * SW_GEO_CHUNK + i] = fill;
-	return b->n_groups++;
-}
-
-static int add_v4(struct builder *b, uint32_t addr, unsigned len, uint16_t cc)
-{
-	uint32_t leaf = SW_GEO_LEAF(cc, len);
-
-	if (len <= 24) {
-		uint32_t first = addr >> 8, n = 1U << (24 - len);
-
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t e = b->tbl24[first + i];
-
-			if (e & TBL24_PTR) {
-				/* Only a malformed tree overlaps; the later record wins. */
-				uint16_t *g = &b->groups[(size_t)(e & ~TBL24_PTR) * SW_GEO_CHUNK];
-
-				for (int j = 0; j < SW_GEO_CHUNK; j++)
-					g[j] = leaf;
-			} else {
-				b->tbl24[first + i] = leaf;
-			}
-		}
-	} else {
-		uint32_t *e = &b->tbl24[addr >> 8], n = 1U << (32 - len);
-		uint16_t *g;
-
-		if (!(*e & TBL24_PTR)) {
-			int gi = new_group(b, *e);
-
-			if (gi < 0)
-				return -1;
-			*e = TBL24_PTR | gi;
-		}
-		g = &b->groups[(size_t)(*e & ~TBL24_PTR) * SW_GEO_CHUNK];
-		for (uint32_t i = 0; i < n; i++)
-			g[(addr & 0xff) + i] = leaf;
-	}
-	b->t->v4_prefixes++;
+	t->cap = 4096;
+	t->n = SW_GEO_ROOT_CHUNKS;
+	t->levels = levels;
+	t->e = calloc((size_t)t->cap * SW_GEO_CHUNK, sizeof(*t->e));
+	t->depth = calloc(t->cap, 1);
+	if (!t->e || !t->depth)
+		return fail(b, "out of memory");
 	return 0;
 }
 
-static int new_v6_chunk(struct builder *b, uint32_t fill)
+static void trie_free(struct trie *t)
 {
-	if (b->n_v6 == b->cap_v6) {
-		uint32_t cap = b->cap_v6 * 2;
-		uint32_t *c = realloc(b->v6, (size_t)cap * SW_GEO_CHUNK * sizeof(*c));
-
-		if (!c)
-			return fail(b, "out of memory");
-		b->v6 = c;
-		b->cap_v6 = cap;
-	}
-	if (b->n_v6 >= SW_GEO6_PTR)
-		return fail(b, "too many IPv6 prefixes");
-	for (int i = 0; i < SW_GEO_CHUNK; i++)
-		b->v6[(size_t)b->n_v6 * SW_GEO_CHUNK + i] = fill;
-	return b->n_v6++;
+	free(t->e);
+	free(t->depth);
+	memset(t, 0, sizeof(*t));
 }
 
-/* Set entries [first, first + n) of @chunk, pushing a leaf into any subtree below. */
-static void fill_v6(struct builder *b, uint32_t chunk, uint32_t first, uint32_t n, uint32_t leaf)
+/* A new chunk at @depth whose every entry is @fill (the leaf it refines). */
+static int trie_chunk(struct builder *b, struct trie *t, uint32_t fill, unsigned depth)
+{
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap * 2;
+		uint32_t *e = realloc(t->e, (size_t)cap * SW_GEO_CHUNK * sizeof(*e));
+		uint8_t *d;
+
+		if (!e)
+			return fail(b, "out of memory");
+		t->e = e;
+		d = realloc(t->depth, cap);
+		if (!d)
+			return fail(b, "out of memory");
+		t->depth = d;
+		t->cap = cap;
+	}
+	if (t->n >= SW_GEO_PTR - 1)
+		return fail(b, "too many prefixes for the table");
+	for (int i = 0; i < SW_GEO_CHUNK; i++)
+		t->e[(size_t)t->n * SW_GEO_CHUNK + i] = fill;
+	t->depth[t->n] = depth;
+	return t->n++;
+}
+
+/*
+ * Set entries [first, first + n) from chunk @chunk on (n may span several
+ * consecutive root chunks), pushing the leaf into any subtree below.
+ */
+static void trie_fill(struct trie *t, uint32_t chunk, uint32_t first, uint32_t n, uint32_t leaf)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t *e = &b->v6[(size_t)chunk * SW_GEO_CHUNK + first + i];
+		uint32_t *e = &t->e[(size_t)chunk * SW_GEO_CHUNK + first + i];
 
-		if (*e & SW_GEO6_PTR)
-			fill_v6(b, *e & ~SW_GEO6_PTR, 0, SW_GEO_CHUNK, leaf);
+		if (*e & SW_GEO_PTR)
+			trie_fill(t, *e & ~SW_GEO_PTR, 0, SW_GEO_CHUNK, leaf);
 		else
 			*e = leaf;
 	}
 }
 
-/* @extra: SW_GEO6_V4_* for an alias of the IPv4 subtree (with @cc 0), else 0. */
-static int add_v6(struct builder *b, uint64_t hi, unsigned len, uint16_t cc, uint32_t extra)
+/*
+ * Store @leaf for the prefix @bits/@len (bits left-aligned, host bits
+ * zero, len at most 16 + 8 * levels). The walk yields records in address
+ * order and they never overlap, so a leaf only ever lands on entries that
+ * hold nothing or the shorter prefix around it.
+ */
+static int trie_add(struct builder *b, struct trie *t, uint64_t bits, unsigned len, uint32_t leaf)
 {
-	size_t pos = hi >> 48;	/* entry index: the root first, then one chunk per level */
+	size_t pos = bits >> 48;	/* entry index: the root first, then one chunk per level */
 	unsigned covered = 16;
-	uint32_t leaf;
 
-	b->v6_used = true;
-	if (len > 64) {
-		leaf = SW_GEO_LEAF(cc, 64) | SW_GEO6_FOLDED;
-		len = 64;
-	} else {
-		leaf = SW_GEO_LEAF(cc, len) | extra;
-	}
+	t->used = true;
 	if (len <= 16) {
-		fill_v6(b, pos >> 8, pos & 0xff & ~((1U << (16 - len)) - 1), 1U << (16 - len), leaf);
+		trie_fill(t, pos >> 8, pos & 0xff & ~((1U << (16 - len)) - 1), 1U << (16 - len), leaf);
 		return 0;
 	}
-	for (int level = 0; level < SW_GEO6_LEVELS; level++) {
+	for (unsigned level = 0; level < t->levels; level++) {
 		uint32_t chunk, idx;
 
-		if (!(b->v6[pos] & SW_GEO6_PTR)) {
-			int c = new_v6_chunk(b, b->v6[pos]);
+		if (!(t->e[pos] & SW_GEO_PTR)) {
+			int c = trie_chunk(b, t, t->e[pos], level + 1);
 
 			if (c < 0)
 				return -1;
-			b->v6[pos] = SW_GEO6_PTR | c;
+			t->e[pos] = SW_GEO_PTR | c;
 		}
-		chunk = b->v6[pos] & ~SW_GEO6_PTR;
+		chunk = t->e[pos] & ~SW_GEO_PTR;
 		covered += 8;
-		idx = (hi >> (64 - covered)) & 0xff;
+		idx = (bits >> (64 - covered)) & 0xff;
 		if (len <= covered) {
-			if (leaf & SW_GEO6_FOLDED) {
+			if (leaf & SW_GEO_FOLDED) {
 				/* Several longer prefixes in one /64: the first (lowest) classifies it. */
-				if (b->v6[(size_t)chunk * SW_GEO_CHUNK + idx] & SW_GEO6_FOLDED)
+				if (t->e[(size_t)chunk * SW_GEO_CHUNK + idx] & SW_GEO_FOLDED)
 					return 0;
 				b->t->folded++;
 			}
-			fill_v6(b, chunk, idx & ~((1U << (covered - len)) - 1), 1U << (covered - len), leaf);
+			trie_fill(t, chunk, idx & ~((1U << (covered - len)) - 1), 1U << (covered - len), leaf);
 			return 0;
 		}
 		pos = (size_t)chunk * SW_GEO_CHUNK + idx;
 	}
-	return fail(b, "internal error: IPv6 prefix /%u deeper than the table", len);
+	return fail(b, "internal error: prefix /%u deeper than the table", len);
+}
+
+static int add_v4(struct builder *b, uint32_t addr, unsigned len, uint16_t cc)
+{
+	b->t->v4_prefixes++;
+	return trie_add(b, &b->v4, (uint64_t)addr << 32, len, SW_GEO_LEAF(cc, len));
+}
+
+/* @extra: SW_GEO_V4_* for an alias of the IPv4 subtree (with @cc 0), else 0. */
+static int add_v6(struct builder *b, uint64_t hi, unsigned len, uint16_t cc, uint32_t extra)
+{
+	if (len > 64)
+		return trie_add(b, &b->v6, hi, 64, SW_GEO_LEAF(cc, 64) | SW_GEO_FOLDED);
+	return trie_add(b, &b->v6, hi, len, SW_GEO_LEAF(cc, len) | extra);
 }
 
 /* A data record at the end of path @bits (@depth bits long). */
@@ -477,7 +478,8 @@ static int add_record(struct builder *b, const uint8_t bits[16], unsigned depth,
 		b->each(b->each_ctx, SW_AF_INET6, bits, depth, cc);
 	for (int i = 0; i < 8; i++)
 		hi = hi << 8 | bits[i];
-	if (v4_space && add_v4(b, 0, 0, cc))	/* a record above ::/96 holds all of IPv4 */
+	/* A record above ::/96 holds all of IPv4. */
+	if (v4_space && trie_add(b, &b->v4, 0, 0, SW_GEO_LEAF(cc, 0)))
 		return -1;
 	b->t->v6_prefixes++;
 	return add_v6(b, hi, depth, cc, 0);
@@ -497,9 +499,9 @@ static int add_alias(struct builder *b, const uint8_t bits[16], unsigned depth)
 	uint32_t kind;
 
 	if (depth == 16 && bits[0] == 0x20 && bits[1] == 0x02)
-		kind = SW_GEO6_V4_6TO4;
+		kind = SW_GEO_V4_6TO4;
 	else if (depth == 32 && !memcmp(bits, teredo, 4))
-		kind = SW_GEO6_V4_TEREDO;
+		kind = SW_GEO_V4_TEREDO;
 	else
 		return 0;
 	for (int i = 0; i < 8; i++)
@@ -615,99 +617,107 @@ static uint32_t find_ipv4_start(MMDB_s *db)
 	return node;
 }
 
-/* Hash of a tbl8 group's contents, to share identical groups. */
-static uint64_t group_hash(const uint16_t *g)
+
+static uint64_t chunk_hash(const uint32_t *c)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (int i = 0; i < SW_GEO_CHUNK; i++)
-		h = (h ^ g[i]) * 1099511628211ULL;
+		h = (h ^ c[i]) * 1099511628211ULL;
 	return h;
 }
 
-/* The country covering most of group @g: what a /24 is stored as when groups run out. */
-static uint16_t group_majority(const uint16_t *g)
+/*
+ * Store identical chunks once (a /24 split into the same halves, a /48
+ * of one country inside many /32s): bottom-up, so that a chunk's children
+ * are already shared when it is compared, then compacted. The root stays
+ * where it is. Returns the number of chunks saved, or -1.
+ */
+static int64_t trie_share(struct builder *b, struct trie *t)
 {
-	unsigned best = 0, best_n = 0;
+	uint32_t *canon = NULL, *slots = NULL, *newidx = NULL, *out = NULL, kept = 0;
+	size_t n_slots = 1;
+	int64_t saved = -1;
 
-	for (int i = 0; i < SW_GEO_CHUNK; i++) {
-		unsigned n = 0;
-
-		for (int j = 0; j < SW_GEO_CHUNK; j++)
-			n += (g[j] & SW_GEO_CC_MASK) == (g[i] & SW_GEO_CC_MASK);
-		if (n > best_n) {
-			best_n = n;
-			best = g[i] & SW_GEO_CC_MASK;
-		}
-		if (best_n > SW_GEO_CHUNK / 2)
-			break;
+	while (n_slots < (size_t)t->n * 2)
+		n_slots *= 2;
+	canon = malloc((size_t)t->n * sizeof(*canon));
+	newidx = malloc((size_t)t->n * sizeof(*newidx));
+	slots = calloc(n_slots, sizeof(*slots));
+	if (!canon || !newidx || !slots) {
+		fail(b, "out of memory");
+		goto out;
 	}
-	return best;
+	for (uint32_t c = 0; c < t->n; c++)
+		canon[c] = c;
+	for (int d = t->levels; d >= 0; d--) {
+		for (uint32_t c = 0; c < t->n; c++) {
+			uint32_t *e = &t->e[(size_t)c * SW_GEO_CHUNK];
+			size_t s;
+
+			if (t->depth[c] != d)
+				continue;
+			for (int i = 0; i < SW_GEO_CHUNK; i++)
+				if (e[i] & SW_GEO_PTR)
+					e[i] = SW_GEO_PTR | canon[e[i] & ~SW_GEO_PTR];
+			if (!d)
+				continue;	/* root chunks are found by position */
+			s = chunk_hash(e) & (n_slots - 1);
+			while (slots[s]) {
+				uint32_t other = slots[s] - 1;
+
+				if (!memcmp(&t->e[(size_t)other * SW_GEO_CHUNK], e,
+					    SW_GEO_CHUNK * sizeof(*e))) {
+					canon[c] = other;
+					break;
+				}
+				s = (s + 1) & (n_slots - 1);
+			}
+			if (!slots[s])
+				slots[s] = c + 1;
+		}
+	}
+	for (uint32_t c = 0; c < t->n; c++)
+		if (canon[c] == c)
+			newidx[c] = kept++;
+	out = malloc((size_t)kept * SW_GEO_CHUNK * sizeof(*out));
+	if (!out) {
+		fail(b, "out of memory");
+		goto out;
+	}
+	for (uint32_t c = 0; c < t->n; c++) {
+		uint32_t *dst = &out[(size_t)newidx[c] * SW_GEO_CHUNK];
+
+		if (canon[c] != c)
+			continue;
+		for (int i = 0; i < SW_GEO_CHUNK; i++) {
+			uint32_t x = t->e[(size_t)c * SW_GEO_CHUNK + i];
+
+			dst[i] = x & SW_GEO_PTR ? SW_GEO_PTR | newidx[x & ~SW_GEO_PTR] : x;
+		}
+	}
+	saved = t->n - kept;
+	free(t->e);
+	t->e = out;
+	t->n = kept;
+out:
+	free(canon);
+	free(newidx);
+	free(slots);
+	return saved;
 }
 
-/*
- * The final IPv4 table: tbl24 as 16-bit entries, identical groups shared
- * (a /24 split into two halves of one country looks the same everywhere),
- * and if more than SW_GEO4_GROUPS_MAX distinct groups remain, the rest
- * stored whole as their majority country (counted in `merged`).
- */
-static int finish_v4(struct builder *b)
+/* Hand the finished trie over to the table: shared, compacted. */
+static int trie_finish(struct builder *b, struct trie *t, uint32_t **out, uint32_t *chunks)
 {
-	struct sw_geo_table *t = b->t;
-	uint32_t *remap = NULL, *slots = NULL, n_final = 0;
-	size_t n_slots = 1;
-	uint16_t *out;
+	int64_t saved = trie_share(b, t);
 
-	while (n_slots < (size_t)b->n_groups * 2 + 2)
-		n_slots *= 2;
-	remap = malloc((b->n_groups + 1) * sizeof(*remap));
-	slots = calloc(n_slots, sizeof(*slots));
-	out = malloc(((size_t)SW_GEO4_TBL24_CHUNKS + SW_GEO4_GROUPS_MAX) * SW_GEO_CHUNK * sizeof(*out));
-	if (!remap || !slots || !out) {
-		free(remap);
-		free(slots);
-		free(out);
-		return fail(b, "out of memory");
-	}
-	for (uint32_t gi = 0; gi < b->n_groups; gi++) {
-		const uint16_t *g = &b->groups[(size_t)gi * SW_GEO_CHUNK];
-		size_t s = group_hash(g) & (n_slots - 1);
-
-		remap[gi] = UINT32_MAX;
-		while (slots[s]) {
-			uint32_t other = slots[s] - 1;
-
-			if (!memcmp(&b->groups[(size_t)other * SW_GEO_CHUNK], g, SW_GEO_CHUNK * sizeof(*g))) {
-				remap[gi] = remap[other];
-				break;
-			}
-			s = (s + 1) & (n_slots - 1);
-		}
-		if (slots[s])
-			continue;
-		slots[s] = gi + 1;
-		if (n_final < SW_GEO4_GROUPS_MAX) {
-			memcpy(&out[((size_t)SW_GEO4_TBL24_CHUNKS + n_final) * SW_GEO_CHUNK], g,
-			       SW_GEO_CHUNK * sizeof(*g));
-			remap[gi] = n_final++;
-		}
-	}
-	for (uint32_t i = 0; i < SW_GEO4_TBL24_CHUNKS * SW_GEO_CHUNK; i++) {
-		uint32_t e = b->tbl24[i];
-
-		if (!(e & TBL24_PTR)) {
-			out[i] = e;
-		} else if (remap[e & ~TBL24_PTR] != UINT32_MAX) {
-			out[i] = SW_GEO4_PTR | remap[e & ~TBL24_PTR];
-		} else {
-			out[i] = SW_GEO_LEAF(group_majority(&b->groups[(size_t)(e & ~TBL24_PTR) * SW_GEO_CHUNK]), 24);
-			t->merged++;
-		}
-	}
-	free(remap);
-	free(slots);
-	t->v4 = out;
-	t->v4_chunks = SW_GEO4_TBL24_CHUNKS + n_final;
+	if (saved < 0)
+		return -1;
+	b->t->shared += saved;
+	*out = t->e;
+	*chunks = t->n;
+	t->e = NULL;
 	return 0;
 }
 
@@ -756,27 +766,18 @@ int sw_geo_build_each(const char *path, struct sw_geo_table *t, sw_geo_prefix_fn
 	snprintf(t->db_type, sizeof(t->db_type), "%s",
 		 db.metadata.database_type ? db.metadata.database_type : "");
 
-	b.tbl24 = calloc((size_t)SW_GEO4_TBL24_CHUNKS * SW_GEO_CHUNK, sizeof(*b.tbl24));
-	b.cap_v6 = 4096;
-	b.v6 = calloc((size_t)b.cap_v6 * SW_GEO_CHUNK, sizeof(*b.v6));
-	if (!b.tbl24 || !b.v6) {
-		fail(&b, "out of memory");
+	if (trie_init(&b, &b.v4, SW_GEO4_LEVELS) || trie_init(&b, &b.v6, SW_GEO6_LEVELS))
 		goto out;
-	}
-	b.n_v6 = SW_GEO6_ROOT_CHUNKS;
 	b.max_visits = (uint64_t)db.metadata.node_count + 1;
 	b.ipv4_start = find_ipv4_start(&db);
-	if (walk(&b) || finish_v4(&b))
+	if (walk(&b) || trie_finish(&b, &b.v4, &t->v4, &t->v4_chunks))
 		goto out;
-	if (b.v6_used || t->ip_version == 6) {
-		t->v6 = b.v6;
-		t->v6_chunks = b.n_v6;
-		b.v6 = NULL;
-	}
+	/* An IPv4-only database has no IPv6 table: IPv6 sources are unknown, not unclassified. */
+	if ((b.v6.used || t->ip_version == 6) && trie_finish(&b, &b.v6, &t->v6, &t->v6_chunks))
+		goto out;
 out:
-	free(b.tbl24);
-	free(b.groups);
-	free(b.v6);
+	trie_free(&b.v4);
+	trie_free(&b.v6);
 	free(b.cc.offsets);
 	free(b.cc.ids);
 	MMDB_close(&db);
@@ -850,12 +851,12 @@ int sw_geo_put_tables(int geo4_fd, int geo6_fd, const struct sw_geo_table *t, ui
 	int fd4, fd6 = -1, ret = 0;
 
 	*memlock = 0;
-	fd4 = make_inner("sw_geo4_tbl", sizeof(struct sw_geo4_chunk), t->v4_chunks, t->v4, memlock,
+	fd4 = make_inner("sw_geo4_tbl", sizeof(struct sw_geo_chunk), t->v4_chunks, t->v4, memlock,
 			 err, errlen);
 	if (fd4 < 0)
 		return fd4;
 	if (t->v6) {
-		fd6 = make_inner("sw_geo6_tbl", sizeof(struct sw_geo6_chunk), t->v6_chunks, t->v6,
+		fd6 = make_inner("sw_geo6_tbl", sizeof(struct sw_geo_chunk), t->v6_chunks, t->v6,
 				 memlock, err, errlen);
 		if (fd6 < 0) {
 			close(fd4);
@@ -909,7 +910,7 @@ int sw_geo_install(const struct sw_kernel *k, const struct sw_geo_table *t, cons
 	info.v6_chunks = t->v6 ? t->v6_chunks : 0;
 	info.no_country = t->no_country;
 	info.folded = t->folded;
-	info.merged = t->merged;
+	info.shared = t->shared;
 	info.v4_aliases = t->v4_aliases;
 	info.kernel_bytes = memlock;
 	info.ip_version = t->ip_version;
@@ -1108,9 +1109,6 @@ int sw_geo_refresh(struct sw_geo_watch *w, const struct sw_kernel *k, const char
 	if (t.no_country)
 		sw_info("geo: %" PRIu64 " records name no country: those addresses count as unknown",
 			t.no_country);
-	if (t.merged)
-		sw_warn("geo: %" PRIu64 " IPv4 /24s split into more distinct parts than the table holds "
-			"(%d); each is classified as its majority country", t.merged, SW_GEO4_GROUPS_MAX);
 	sw_geo_table_free(&t);
 	return 1;
 }

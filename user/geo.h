@@ -2,8 +2,8 @@
 /*
  * Country data: a MaxMind-format (.mmdb) country database read with
  * libmaxminddb, turned into the kernel's direct-indexed tables
- * (include/smtpwall.h: DIR-24-8 for IPv4, an 8-bit-stride trie over the
- * first 64 bits for IPv6), installed by swapping whole inner maps, and read
+ * (include/smtpwall.h: multibit tries, a 16-bit root then 8-bit strides,
+ * to /32 for IPv4 and /64 for IPv6), installed by swapping whole inner maps, and read
  * back from the kernel for `geo lookup` and `geo status`.
  */
 #ifndef SW_GEO_H
@@ -24,15 +24,15 @@ void sw_country_code(unsigned id, char out[3]);
 
 /* Tables built in memory from a database, ready for the kernel. */
 struct sw_geo_table {
-	uint16_t *v4;		/* v4_chunks * SW_GEO_CHUNK entries */
+	uint32_t *v4;		/* v4_chunks * SW_GEO_CHUNK entries: the IPv4 trie */
 	uint32_t *v6;		/* v6_chunks * SW_GEO_CHUNK entries; NULL if the database has no IPv6 */
-	uint32_t v4_chunks;	/* SW_GEO4_TBL24_CHUNKS + tbl8 groups */
-	uint32_t v6_chunks;	/* SW_GEO6_ROOT_CHUNKS + trie nodes, or 0 */
+	uint32_t v4_chunks;	/* SW_GEO_ROOT_CHUNKS + trie nodes */
+	uint32_t v6_chunks;	/* SW_GEO_ROOT_CHUNKS + trie nodes, or 0 */
 	uint64_t v4_prefixes;	/* data records under IPv4, each counted once (aliases skipped) */
 	uint64_t v6_prefixes;	/* data records elsewhere */
 	uint64_t no_country;	/* records without a usable code: classified SW_COUNTRY_UNKNOWN */
 	uint64_t folded;	/* IPv6 /64s that held longer prefixes */
-	uint64_t merged;	/* IPv4 /24s stored whole because tbl8 groups ran out */
+	uint64_t shared;	/* chunks saved by storing identical ones once */
 	uint64_t v4_aliases;	/* 6to4 / Teredo prefixes aliased to the IPv4 subtree */
 	uint64_t build_epoch;
 	uint32_t ip_version;
@@ -66,7 +66,7 @@ struct sw_geo_result {
 	uint32_t raw;		/* the table entry found */
 };
 /* @addr in network byte order; tables of @chunks chunks (bounds are checked). */
-void sw_geo_lookup4(const uint16_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r);
+void sw_geo_lookup4(const uint32_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r);
 void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
 		    struct sw_geo_result *r);
 /*
@@ -74,7 +74,7 @@ void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
  * IPv4 lookup of the embedded address (prefixlen then counts from the
  * IPv6 address's first bit).
  */
-void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint16_t *v4, uint32_t v4_chunks,
+void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint32_t *v4, uint32_t v4_chunks,
 			 const uint8_t addr[16], struct sw_geo_result *r);
 
 /*
@@ -96,7 +96,7 @@ int sw_geo_clear(const struct sw_kernel *k, char *err, size_t errlen);
 
 /* The kernel's tables, mapped read-only. */
 struct sw_geo_view {
-	const uint16_t *v4;
+	const uint32_t *v4;
 	const uint32_t *v6;
 	uint32_t v4_chunks, v6_chunks;
 	size_t v4_len, v6_len;	/* mapping lengths */

@@ -1356,7 +1356,7 @@ static void test_reload_reclassifies(void **state)
  * while this one sends SYNs. The tables are swapped before geo_gen moves,
  * so a source cached at generation g was classified by the tables of g or
  * of g + 1 (swapped, not yet announced): never by older ones, never by a
- * mix (a tbl24 of one and tbl8 groups of another would give neither).
+ * mix (the root of one and the chunks of another would give neither).
  */
 #define MIX_INSTALLS 25	/* ends on Y: every known source must change country */
 #define MIX_CLASSES  6

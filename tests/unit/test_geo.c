@@ -3,7 +3,7 @@
  * Unit tests of user/geo.c's database side: country codes, and
  * sw_geo_build + sw_geo_lookup4/6 on databases written by our own writer
  * (tests/lib/mmdb_writer.h) into a temporary directory: every schema,
- * IPv4 and IPv6 trees with and without IPv4 aliasing, tbl8 groups, folded
+ * IPv4 and IPv6 trees with and without IPv4 aliasing, trie levels and shared chunks, folded
  * IPv6 prefixes, records without a country, damaged files, and a
  * cross-check against libmaxminddb's own lookups on a random database.
  */
@@ -221,10 +221,15 @@ static void test_geoip2_ipv4(void **state)
 	assert_int_equal(t.v6_prefixes, 0);
 	assert_int_equal(t.no_country, 0);
 	assert_int_equal(t.folded, 0);
-	assert_int_equal(t.merged, 0);
 	assert_null(t.v6);
 	assert_int_equal(t.v6_chunks, 0);
-	assert_int_equal(t.v4_chunks, SW_GEO4_TBL24_CHUNKS + 1);	/* 203.0.113.0/24's group */
+	/*
+	 * Records of /16 or shorter are root entries; 192.0.2/24, 198.51.100/23
+	 * and 255.255.255/24 each need a /24-level chunk, 203.0.113/24 one
+	 * more for its /25, /26 and /32.
+	 */
+	assert_int_equal(t.v4_chunks, SW_GEO_ROOT_CHUNKS + 5);
+	assert_int_equal(t.shared, 0);
 
 	expect4(&t, "1.0.0.0", "AU", 8);
 	expect4(&t, "1.255.255.255", "AU", 8);
@@ -284,8 +289,8 @@ static void test_flat_ipv6(void **state)
 	assert_int_equal(t.no_country, 0);
 	assert_int_equal(t.folded, 0);
 	assert_non_null(t.v6);
-	assert_true(t.v6_chunks > SW_GEO6_ROOT_CHUNKS);
-	assert_int_equal(t.v4_chunks, SW_GEO4_TBL24_CHUNKS);
+	assert_true(t.v6_chunks > SW_GEO_ROOT_CHUNKS);
+	assert_int_equal(t.v4_chunks, SW_GEO_ROOT_CHUNKS);	/* 10/8: root entries only */
 	assert_string_equal(t.db_type, "smtpwall-Test-Country");	/* the writer's default */
 	assert_int_equal(t.build_epoch, 1700000000);
 
@@ -393,7 +398,7 @@ static void test_record_sizes(void **state)
 	sw_geo_table_free(&first);
 }
 
-/* ---- IPv4 in IPv6 trees, tbl8 groups, folding ------------------------------------ */
+/* ---- IPv4 in IPv6 trees, trie levels, folding ------------------------------------ */
 
 /*
  * MaxMind's aliases make one IPv4 record reachable under ::/96,
@@ -470,8 +475,11 @@ static void test_ipv6_alias(void **state)
 	sw_geo_table_free(&plain);
 }
 
-/* /25-/32 go to tbl8 groups; /24s split the same way share one group. */
-static void test_tbl8_groups(void **state)
+/*
+ * The IPv4 trie's levels: /16 and shorter in the root, /17-/24 one level
+ * down, /25-/32 two; /24s split the same way share one chunk.
+ */
+static void test_ipv4_levels(void **state)
 {
 	static const struct fx f[] = {
 		{ "192.0.2.0/25", "FR", MMDBW_FLAT },
@@ -489,22 +497,34 @@ static void test_tbl8_groups(void **state)
 	struct db_opts o = { .ip_version = 4, .record_size = 28 };
 	struct sw_geo_table t;
 	char path[256];
-	uint16_t e1, e2, e3;
+	uint32_t r1, r2, r3, r4, e1, e2, e3;
 
-	write_db("tbl8.mmdb", &o, f, sizeof(f) / sizeof(f[0]), path, sizeof(path), NULL);
+	write_db("levels.mmdb", &o, f, sizeof(f) / sizeof(f[0]), path, sizeof(path), NULL);
 	must_build(path, &t);
 	assert_int_equal(t.v4_prefixes, 11);
-	assert_int_equal(t.merged, 0);
-	/* Three distinct groups: 192.0.2/24 and 198.51.100/24 share one. */
-	assert_int_equal(t.v4_chunks, SW_GEO4_TBL24_CHUNKS + 3);
-	e1 = t.v4[192 << 16 | 0 << 8 | 2];
-	e2 = t.v4[198 << 16 | 51 << 8 | 100];
-	e3 = t.v4[203 << 16 | 0 << 8 | 113];
-	assert_true(e1 & SW_GEO4_PTR);
+	/*
+	 * /24-level chunks for 192.0.2, 198.51.100, 203.0.113 and 10.0.0-1;
+	 * /32-level ones for 192.0.2/24 and 198.51.100/24 (identical: stored
+	 * once), 203.0.113/24 and 10.0.0/24. 172.16/12 is root entries.
+	 */
+	assert_int_equal(t.v4_chunks, SW_GEO_ROOT_CHUNKS + 7);
+	assert_int_equal(t.shared, 1);
+	r1 = t.v4[192 << 8 | 0];
+	r2 = t.v4[198 << 8 | 51];
+	r3 = t.v4[203 << 8 | 0];
+	r4 = t.v4[10 << 8 | 0];
+	assert_true(r1 & r2 & r3 & r4 & SW_GEO_PTR);
+	e1 = t.v4[(size_t)(r1 & ~SW_GEO_PTR) * SW_GEO_CHUNK + 2];
+	e2 = t.v4[(size_t)(r2 & ~SW_GEO_PTR) * SW_GEO_CHUNK + 100];
+	e3 = t.v4[(size_t)(r3 & ~SW_GEO_PTR) * SW_GEO_CHUNK + 113];
+	assert_true(e1 & SW_GEO_PTR);
 	assert_int_equal(e1, e2);
-	assert_true(e3 & SW_GEO4_PTR);
+	assert_true(e3 & SW_GEO_PTR);
 	assert_int_not_equal(e1, e3);
-	assert_false(t.v4[10 << 16 | 0 << 8 | 1] & SW_GEO4_PTR);	/* a whole /24: no group */
+	/* A whole /24 is a leaf one level down; a /12 a run of root leaves. */
+	assert_false(t.v4[(size_t)(r4 & ~SW_GEO_PTR) * SW_GEO_CHUNK + 1] & SW_GEO_PTR);
+	assert_false(t.v4[172 << 8 | 16] & SW_GEO_PTR);
+	assert_false(t.v4[172 << 8 | 31] & SW_GEO_PTR);
 
 	expect4(&t, "192.0.2.0", "FR", 25);
 	expect4(&t, "192.0.2.200", "FR", 25);
@@ -526,13 +546,12 @@ static void test_tbl8_groups(void **state)
 }
 
 /*
- * More distinct split /24s than there are tbl8 groups: the first
- * SW_GEO4_GROUPS_MAX (in address order) keep their groups, the rest are
- * stored whole as their majority country, counted in `merged`.
+ * Tens of thousands of distinct split /24s: the trie has no fixed group
+ * budget, so every one keeps its exact countries.
  */
-static void test_tbl8_exhausted(void **state)
+static void test_many_split_24s(void **state)
 {
-	const unsigned n = SW_GEO4_GROUPS_MAX + 5000;
+	const unsigned n = 37768;
 	struct mmdbw *w = mmdbw_new(4, 0);
 	struct sw_geo_table t;
 	char path[256];
@@ -556,8 +575,8 @@ static void test_tbl8_exhausted(void **state)
 	mmdbw_free(w);
 	must_build(path, &t);
 	assert_int_equal(t.v4_prefixes, 2 * n);
-	assert_int_equal(t.v4_chunks, SW_GEO4_TBL24_CHUNKS + SW_GEO4_GROUPS_MAX);
-	assert_int_equal(t.merged, n - SW_GEO4_GROUPS_MAX);
+	/* One /32-level chunk per /24, one /24-level chunk per /16 touched. */
+	assert_int_equal(t.v4_chunks, SW_GEO_ROOT_CHUNKS + n + (n + 255) / 256);
 	for (unsigned i = 0; i < n; i += 97) {
 		char ca[3] = { 'A' + i % 26, 'A' + i / 26 % 26, 0 };
 		char cb[3] = { 'A' + i / 676 % 26, 'A' + i / 17576, 0 };
@@ -565,14 +584,8 @@ static void test_tbl8_exhausted(void **state)
 
 		snprintf(lo, sizeof(lo), "%u.%u.%u.1", 10 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
 		snprintf(hi, sizeof(hi), "%u.%u.%u.129", 10 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
-		if (i < SW_GEO4_GROUPS_MAX) {
-			expect4(&t, lo, ca, 25);
-			expect4(&t, hi, cb, i % 4 ? 25 : 26);
-		} else {
-			/* Half a, half (or a quarter) b: a wins, the tie going to the first. */
-			expect4(&t, lo, ca, 24);
-			expect4(&t, hi, ca, 24);
-		}
+		expect4(&t, lo, ca, 25);
+		expect4(&t, hi, cb, i % 4 ? 25 : 26);
 	}
 	sw_geo_table_free(&t);
 }
@@ -805,7 +818,6 @@ static void cross_check(const struct xcheck *x)
 	assert_int_equal(t.v6_prefixes, n6);
 	assert_int_equal(t.no_country, no_cc);
 	assert_int_equal(t.folded, n_fold);
-	assert_int_equal(t.merged, 0);
 	assert_int_equal(MMDB_open(path, MMDB_MODE_MMAP, &db), MMDB_SUCCESS);
 
 	/*
@@ -1120,15 +1132,15 @@ static void test_large_database(void **state)
 	t_build = now_s() - t0;
 	printf("# 1.4M prefixes (%" PRIu64 " IPv4, %" PRIu64 " IPv6): written in %.2f s (%" PRIu64
 	       " nodes, %u-bit records, %.1f MiB); sw_geo_build %.2f s: %u IPv4 chunks (%" PRIu64
-	       " /24s merged), %u IPv6 chunks (%.1f MiB), %" PRIu64 " folded /64s\n",
+	       " shared), %u IPv6 chunks (%.1f MiB), %" PRIu64 " folded /64s\n",
 	       t.v4_prefixes, t.v6_prefixes, t_write, st.nodes, st.record_size,
-	       sb.st_size / 1048576.0, t_build, t.v4_chunks, t.merged, t.v6_chunks,
+	       sb.st_size / 1048576.0, t_build, t.v4_chunks, t.shared, t.v6_chunks,
 	       (double)t.v6_chunks * SW_GEO_CHUNK * 4 / 1048576.0, t.folded);
 	assert_true(t_build < 5.0);
 	assert_int_equal(t.v4_prefixes, 980000);
 	assert_int_equal(t.v6_prefixes, 420000);
 
-	/* One prefix in 97, at a random address inside it, where nothing was merged or folded. */
+	/* One prefix in 97, at a random address inside it, where nothing was folded. */
 	for (size_t i = 0; i < l.n; i++) {
 		const struct gen_prefix *p = &l.p[i];
 		struct sw_geo_result r;
@@ -1141,8 +1153,6 @@ static void test_large_database(void **state)
 
 			memcpy(&be, a, 4);
 			sw_geo_lookup4(t.v4, t.v4_chunks, be, &r);
-			if (t.merged && p->len > 24)
-				continue;
 		} else {
 			sw_geo_lookup6(t.v6, t.v6_chunks, a, &r);
 			if (p->len > 64)
@@ -1258,8 +1268,8 @@ int main(void)
 		cmocka_unit_test(test_mixed_schemas),
 		cmocka_unit_test(test_record_sizes),
 		cmocka_unit_test(test_ipv6_alias),
-		cmocka_unit_test(test_tbl8_groups),
-		cmocka_unit_test(test_tbl8_exhausted),
+		cmocka_unit_test(test_ipv4_levels),
+		cmocka_unit_test(test_many_split_24s),
 		cmocka_unit_test(test_ipv6_fold),
 		cmocka_unit_test(test_no_country),
 		cmocka_unit_test(test_cross_check),
