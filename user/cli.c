@@ -951,7 +951,7 @@ int sw_cli_main(int argc, char **argv)
 	else if (!strcmp(cmd, "list"))
 		ret = cmd_list(&c, !strcmp(args[0], "bans") ? SW_LIST_KIND_DENY : SW_LIST_KIND_ALLOW, json);
 	else if (!strcmp(cmd, "countries"))
-		ret = need_loaded(&c) ? 1 : sw_cmd_countries(&c.k, json);
+		ret = need_loaded(&c) ? 1 : sw_cmd_countries(&c.k, &c.s, json);
 	else if (!strcmp(cmd, "geo") && !strcmp(args[0], "lookup"))
 		ret = need_loaded(&c) ? 1 : sw_cmd_geo_lookup(&c.k, args[1], json);
 	else if (!strcmp(cmd, "geo"))

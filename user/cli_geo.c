@@ -266,7 +266,32 @@ static int row_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int sw_cmd_countries(const struct sw_kernel *k, bool json)
+/* The policies that cover countries without a section of their own. */
+static void print_defaults(const struct sw_settings *set)
+{
+	char home[3 * 64 + 8] = "";
+	size_t off = 0;
+	int shown = 0;
+
+	for (unsigned id = SW_COUNTRY_FIRST; id <= SW_COUNTRY_LAST; id++) {
+		char code[3];
+
+		if (!set->geo_home[id])
+			continue;
+		sw_country_code(id, code);
+		if (shown++ < 64)
+			off += snprintf(home + off, sizeof(home) - off, "%s%s", shown > 1 ? "," : "", code);
+	}
+	if (shown > 64)
+		snprintf(home + off, sizeof(home) - off, ",...");
+	printf("home %s: %s; world: %s; unknown: %s\n", shown ? home : "(none)",
+	       set->country_home.present ? sw_country_action_name(set->country_home.action) : "allow",
+	       set->country_world.present ? sw_country_action_name(set->country_world.action) : "allow",
+	       set->country[SW_COUNTRY_UNKNOWN].present ?
+		       sw_country_action_name(set->country[SW_COUNTRY_UNKNOWN].action) : "allow");
+}
+
+int sw_cmd_countries(const struct sw_kernel *k, const struct sw_settings *set, bool json)
 {
 	struct sw_country_stats *stats;
 	struct country_row *rows;
@@ -321,12 +346,17 @@ int sw_cmd_countries(const struct sw_kernel *k, bool json)
 	}
 	free(keys);
 	free(vals);
-	/* Only countries with something to show, busiest first. */
+	/*
+	 * Countries with something to show, busiest first: traffic, sources,
+	 * or a section of their own (home and world apply to every code, and
+	 * listing 676 idle ones would hide the few that matter).
+	 */
 	for (unsigned id = 0; id < SW_COUNTRY_IDS; id++) {
 		struct country_row *x = &rows[id];
+		bool own = id <= SW_COUNTRY_LAST && set->country[id].present;
 
-		if (x->st.syn || x->sources || x->action != SW_CA_ALLOW ||
-		    sw_cli_sum_reasons(x->st.dropped) || sw_cli_sum_reasons(x->st.would_drop))
+		if (x->st.syn || x->sources || own || sw_cli_sum_reasons(x->st.dropped) ||
+		    sw_cli_sum_reasons(x->st.would_drop))
 			rows[n_rows++] = *x;
 	}
 	qsort(rows, n_rows, sizeof(*rows), row_cmp);
@@ -358,6 +388,7 @@ int sw_cmd_countries(const struct sw_kernel *k, bool json)
 	} else {
 		if (!v.loaded)
 			printf("(no geo tables loaded: every source is unclassified, shown as \"none\")\n");
+		print_defaults(set);
 		printf("%-8s %-8s %10s %10s %10s %10s %9s %8s\n", "COUNTRY", "POLICY", "SYN", "ADMITTED",
 		       "DROPPED", "WOULD-DROP", "SESSIONS", "SOURCES");
 		for (int i = 0; i < n_rows; i++) {

@@ -10,7 +10,7 @@
 
 int sw_cmd_geo_lookup(const struct sw_kernel *k, const char *arg, bool json);
 int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bool json);
-int sw_cmd_countries(const struct sw_kernel *k, bool json);
+int sw_cmd_countries(const struct sw_kernel *k, const struct sw_settings *set, bool json);
 
 /* "allow", "monitor", "limit", "block". */
 const char *sw_country_action_name(unsigned action);
