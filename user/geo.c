@@ -797,8 +797,7 @@ void sw_geo_table_free(struct sw_geo_table *t)
 
 /* ---- the kernel side -------------------------------------------------------- */
 
-/* memlock of a map fd, from /proc/self/fdinfo: what the kernel charges for it. */
-static uint64_t fd_memlock(int fd)
+uint64_t sw_fd_memlock(int fd)
 {
 	char path[64], line[128];
 	uint64_t v = 0;
@@ -840,7 +839,7 @@ static int make_inner(const char *name, uint32_t value_size, uint32_t chunks, co
 	}
 	memcpy(m, data, len);
 	munmap(m, len);
-	*memlock += fd_memlock(fd);
+	*memlock += sw_fd_memlock(fd);
 	return fd;
 }
 
@@ -970,7 +969,7 @@ static int map_inner(int outer, const void **out, uint32_t *chunks, size_t *len,
 		close(fd);
 		return -EIO;
 	}
-	*memlock += fd_memlock(fd);
+	*memlock += sw_fd_memlock(fd);
 	close(fd);
 	*out = m;
 	*chunks = mi.max_entries;

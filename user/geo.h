@@ -91,6 +91,8 @@ int sw_geo_install(const struct sw_kernel *k, const struct sw_geo_table *t, cons
  */
 int sw_geo_put_tables(int geo4_fd, int geo6_fd, const struct sw_geo_table *t, uint64_t *memlock,
 		      char *err, size_t errlen);
+/* memlock of a map fd, from /proc/self/fdinfo: what the kernel charges for it; 0 if unknown. */
+uint64_t sw_fd_memlock(int fd);
 /* Remove the tables (no database configured any more). */
 int sw_geo_clear(const struct sw_kernel *k, char *err, size_t errlen);
 

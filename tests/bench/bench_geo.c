@@ -178,23 +178,6 @@ static double run_prog(int fd, __u32 reps)
 	return o.duration;
 }
 
-static uint64_t fd_memlock(int fd)
-{
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -266,7 +249,7 @@ static void bench_classify(struct db *d, bool v6, struct geo_result *res)
 			die("LPM trie insert %zu of %zu: %s", i, n, strerror(errno));
 	}
 	res->lpm_fill_s = now_s() - t0;
-	res->lpm_mem = fd_memlock(lpm_fd);
+	res->lpm_mem = sw_fd_memlock(lpm_fd);
 	res->prefixes = n;
 
 	/* Both must give the same country for every sample, and mostly a real one. */
