@@ -47,6 +47,8 @@ struct sw_packet {
 	__u8 dport_known;	/* for SW_P_MALFORMED: the destination port could be read */
 	__u8 has_payload;	/* TCP carries data, by the IP header's lengths (not padding) */
 	__u8 pad[3];
+	__u32 payload_off;	/* TCP payload: offset from the frame's start */
+	__u32 payload_len;	/* and length, by the IP header's lengths */
 };
 
 #define SW_TCP_FIN 0x01
@@ -60,9 +62,22 @@ static __always_inline int sw_malformed(struct sw_packet *p, __u8 kind)
 	return SW_P_MALFORMED;
 }
 
+/*
+ * Where the frame is and how long it really is: @len may exceed data_end -
+ * data for a socket buffer whose payload lies outside its linear part (tc).
+ * Headers must be in [data, data_end); lengths are checked against @len.
+ */
+struct sw_frame {
+	void *data;
+	void *data_end;
+	__u32 len;
+};
+
 /* TCP at @l4; @l4_len is the L4 length the IP header declares. */
-static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *data_end, __u32 l4_len)
+static __always_inline int sw_parse_tcp(struct sw_packet *p, const struct sw_frame *f, void *l4,
+					__u32 l4_len)
 {
+	void *data_end = f->data_end;
 	struct tcphdr *tcp = l4;
 	__u16 *ports = l4;
 
@@ -78,11 +93,14 @@ static __always_inline int sw_parse_tcp(struct sw_packet *p, void *l4, void *dat
 		return sw_malformed(p, SW_M_TCP);
 	p->tcp_flags = ((__u8 *)tcp)[13];
 	p->has_payload = l4_len > (__u32)tcp->doff * 4;
+	p->payload_off = (__u32)(l4 - f->data) + tcp->doff * 4;
+	p->payload_len = l4_len - tcp->doff * 4;
 	return SW_P_TCP;
 }
 
-static __always_inline int sw_parse_ipv4(struct sw_packet *p, struct iphdr *ip, void *data_end)
+static __always_inline int sw_parse_ipv4(struct sw_packet *p, const struct sw_frame *f, struct iphdr *ip)
 {
+	void *data_end = f->data_end;
 	__u32 hlen;
 
 	if ((void *)(ip + 1) > data_end)
@@ -90,7 +108,7 @@ static __always_inline int sw_parse_ipv4(struct sw_packet *p, struct iphdr *ip, 
 	hlen = ip->ihl * 4;
 	if (ip->version != 4 || ip->ihl < 5 || (void *)ip + hlen > data_end ||
 	    bpf_ntohs(ip->tot_len) < hlen ||
-	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+	    (__u32)((void *)ip - f->data) + bpf_ntohs(ip->tot_len) > f->len)
 		return sw_malformed(p, SW_M_IPV4);
 	if (ip->protocol != IPPROTO_TCP)
 		return SW_P_OTHER;
@@ -99,7 +117,7 @@ static __always_inline int sw_parse_ipv4(struct sw_packet *p, struct iphdr *ip, 
 	p->daddr[0] = ip->daddr;
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return SW_P_FRAGMENT;
-	return sw_parse_tcp(p, (void *)ip + hlen, data_end, bpf_ntohs(ip->tot_len) - hlen);
+	return sw_parse_tcp(p, f, (void *)ip + hlen, bpf_ntohs(ip->tot_len) - hlen);
 }
 
 /* L4 bytes by the IPv6 payload length; 0 (a jumbogram) counts as plenty. */
@@ -112,8 +130,9 @@ static __always_inline __u32 sw_v6_l4_len(const struct ipv6hdr *ip6, __u32 ext_l
 	return len > ext_len ? len - ext_len : 0;
 }
 
-static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip6, void *data_end)
+static __always_inline int sw_parse_ipv6(struct sw_packet *p, const struct sw_frame *f, struct ipv6hdr *ip6)
 {
+	void *data_end = f->data_end;
 	void *cursor = ip6 + 1;
 	__u32 ext_len = 0;	/* extension header bytes walked so far */
 	__u8 next;
@@ -134,7 +153,7 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 
 		switch (next) {
 		case IPPROTO_TCP:
-			return sw_parse_tcp(p, cursor, data_end, sw_v6_l4_len(ip6, ext_len));
+			return sw_parse_tcp(p, f, cursor, sw_v6_l4_len(ip6, ext_len));
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
@@ -172,7 +191,7 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 	 */
 	switch (next) {
 	case IPPROTO_TCP:
-		return sw_parse_tcp(p, cursor, data_end, sw_v6_l4_len(ip6, ext_len));
+		return sw_parse_tcp(p, f, cursor, sw_v6_l4_len(ip6, ext_len));
 	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
 	case IPPROTO_DSTOPTS:
@@ -184,9 +203,10 @@ static __always_inline int sw_parse_ipv6(struct sw_packet *p, struct ipv6hdr *ip
 	}
 }
 
-/* Parse the frame between @data and @data_end into @p. */
-static __always_inline int sw_parse(void *data, void *data_end, struct sw_packet *p)
+/* Parse frame @f into @p. */
+static __always_inline int sw_parse_frame(const struct sw_frame *f, struct sw_packet *p)
 {
+	void *data = f->data, *data_end = f->data_end;
 	struct ethhdr *eth = data;
 	void *cursor = eth + 1;
 	__u16 proto;
@@ -209,12 +229,20 @@ static __always_inline int sw_parse(void *data, void *data_end, struct sw_packet
 	}
 
 	if (proto == bpf_htons(ETH_P_IP))
-		return sw_parse_ipv4(p, cursor, data_end);
+		return sw_parse_ipv4(p, f, cursor);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return sw_parse_ipv6(p, cursor, data_end);
+		return sw_parse_ipv6(p, f, cursor);
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return sw_malformed(p, SW_M_L2);	/* a third tag: beyond what we parse */
 	return SW_P_OTHER;
+}
+
+/* Parse the linear frame between @data and @data_end (XDP) into @p. */
+static __always_inline int sw_parse(void *data, void *data_end, struct sw_packet *p)
+{
+	struct sw_frame f = { .data = data, .data_end = data_end, .len = data_end - data };
+
+	return sw_parse_frame(&f, p);
 }
 
 #endif

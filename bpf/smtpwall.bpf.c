@@ -18,6 +18,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <linux/pkt_cls.h>
 #include "parse.h"
 #include "../maps/config.h"
 #include "../maps/sources.h"
@@ -26,6 +27,7 @@
 #include "../maps/events.h"
 #include "../maps/geo.h"
 #include "geo.h"
+#include "smtp.h"
 
 /* Set by tests before load: take the time from sw_test_now_ns, not the clock. */
 const volatile bool sw_test_clock = false;
@@ -61,18 +63,34 @@ static __always_inline bool sw_port_guarded(const struct sw_config *cfg, __u16 p
 	return cfg->port_bitmap[(port >> 6) & (SW_PORT_WORDS - 1)] & (1ULL << (port & 63));
 }
 
+/* A port where sessions are TLS from the first byte (465): their dialogue is not read. */
+static __always_inline bool sw_port_tls(const struct sw_config *cfg, __u16 port)
+{
+	for (int i = 0; i < SW_TLS_PORTS; i++)
+		if (cfg->tls_ports[i] && cfg->tls_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* The source key of client address @addr (the sender: saddr on ingress, daddr on egress). */
+static __always_inline void sw_addr_src_key(const struct sw_config *cfg, const __u32 addr[4], __u8 family,
+					    struct sw_src_key *key)
+{
+	if (family == SW_AF_INET) {
+		key->addr[0] = addr[0] & cfg->v4_mask;
+	} else {
+		key->addr[0] = addr[0] & cfg->v6_mask[0];
+		key->addr[1] = addr[1] & cfg->v6_mask[1];
+		key->addr[2] = addr[2] & cfg->v6_mask[2];
+		key->addr[3] = addr[3] & cfg->v6_mask[3];
+	}
+	key->family = family;
+}
+
 static __always_inline void sw_make_src_key(const struct sw_config *cfg, const struct sw_packet *p,
 					    struct sw_src_key *key)
 {
-	if (p->family == SW_AF_INET) {
-		key->addr[0] = p->saddr[0] & cfg->v4_mask;
-	} else {
-		key->addr[0] = p->saddr[0] & cfg->v6_mask[0];
-		key->addr[1] = p->saddr[1] & cfg->v6_mask[1];
-		key->addr[2] = p->saddr[2] & cfg->v6_mask[2];
-		key->addr[3] = p->saddr[3] & cfg->v6_mask[3];
-	}
-	key->family = p->family;
+	sw_addr_src_key(cfg, p->saddr, p->family, key);
 }
 
 /*
@@ -175,26 +193,16 @@ static __always_inline void sw_emit_penalty(const struct sw_src_key *key, const 
 }
 
 /*
- * A limit was exceeded: count it, add a strike, and at penalty_strikes
- * strikes within the window send the source to the penalty box for a time
- * that doubles with every offence not yet forgotten.
+ * Send a source to the penalty box for a time that doubles with every
+ * offence not yet forgotten. @detail: the strikes, or the evidence of a
+ * session-health policy, for the event.
  */
-static __always_inline void sw_strike(const struct sw_config *cfg, const struct sw_src_key *key,
-				      struct sw_source *src, __u32 reason, __u64 now, struct sw_stats *st)
+static __always_inline void sw_penalize(const struct sw_config *cfg, const struct sw_src_key *key,
+					struct sw_source *src, __u32 reason, __u32 detail, __u64 now,
+					struct sw_stats *st)
 {
-	__u32 strikes;
 	__u64 penalty;
 	__u32 shift;
-
-	if (!cfg->penalty_strikes)
-		return;
-	if (now - src->strike_window_ns > cfg->penalty_window_ns) {
-		src->strike_window_ns = now;
-		src->strikes = 0;
-	}
-	strikes = __sync_add_and_fetch(&src->strikes, 1);
-	if (strikes < cfg->penalty_strikes)
-		return;
 
 	if (src->last_offence_ns && now - src->last_offence_ns > cfg->penalty_forget_ns)
 		src->offences = 0;
@@ -210,7 +218,29 @@ static __always_inline void sw_strike(const struct sw_config *cfg, const struct 
 	src->last_offence_ns = now;
 	src->strikes = 0;
 	st->penalties++;
-	sw_emit_penalty(key, src, reason, strikes, now, st);
+	sw_emit_penalty(key, src, reason, detail, now, st);
+}
+
+/*
+ * A limit was exceeded: count it, add a strike, and at penalty_strikes
+ * strikes within the window send the source to the penalty box for a time
+ * that doubles with every offence not yet forgotten.
+ */
+static __always_inline void sw_strike(const struct sw_config *cfg, const struct sw_src_key *key,
+				      struct sw_source *src, __u32 reason, __u64 now, struct sw_stats *st)
+{
+	__u32 strikes;
+
+	if (!cfg->penalty_strikes)
+		return;
+	if (now - src->strike_window_ns > cfg->penalty_window_ns) {
+		src->strike_window_ns = now;
+		src->strikes = 0;
+	}
+	strikes = __sync_add_and_fetch(&src->strikes, 1);
+	if (strikes < cfg->penalty_strikes)
+		return;
+	sw_penalize(cfg, key, src, reason, strikes, now, st);
 }
 
 /* A would-drop: counted everywhere it applies, nothing dropped. */
@@ -312,6 +342,132 @@ static __always_inline int sw_country_rate(const struct sw_config *cfg, struct s
 	}
 	*judged = true;
 	return sw_drop(cfg, st, src, cs, SW_R_COUNTRY_RATE);
+}
+
+/* ---- session health ---- */
+
+/* Start a new health window when the current one is over. */
+static __always_inline void sw_health_window(const struct sw_config *cfg, struct sw_source *src, __u64 now)
+{
+	if (now - src->health_window_ns > cfg->health_window_ns) {
+		src->health_window_ns = now;
+		src->win_rcpt = 0;
+		src->win_rejected = 0;
+		src->win_auth_failed = 0;
+		src->win_pregreet = 0;
+	}
+}
+
+/*
+ * The health policies, judged on the counts of the current window; a
+ * penalty starts the evidence afresh. A source already in the penalty box
+ * is not penalised again for the same sessions.
+ */
+static __always_inline void sw_health_judge(const struct sw_config *cfg, const struct sw_src_key *key,
+					    struct sw_source *src, __u64 now, struct sw_stats *st)
+{
+	__u32 reason = SW_R_ALL, detail = 0;
+
+	if (src->penalty_until_ns > now)
+		return;
+	if (cfg->pregreet_limit && src->win_pregreet >= cfg->pregreet_limit) {
+		reason = SW_R_PREGREET;
+		detail = src->win_pregreet;
+	} else if (cfg->harvest_min && src->win_rejected >= cfg->harvest_min &&
+		   (__u64)src->win_rejected * 100 >= (__u64)cfg->harvest_ratio * src->win_rcpt) {
+		reason = SW_R_HARVEST;
+		detail = src->win_rejected;
+	} else if (cfg->auth_fail_limit && src->win_auth_failed >= cfg->auth_fail_limit) {
+		reason = SW_R_AUTH;
+		detail = src->win_auth_failed;
+	}
+	if (reason == SW_R_ALL)
+		return;
+	sw_penalize(cfg, key, src, reason, detail, now, st);
+	src->health_window_ns = now;
+	src->win_rcpt = 0;
+	src->win_rejected = 0;
+	src->win_auth_failed = 0;
+	src->win_pregreet = 0;
+}
+
+/*
+ * Did the session do what a sender does? Plaintext: a message accepted, or
+ * a QUIT after HELO. Encrypted (the dialogue unseen): closed by the
+ * client's FIN after both sides sent data past the greeting.
+ */
+static __always_inline bool sw_session_completed(const struct sw_session *sess, bool client_fin)
+{
+	if (sess->messages)
+		return true;
+	if (sess->flags & SW_SESS_QUIT)
+		return sess->phase >= SW_PH_HELO;
+	if (sess->flags & SW_SESS_TLS)
+		return client_fin && sess->last_client_ns > sess->greeting_ns && sess->server_packets > 2;
+	return false;
+}
+
+/* A session ended (deleted by the program): completed or abandoned, and how long it lasted. */
+static __always_inline void sw_session_end(const struct sw_session *sess, struct sw_source *src,
+					   bool client_fin, __u64 now, struct sw_stats *st)
+{
+	__u64 dur = now > sess->start_ns ? now - sess->start_ns : 0;
+
+	if (sw_session_completed(sess, client_fin)) {
+		__sync_fetch_and_add(&src->sessions_completed, 1);
+		src->last_good_ns = now;
+		st->sessions_completed++;
+	} else {
+		__sync_fetch_and_add(&src->sessions_abandoned, 1);
+		st->sessions_abandoned++;
+	}
+	__sync_fetch_and_add(&src->session_ns_total, dur);
+	if (dur > src->session_ns_max)
+		src->session_ns_max = dur;
+}
+
+/* Is the source known good: a session completed within good_ttl? */
+static __always_inline bool sw_source_good(const struct sw_config *cfg, const struct sw_source *src, __u64 now)
+{
+	return src && src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
+}
+
+/*
+ * Client data on a plaintext session: the commands in it, queued until the
+ * server answers them; a client that talks before the greeting is noted.
+ */
+static __always_inline void sw_client_commands(const struct sw_config *cfg, const struct sw_src_key *key,
+					       struct sw_source *src, struct sw_session *sess,
+					       const struct sw_scan_buf *buf, __u32 n, __u64 now,
+					       struct sw_stats *st)
+{
+	struct sw_lines l;
+
+	if ((sess->flags & SW_SESS_HANDSHAKE) && !sess->greeting_ns && !(sess->flags & SW_SESS_PREGREET)) {
+		sess->flags |= SW_SESS_PREGREET;
+		st->pregreet++;
+		__sync_fetch_and_add(&src->pregreet, 1);
+		sw_health_window(cfg, src, now);
+		src->win_pregreet++;
+		sw_health_judge(cfg, key, src, now, st);
+	}
+	sw_split_lines(buf, n, false, &l);
+	for (__u32 i = 0; i < SW_SCAN_LINES; i++) {
+		__u32 cmd;
+
+		if (i >= l.count)
+			break;
+		cmd = sw_line_cmd(buf, &l, i);
+		sess->cmdq[sess->cmd_head & (SW_CMDQ - 1)] = cmd;
+		sess->cmd_head++;
+		if (cmd == SW_CMD_AUTH)
+			sess->flags |= SW_SESS_AUTH;
+		else if (cmd == SW_CMD_BDAT) {
+			/* The chunk follows at once, unread; its reply ends it. */
+			sess->flags |= SW_SESS_BODY;
+			break;
+		}
+	}
 }
 
 /* Live sessions of a source: created minus closed by the client minus reaped by the daemon. */
@@ -548,6 +704,13 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 	}
 	if (bypass)
 		goto admit;
+	/* Emergency: only sources known to be good (or home, if so configured) start sessions. */
+	if ((cfg->flags & SW_CFG_EMERGENCY) && !sw_source_good(cfg, src, now) &&
+	    !((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home)) {
+		if (sw_drop(cfg, st, src, cs, SW_R_EMERGENCY) == XDP_DROP)
+			return XDP_DROP;
+		goto admit;
+	}
 	if (action == SW_CA_BLOCK) {
 		/* A policy, not an offence of the source: no strike. */
 		if (sw_drop(cfg, st, src, cs, SW_R_COUNTRY) == XDP_DROP)
@@ -601,17 +764,14 @@ admit:
 }
 
 /*
- * A non-SYN segment of a known source. Established traffic costs one
- * session lookup and no clock. Without a record, the ACK of a pending
- * handshake creates one; so does a data segment of a session we lost track
- * of (older than the program, or expired while idle), but only while the
- * source is under max_sessions, so that junk cannot churn the table. Pure
- * ACKs without a pending handshake create nothing: they are what follows a
- * close (the ACK of the server's FIN).
+ * A segment of a connection (not a SYN). The client's ACK completing a
+ * pending handshake creates the session record; later segments count on
+ * it; the client's FIN or RST ends it. Returns the session when the
+ * segment carries plaintext dialogue to be read, else NULL.
  */
-static __always_inline void sw_segment(const struct sw_config *cfg, const struct sw_packet *p,
-				       const struct sw_src_key *key, struct sw_source *src,
-				       __u64 *now, __u64 len, struct sw_stats *st)
+static __always_inline struct sw_session *sw_segment(const struct sw_config *cfg, const struct sw_packet *p,
+						     const struct sw_src_key *key, struct sw_source *src,
+						     __u64 *now, __u64 len, struct sw_stats *st)
 {
 	struct sw_session_key sk = {};
 	struct sw_session *sess, fresh = {};
@@ -623,14 +783,21 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 		sess->packets++;
 		sess->bytes += len;
 		if (p->tcp_flags & (SW_TCP_FIN | SW_TCP_RST)) {
+			struct sw_session ended = *sess;
+
 			/* Whoever deletes the entry accounts for the close: exactly once. */
 			if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
 				if (src->sessions_open)	/* never wrap, whatever the daemon did */
 					__sync_fetch_and_add(&src->sessions_open, -1);
 				st->sessions_closed++;
+				sw_session_end(&ended, src, !(p->tcp_flags & SW_TCP_RST), sw_clock(now), st);
 			}
+			return NULL;
 		}
-		return;
+		if (!p->has_payload)
+			return NULL;
+		sess->last_client_ns = sw_clock(now);
+		return sess->flags & (SW_SESS_TLS | SW_SESS_BODY) ? NULL : sess;
 	}
 
 	/* Is this the completion (or abandon) of a handshake admitted here? */
@@ -639,21 +806,27 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 		/* A handshake abandoned before its ACK (a scan, a timeout): free its slot. */
 		if (slot >= 0)
 			src->pending_tuple[slot & (SW_PENDING_SLOTS - 1)] = 0;
-		return;
+		return NULL;
 	}
 	if (!(p->tcp_flags & SW_TCP_ACK) || (slot < 0 && !p->has_payload))
-		return;
+		return NULL;
 	if (slot < 0 && cfg->max_sessions && sw_live_sessions(key, src) >= cfg->max_sessions) {
 		st->sessions_untracked++;
-		return;
+		return NULL;
 	}
 
 	fresh.start_ns = sw_clock(now);
 	fresh.packets = 1;
 	fresh.bytes = len;
 	fresh.flags = slot >= 0 ? SW_SESS_HANDSHAKE : 0;
+	if (sw_port_tls(cfg, p->dport)) {
+		fresh.flags |= SW_SESS_TLS;
+		fresh.phase = SW_PH_TLS;
+	}
+	if (p->has_payload)
+		fresh.last_client_ns = fresh.start_ns;
 	if (bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST))
-		return;	/* another CPU created it */
+		return NULL;	/* another CPU created it */
 	if (slot >= 0) {
 		src->pending_tuple[slot & (SW_PENDING_SLOTS - 1)] = 0;
 	} else if (src->overflow && src->overflow_until_ns > *now) {
@@ -668,6 +841,26 @@ static __always_inline void sw_segment(const struct sw_config *cfg, const struct
 	if (!(src->flags & SW_SRC_PROVEN))
 		src->flags |= SW_SRC_PROVEN;
 	st->sessions_opened++;
+	if (!p->has_payload || (fresh.flags & SW_SESS_TLS))
+		return NULL;
+	return bpf_map_lookup_elem(&sw_sessions, &sk);
+}
+
+/* Copy up to SW_SCAN_BYTES of the payload into the per-CPU buffer: its length, or 0. */
+static __always_inline __u32 sw_load_payload_xdp(struct xdp_md *ctx, const struct sw_packet *p,
+						 struct sw_scan_buf **out)
+{
+	__u32 zero = 0, n = p->payload_len;
+	struct sw_scan_buf *buf = bpf_map_lookup_elem(&sw_scan, &zero);
+
+	if (!buf || !n)
+		return 0;
+	if (n > SW_SCAN_BYTES)
+		n = SW_SCAN_BYTES;
+	if (bpf_xdp_load_bytes(ctx, p->payload_off, buf->b, n))
+		return 0;
+	*out = buf;
+	return n;
 }
 
 SEC("xdp")
@@ -751,6 +944,13 @@ int smtpwall_xdp(struct xdp_md *ctx)
 			cs->syn++;
 		if (list == SW_LIST_ALLOW) {
 			pol = NULL;
+		} else if ((cfg->flags & SW_CFG_EMERGENCY) &&
+			   !((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home)) {
+			/* A source never seen is not known good: refused before any state. */
+			if (sw_drop(cfg, st, NULL, cs, SW_R_EMERGENCY) == XDP_DROP)
+				return XDP_DROP;
+			bypass = true;
+			pre_would = SW_R_EMERGENCY;
 		} else if (pol && pol->action == SW_CA_BLOCK) {
 			if (sw_drop(cfg, st, NULL, cs, SW_R_COUNTRY) == XDP_DROP)
 				return XDP_DROP;
@@ -774,6 +974,8 @@ int smtpwall_xdp(struct xdp_md *ctx)
 			__sync_fetch_and_add(&src->would_drop[SW_R_COUNTRY], 1);
 		else if (src && pre_would == SW_R_COUNTRY_RATE)
 			__sync_fetch_and_add(&src->would_drop[SW_R_COUNTRY_RATE], 1);
+		else if (src && pre_would == SW_R_EMERGENCY)
+			__sync_fetch_and_add(&src->would_drop[SW_R_EMERGENCY], 1);
 		if (!src) {
 			if (list != SW_LIST_ALLOW && (cfg->flags & SW_CFG_FLOOD_DROP))
 				return sw_drop(cfg, st, NULL, cs, SW_R_FLOOD);
@@ -829,9 +1031,313 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		return sw_syn(cfg, &p, &key, src, allowed, bypass, allowed ? NULL : pol, cs, cc,
 			      sw_clock(&now), st);
 	}
-	if (kind == SW_P_TCP)
-		sw_segment(cfg, &p, &key, src, &now, len, st);
+	if (kind == SW_P_TCP) {
+		struct sw_session *sess = sw_segment(cfg, &p, &key, src, &now, len, st);
+		struct sw_scan_buf *buf = NULL;
+		__u32 n;
+
+		if (sess && (n = sw_load_payload_xdp(ctx, &p, &buf)) && buf)
+			sw_client_commands(cfg, &key, src, sess, buf, n, sw_clock(&now), st);
+	}
 	return XDP_PASS;
+}
+
+
+/* ---- the server's side: tc egress ---- */
+
+/* One final reply line @code of the server, matched to the command it answers. */
+static __always_inline void sw_server_reply(const struct sw_config *cfg, const struct sw_src_key *key,
+					    struct sw_source *src, bool known, struct sw_session *sess, __u32 code,
+					    __u64 now, struct sw_stats *st)
+{
+	__u32 cls = code / 100, cmd = SW_CMD_OTHER;
+
+	sess->last_reply = code;
+	if (code == 421)
+		sess->flags |= SW_SESS_SRV_CLOSE;
+	if (!sess->greeting_ns) {
+		/* The first reply is the greeting; it answers no command. */
+		sess->greeting_ns = now;
+		if (code == 220 && sess->phase < SW_PH_GREETED)
+			sess->phase = SW_PH_GREETED;
+		st->greetings++;
+		return;
+	}
+	if (sess->flags & SW_SESS_BODY) {
+		/* The answer to the message (after the final dot) or to a BDAT chunk. */
+		sess->flags &= ~SW_SESS_BODY;
+		if (sess->cmd_tail != sess->cmd_head)
+			sess->cmd_tail++;
+		if (cls == 2) {
+			sess->messages++;
+			sess->phase = SW_PH_DELIVERED;
+			st->messages++;
+			__sync_fetch_and_add(&src->messages, 1);
+			src->last_good_ns = now;
+		}
+		return;
+	}
+	if (sess->cmd_tail != sess->cmd_head) {
+		cmd = sess->cmdq[sess->cmd_tail & (SW_CMDQ - 1)];
+		sess->cmd_tail++;
+	} else if (sess->last_cmd_rcpt) {
+		/* More pipelined RCPTs than were read: the rest answer those. */
+		cmd = SW_CMD_RCPT;
+	}
+	sess->last_cmd_rcpt = cmd == SW_CMD_RCPT;
+	if (sess->flags & SW_SESS_AUTH) {
+		/* AUTH and its 334 challenges; the exchange ends with 235 or 5xx. */
+		if (code == 235) {
+			sess->flags &= ~SW_SESS_AUTH;
+			if (sess->phase < SW_PH_AUTH)
+				sess->phase = SW_PH_AUTH;
+		} else if (cls == 5 || cls == 4) {
+			sess->flags &= ~SW_SESS_AUTH;
+			if (cls == 5) {
+				sess->auth_failed++;
+				st->auth_failed++;
+				__sync_fetch_and_add(&src->auth_failed, 1);
+				sw_health_window(cfg, src, now);
+				src->win_auth_failed++;
+				if (known)
+					sw_health_judge(cfg, key, src, now, st);
+			}
+		}
+		return;
+	}
+	switch (cmd) {
+	case SW_CMD_HELO:
+		if (cls == 2 && sess->phase < SW_PH_HELO)
+			sess->phase = SW_PH_HELO;
+		break;
+	case SW_CMD_STARTTLS:
+		if (code == 220) {
+			sess->flags |= SW_SESS_TLS;
+			sess->phase = SW_PH_TLS;
+		}
+		break;
+	case SW_CMD_MAIL:
+		if (cls == 2)
+			sess->phase = SW_PH_MAIL;
+		break;
+	case SW_CMD_RCPT:
+		sess->rcpt++;
+		st->rcpt++;
+		if (cls == 2 && sess->phase < SW_PH_RCPT)
+			sess->phase = SW_PH_RCPT;
+		if (cls == 5) {
+			sess->rcpt_rejected++;
+			st->rcpt_rejected++;
+		}
+		__sync_fetch_and_add(&src->rcpt, 1);
+		sw_health_window(cfg, src, now);
+		src->win_rcpt++;
+		if (cls == 5) {
+			__sync_fetch_and_add(&src->rcpt_rejected, 1);
+			src->win_rejected++;
+			if (known)
+				sw_health_judge(cfg, key, src, now, st);
+		}
+		break;
+	case SW_CMD_DATA:
+		if (code == 354) {
+			sess->flags |= SW_SESS_BODY;
+			sess->phase = SW_PH_DATA;
+		}
+		break;
+	case SW_CMD_RSET:
+		if (cls == 2 && sess->phase > SW_PH_HELO && sess->phase < SW_PH_QUIT)
+			sess->phase = SW_PH_HELO;
+		break;
+	case SW_CMD_QUIT:
+		if (code == 221) {
+			sess->flags |= SW_SESS_QUIT;
+			sess->phase = SW_PH_QUIT;
+		}
+		break;
+	default:
+		if (cls == 5)
+			sess->errors++;
+		break;
+	}
+}
+
+struct sw_reply_ctx {
+	const struct sw_config *cfg;
+	const struct sw_src_key *key;
+	struct sw_source *src;
+	struct sw_session *sess;
+	const struct sw_scan_buf *buf;
+	const struct sw_lines *l;
+	struct sw_stats *st;
+	__u64 now;
+	__u32 finals;
+	bool known;
+};
+
+/* bpf_loop body: line @i of the segment; verified once, not once per line. */
+static int sw_reply_step(__u32 i, void *data)
+{
+	struct sw_reply_ctx *c = data;
+	__u32 code;
+
+	if (i >= c->l->count || i >= SW_SCAN_LINES)
+		return 1;
+	code = sw_line_reply(c->buf, c->l, i, false);
+	if (!code)
+		return 0;
+	c->finals++;
+	sw_server_reply(c->cfg, c->key, c->src, c->known, c->sess, code, c->now, c->st);
+	/* After STARTTLS's 220 the rest is ciphertext. */
+	return c->sess->flags & SW_SESS_TLS ? 1 : 0;
+}
+
+static __always_inline void sw_server_replies(const struct sw_config *cfg, const struct sw_src_key *key,
+					      struct sw_source *src, bool known, struct sw_session *sess,
+					      const struct sw_scan_buf *buf, __u32 n, bool truncated, __u64 now,
+					      struct sw_stats *st)
+{
+	struct sw_lines l;
+	struct sw_reply_ctx c = { .cfg = cfg, .key = key, .src = src, .sess = sess, .buf = buf,
+				  .l = &l, .st = st, .now = now, .known = known };
+
+	sw_split_lines(buf, n, true, &l);
+	bpf_loop(SW_SCAN_LINES, sw_reply_step, &c, 0);
+	/* A long multi-line reply cut by the buffer: its end is in this segment all the same. */
+	if (!c.finals && truncated) {
+		__u32 code = sw_line_reply(buf, &l, 0, true);
+
+		if (code)
+			sw_server_reply(cfg, key, src, known, sess, code, now, st);
+	}
+}
+
+SEC("tc")
+int smtpwall_tc_egress(struct __sk_buff *skb)
+{
+	struct sw_packet p = {};
+	struct sw_session_key sk = {};
+	struct sw_src_key key = {};
+	struct sw_frame f;
+	struct sw_config *cfg;
+	struct sw_stats *st;
+	struct sw_session *sess;
+	struct sw_source *src;
+	struct sw_scan_buf *buf;
+	__u32 zero = 0, n;
+	bool known;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&sw_config, &zero);
+	st = bpf_map_lookup_elem(&sw_stats, &zero);
+	if (!cfg || !st || !(cfg->flags & SW_CFG_ENABLED))
+		return TC_ACT_OK;
+	/* Headers into the linear part; the payload is copied out below. */
+	bpf_skb_pull_data(skb, skb->len < SW_SCAN_BYTES ? skb->len : SW_SCAN_BYTES);
+	f.data = (void *)(long)skb->data;
+	f.data_end = (void *)(long)skb->data_end;
+	f.len = skb->len;
+	if (sw_parse_frame(&f, &p) != SW_P_TCP || !sw_port_guarded(cfg, bpf_ntohs(p.sport)))
+		return TC_ACT_OK;
+
+	/* The session as the client's side keys it. */
+	__builtin_memcpy(sk.saddr, p.daddr, 16);
+	__builtin_memcpy(sk.daddr, p.saddr, 16);
+	sk.sport = bpf_htons(p.dport);
+	sk.dport = p.sport;
+	sk.family = p.family;
+	sess = bpf_map_lookup_elem(&sw_sessions, &sk);
+	if (!sess)
+		return TC_ACT_OK;
+	st->server_packets++;
+	sess->server_packets++;
+	sess->server_bytes += p.payload_len;
+	sw_addr_src_key(cfg, p.daddr, p.family, &key);
+	src = bpf_map_lookup_elem(&sw_sources, &key);
+	known = src != NULL;
+	/*
+	 * A source forgotten while its session lives on (rare): its counts go
+	 * to a per-CPU sink, and no policy judges it. One pointer that is
+	 * never NULL also keeps the compiler from computing field addresses
+	 * before a NULL check, which the verifier refuses.
+	 */
+	if (!src)
+		src = bpf_map_lookup_elem(&sw_scratch, &zero);
+	if (!src)
+		return TC_ACT_OK;
+
+	if (p.tcp_flags & SW_TCP_RST) {
+		/* Reset by the server (or torn down by the daemon): the session is over. */
+		struct sw_session ended = *sess;
+
+		if (!bpf_map_delete_elem(&sw_sessions, &sk)) {
+			st->server_closed++;
+			st->sessions_closed++;
+			if (src->sessions_open)
+				__sync_fetch_and_add(&src->sessions_open, -1);
+			sw_session_end(&ended, src, false, sw_now(), st);
+		}
+		return TC_ACT_OK;
+	}
+	if ((p.tcp_flags & SW_TCP_FIN) && !(sess->flags & SW_SESS_SRV_CLOSE)) {
+		sess->flags |= SW_SESS_SRV_CLOSE;
+		st->server_closed++;
+	}
+	if (!p.has_payload)
+		return TC_ACT_OK;
+	now = sw_now();
+	sess->last_server_ns = now;
+	if (sess->flags & SW_SESS_TLS) {
+		if (!sess->greeting_ns)
+			sess->greeting_ns = now;
+		return TC_ACT_OK;
+	}
+	buf = bpf_map_lookup_elem(&sw_scan, &zero);
+	if (!buf)
+		return TC_ACT_OK;
+	n = p.payload_len;
+	if (n > SW_SCAN_BYTES)
+		n = SW_SCAN_BYTES;
+	if (!n || bpf_skb_load_bytes(skb, p.payload_off, buf->b, n))
+		return TC_ACT_OK;
+	sw_server_replies(cfg, &key, src, known, sess, buf, n, p.payload_len > SW_SCAN_BYTES, now, st);
+	return TC_ACT_OK;
+}
+
+/* ---- the daemon's requests ---- */
+
+/*
+ * Penalise a source for what only the daemon sees (idle sessions), through
+ * the same escalation as the program's own penalties. Run by the daemon
+ * with BPF_PROG_RUN; never attached.
+ */
+SEC("syscall")
+int smtpwall_ctl_penalize(struct sw_ctl_penalty *req)
+{
+	struct sw_ctl_penalty r;
+	struct sw_config *cfg;
+	struct sw_stats *st;
+	struct sw_source *src;
+	__u32 zero = 0;
+	__u64 now;
+	int result = 0;
+
+	/* One copy of the request: context fields are read at fixed offsets only. */
+	__builtin_memcpy(&r, req, sizeof(r));
+	now = sw_test_clock ? sw_test_now_ns : r.now_ns;
+	cfg = bpf_map_lookup_elem(&sw_config, &zero);
+	st = bpf_map_lookup_elem(&sw_stats, &zero);
+	src = bpf_map_lookup_elem(&sw_sources, &r.src);
+	if (!cfg || !st)
+		result = -22;	/* EINVAL */
+	else if (!src)
+		result = -2;	/* ENOENT */
+	else if (src->penalty_until_ns > now)
+		result = -114;	/* EALREADY */
+	else
+		sw_penalize(cfg, &r.src, src, r.reason, r.detail, now, st);
+	req->result = result;
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,6 +15,9 @@
 #define SW_AF_INET  2	/* AF_INET, without pulling libc into BPF */
 #define SW_AF_INET6 10	/* AF_INET6 */
 
+/* Ports whose sessions are TLS from the start, at most. */
+#define SW_TLS_PORTS 4
+
 /* Guarded ports are a bitmap indexed by TCP destination port. */
 #define SW_PORT_WORDS (65536 / 64)
 
@@ -34,7 +37,13 @@ enum sw_reason {
 	SW_R_FLOOD,	   /* new-source flood, SYN from an unknown source, [flood] action=drop */
 	SW_R_COUNTRY,	   /* the source's country is blocked ([country] action = block) */
 	SW_R_COUNTRY_RATE, /* the country's own new-connection rate ([country] country_rate) */
-	SW_R_MAX
+	SW_R_EMERGENCY,	   /* emergency mode: new sessions only from sources known to be good */
+	SW_R_MAX,	   /* drop reasons end here; the rest are reasons of penalties only */
+	SW_R_IDLE = SW_R_MAX, /* the source held too many idle sessions ([sessions] max_idle) */
+	SW_R_PREGREET,	   /* the client talked before the server's greeting */
+	SW_R_HARVEST,	   /* too many rejected recipients (directory harvest) */
+	SW_R_AUTH,	   /* too many failed logins */
+	SW_R_ALL
 };
 
 /* Kinds of frames the parser could not make sense of. */
@@ -60,6 +69,8 @@ enum sw_malformed {
 #define SW_CFG_DRY_RUN	      (1U << 1) /* count would-drops, drop nothing */
 #define SW_CFG_MALFORMED_PASS (1U << 2) /* pass malformed frames instead of dropping them */
 #define SW_CFG_FLOOD_DROP     (1U << 3) /* drop SYNs of unknown sources while the new-source gate is shut */
+#define SW_CFG_EMERGENCY      (1U << 4) /* emergency mode: new sessions only from known-good sources */
+#define SW_CFG_EMERG_HOME     (1U << 5) /* ... and from home-country sources ([emergency] admit_home) */
 
 /*
  * The kernel's view of the configuration: one entry in the sw_config array,
@@ -85,6 +96,14 @@ struct sw_config {
 	__u32 flags;		  /* SW_CFG_* */
 	__u32 list_fine;	  /* SW_LIST_FINE_*: maintained with list_gen by the list writers */
 	__u32 geo_gen;		  /* bumped after each geo table swap; invalidates cached countries */
+	/* Session health ([sessions]): 0 disables a policy. */
+	__u64 health_window_ns;	  /* pregreet, harvest and auth counts are kept over this window */
+	__u64 good_ttl_ns;	  /* a source that completed a session is known good this long */
+	__u32 pregreet_limit;	  /* sessions talking before the greeting that earn a penalty */
+	__u32 harvest_min;	  /* rejected recipients before the ratio is judged */
+	__u32 harvest_ratio;	  /* percent of recipients rejected that is a harvest */
+	__u32 auth_fail_limit;	  /* failed logins that earn a penalty */
+	__u16 tls_ports[SW_TLS_PORTS]; /* TLS from the first byte (465); 0 = unused */
 };
 
 /* Per-CPU totals, summed by user space. */
@@ -104,6 +123,16 @@ struct sw_stats {
 	__u64 fragments;	/* non-first fragments of guarded traffic */
 	__u64 penalties;	/* times a source was sent to the penalty box */
 	__u64 events_lost;	/* ring buffer full: event not delivered */
+	__u64 server_packets;	/* egress: segments of guarded sessions from the server */
+	__u64 greetings;	/* server greetings seen */
+	__u64 pregreet;		/* sessions where the client talked before the greeting */
+	__u64 rcpt;		/* RCPT commands answered */
+	__u64 rcpt_rejected;	/* ... with 5xx */
+	__u64 auth_failed;	/* failed logins (535 / 5xx to AUTH) */
+	__u64 messages;		/* messages accepted (2xx after the data) */
+	__u64 sessions_completed; /* closed after a message or a QUIT */
+	__u64 sessions_abandoned; /* closed without either */
+	__u64 server_closed;	/* sessions reset or closed by the server */
 	__u64 dropped[SW_R_MAX];
 	__u64 would_drop[SW_R_MAX];	/* dry-run */
 	__u64 malformed[SW_M_MAX];	/* seen, whatever the verdict */
@@ -172,6 +201,22 @@ struct sw_source {
 	__u32 geo_gen;		/* sw_config.geo_gen when `country` was classified */
 	__u16 country;		/* SW_COUNTRY_* id of the source key's address; valid while geo_gen matches */
 	__u16 pad[3];
+	/* Session health: totals, and counts within the health window. */
+	__u64 last_good_ns;	/* last session completed (a message, or a QUIT after HELO) */
+	__u64 health_window_ns;	/* start of the current health window */
+	__u64 sessions_completed;
+	__u64 sessions_abandoned;
+	__u64 session_ns_total;	/* durations of the sessions ended, added up */
+	__u64 session_ns_max;
+	__u64 messages;
+	__u64 rcpt;
+	__u64 rcpt_rejected;
+	__u64 auth_failed;
+	__u64 pregreet;
+	__u32 win_rcpt;		/* within the health window */
+	__u32 win_rejected;
+	__u32 win_auth_failed;
+	__u32 win_pregreet;
 };
 
 /* A TCP connection to a guarded port, seen from the client's side. */
@@ -185,19 +230,78 @@ struct sw_session_key {
 };
 
 /* sw_session.flags */
-#define SW_SESS_HANDSHAKE (1U << 0) /* created by the ACK of a handshake admitted here */
+#define SW_SESS_HANDSHAKE (1U << 0) /* created by the ACK of a handshake admitted here: seen from the start */
+#define SW_SESS_TLS	  (1U << 1) /* encrypted (STARTTLS done, or port 465): the dialogue is not read */
+#define SW_SESS_BODY	  (1U << 2) /* the client sends message data (after 354, or BDAT) */
+#define SW_SESS_PREGREET  (1U << 3) /* the client talked before the server's greeting */
+#define SW_SESS_AUTH	  (1U << 4) /* an AUTH exchange is in progress */
+#define SW_SESS_QUIT	  (1U << 5) /* the server answered QUIT */
+#define SW_SESS_SRV_CLOSE (1U << 6) /* the server closed (FIN) or said 421 */
+#define SW_SESS_COUNTED	  (1U << 7) /* completed/abandoned already counted for the source */
+
+/*
+ * SMTP phase: how far the dialogue went, from the client's commands and the
+ * server's answers, while it is readable (before STARTTLS).
+ */
+enum sw_phase {
+	SW_PH_CONNECTED = 0,	/* handshake done, no greeting yet */
+	SW_PH_GREETED,		/* the server greeted; waiting for HELO/EHLO */
+	SW_PH_HELO,		/* HELO/EHLO done */
+	SW_PH_AUTH,		/* logged in */
+	SW_PH_MAIL,		/* MAIL FROM accepted */
+	SW_PH_RCPT,		/* a recipient accepted */
+	SW_PH_DATA,		/* sending the message */
+	SW_PH_DELIVERED,	/* a message accepted; may send another */
+	SW_PH_QUIT,		/* QUIT answered */
+	SW_PH_TLS,		/* encrypted: phase unknown from here */
+	SW_PH_MAX
+};
+
+/* Client commands, queued until the server answers them (pipelining). */
+enum sw_cmd {
+	SW_CMD_OTHER = 0,
+	SW_CMD_HELO,		/* HELO, EHLO, LHLO */
+	SW_CMD_STARTTLS,
+	SW_CMD_AUTH,
+	SW_CMD_MAIL,
+	SW_CMD_RCPT,
+	SW_CMD_DATA,
+	SW_CMD_BDAT,
+	SW_CMD_RSET,
+	SW_CMD_QUIT,
+};
+
+#define SW_CMDQ 8		/* commands awaiting a reply, per session */
 
 /*
  * Created when the client's ACK completes the handshake (never on the SYN,
- * so half-open floods do not churn this table). The daemon judges idleness
- * by watching `packets`; the program reads no clock for established traffic.
+ * so half-open floods do not churn this table). The XDP program writes the
+ * client's side, the tc egress program the server's; the program reads the
+ * clock only for segments that carry data, so idleness is judged from
+ * `last_client_ns` and `last_server_ns` by the daemon.
  */
 struct sw_session {
 	__u64 start_ns;
 	__u64 packets;		/* from the client, including the creating ACK */
 	__u64 bytes;
+	__u64 last_client_ns;	/* last client segment with data; 0 = none yet */
+	__u64 greeting_ns;	/* the server's greeting (its first data); 0 = not yet */
+	__u64 last_server_ns;	/* last server segment with data */
+	__u64 server_packets;
+	__u64 server_bytes;
 	__u32 flags;		/* SW_SESS_* */
-	__u32 pad;
+	__u16 rcpt;		/* RCPT commands answered */
+	__u16 rcpt_rejected;	/* ... with 5xx */
+	__u16 messages;		/* messages accepted */
+	__u16 errors;		/* other commands answered 5xx */
+	__u8 phase;		/* enum sw_phase */
+	__u8 auth_failed;
+	__u8 cmd_head;		/* written by XDP: next free slot of cmdq */
+	__u8 cmd_tail;		/* written by tc: next command to be answered */
+	__u8 cmdq[SW_CMDQ];	/* enum sw_cmd */
+	__u16 last_reply;	/* the server's last reply code */
+	__u8 last_cmd_rcpt;	/* the last reply answered a RCPT */
+	__u8 pad[5];
 };
 
 /* Allow/deny list LPM keys. */
@@ -326,7 +430,8 @@ struct sw_country_policy {
 	__u64 agg_tolerance_ns;
 	__u32 max_sessions;	/* per source */
 	__u8 action;		/* enum sw_country_action */
-	__u8 pad[3];
+	__u8 home;		/* a [geo] home country: admitted in emergency with [emergency] admit_home */
+	__u8 pad[2];
 };
 
 /* The country-wide rate's GCRA word, shared by all CPUs. */
@@ -350,6 +455,20 @@ struct sw_country_stats {
 /* Ring buffer events */
 enum sw_event_type {
 	SW_EV_PENALTY = 1,	/* a source entered the penalty box */
+};
+
+/*
+ * The daemon's request to the sw_ctl program (BPF_PROG_RUN): penalise a
+ * source for what only user space can see (idle sessions), with the same
+ * escalation as the kernel's own penalties.
+ */
+struct sw_ctl_penalty {
+	struct sw_src_key src;
+	__u32 reason;		/* enum sw_reason */
+	__u32 detail;		/* e.g. idle sessions held, for the event */
+	__u64 now_ns;		/* CLOCK_MONOTONIC */
+	__s32 result;		/* out: 0 penalised, -ENOENT no state, -EALREADY already */
+	__u32 pad;
 };
 
 struct sw_event {
