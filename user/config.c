@@ -63,6 +63,11 @@ enum key_kind {
 	K_FLOOD_ACTION,	/* pass|drop into flood_drop */
 	K_CIDR,		/* [allow]/[deny] entry */
 	K_GEO_PATH,	/* [geo] database: absolute path, or empty for none */
+	K_PERCENT,	/* unsigned 0-100 with an optional '%' */
+	K_MARK,		/* unsigned count, or N% of [emergency] capacity */
+	K_EMERG_MODE,	/* auto|on|off */
+	K_TLS_PORTS,	/* up to SW_TLS_PORTS ports */
+	K_TEARDOWN,	/* penalised|never */
 	K_HOME,		/* [geo] home: country codes */
 };
 
@@ -109,6 +114,31 @@ static const struct key_def keys[] = {
 	{ "capacity", "sources", K_UINT, F(max_sources), 1024, 16777216 },
 	{ "capacity", "sessions", K_UINT, F(max_session_entries), 1024, 16777216 },
 
+	{ "sessions", "idle_greeted", K_DURATION, F(idle_greeted_ns), 1, MAX_DURATION },
+	{ "sessions", "idle_helo", K_DURATION, F(idle_helo_ns), 1, MAX_DURATION },
+	{ "sessions", "idle_mail", K_DURATION, F(idle_mail_ns), 1, MAX_DURATION },
+	{ "sessions", "idle_data", K_DURATION, F(idle_data_ns), 1, MAX_DURATION },
+	{ "sessions", "idle_tls", K_DURATION, F(idle_tls_ns), 1, MAX_DURATION },
+	{ "sessions", "max_idle", K_UINT, F(max_idle), 0, 1000000 },
+	{ "sessions", "teardown", K_TEARDOWN, 0 },
+	{ "sessions", "pregreet", K_UINT, F(pregreet_limit), 0, 1000000 },
+	{ "sessions", "harvest_min", K_UINT, F(harvest_min), 0, 1000000 },
+	{ "sessions", "harvest_ratio", K_PERCENT, F(harvest_ratio), 1, 100 },
+	{ "sessions", "auth_failures", K_UINT, F(auth_fail_limit), 0, 1000000 },
+	{ "sessions", "window", K_DURATION, F(health_window_ns), 1, MAX_DURATION },
+	{ "sessions", "good_ttl", K_DURATION, F(good_ttl_ns), 1, MAX_DURATION },
+	{ "sessions", "tls_ports", K_TLS_PORTS, 0 },
+
+	{ "emergency", "mode", K_EMERG_MODE, 0 },
+	{ "emergency", "capacity", K_UINT, F(mta_capacity), 1, 10000000 },
+	{ "emergency", "high", K_MARK, F(emerg_high), 1, 10000000 },
+	{ "emergency", "low", K_MARK, F(emerg_low), 0, 10000000 },
+	{ "emergency", "rate", K_RATE, F(emerg_rate_interval_ns) },
+	{ "emergency", "hold", K_DURATION, F(emerg_hold_ns), 1, MAX_DURATION },
+	{ "emergency", "idle", K_DURATION, F(emerg_idle_ns), 1, MAX_DURATION },
+	{ "emergency", "teardown_max", K_UINT, F(emerg_teardown_max), 0, 1000000 },
+	{ "emergency", "admit_home", K_BOOL, F(emerg_admit_home) },
+
 	{ "geo", "database", K_GEO_PATH, 0 },
 	{ "geo", "home", K_HOME, 0 },
 
@@ -127,7 +157,7 @@ static const char *const country_keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
-	"general", "limits", "penalty", "flood", "capacity", "geo", "allow", "deny",
+	"general", "limits", "penalty", "flood", "capacity", "sessions", "emergency", "geo", "allow", "deny",
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -156,6 +186,7 @@ struct loader {
 	int err_line;		/* first error we found; 0 = none yet */
 	char err[MSG_LEN];	/* its message, after "<path>:<line>: " */
 	int base_line, max_line; /* where [penalty] base/max were set */
+	int mark_line;		/* where [emergency] capacity, high or low was last set */
 	struct list_load allow, deny;
 };
 
@@ -258,7 +289,8 @@ static void check_section_line(struct loader *l, const char *line)
 	}
 	if (!known_section(name))
 		set_error(l, "unknown section [%s] (known: [general], [limits], [penalty], "
-			  "[flood], [capacity], [geo], [country ...], [allow], [deny])", name);
+			  "[flood], [capacity], [sessions], [emergency], [geo], [country ...], [allow], "
+			  "[deny])", name);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -785,6 +817,96 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		return parse_path(s->geo_database, v, msg);
 	case K_HOME:
 		return parse_home(s, v, msg);
+	case K_PERCENT: {
+		char num[32];
+		size_t n = strlen(v);
+		unsigned x;
+
+		if (n && v[n - 1] == '%')
+			n--;
+		if (n >= sizeof(num)) {
+			snprintf(msg, SW_ERR_LEN, "invalid percentage \"%.40s\"", v);
+			return -1;
+		}
+		memcpy(num, v, n);
+		num[n] = 0;
+		if (sw_parse_uint(num, k->min, k->max, &u, msg))
+			return -1;
+		x = u;
+		memcpy(field, &x, sizeof(x));
+		return 0;
+	}
+	case K_MARK: {
+		char num[32];
+		size_t n = strlen(v);
+		bool pct = n && v[n - 1] == '%';
+		bool *pct_field = k->off == F(emerg_high) ? &s->emerg_high_pct : &s->emerg_low_pct;
+		unsigned x;
+
+		if (pct)
+			n--;
+		if (n >= sizeof(num)) {
+			snprintf(msg, SW_ERR_LEN, "invalid value \"%.40s\" (a count, or a percentage of "
+				 "capacity such as 90%%)", v);
+			return -1;
+		}
+		memcpy(num, v, n);
+		num[n] = 0;
+		if (sw_parse_uint(num, pct ? 0 : k->min, pct ? 100 : k->max, &u, msg))
+			return -1;
+		x = u;
+		memcpy(field, &x, sizeof(x));
+		*pct_field = pct;
+		return 0;
+	}
+	case K_EMERG_MODE: {
+		static const char *const modes[] = { "auto", "on", "off" };
+
+		if ((i = parse_choice(v, modes, 3, msg)) < 0)
+			return -1;
+		s->emergency_mode = (enum sw_emergency_mode)i;
+		return 0;
+	}
+	case K_TEARDOWN: {
+		static const char *const td[] = { "penalised", "never" };
+
+		if ((i = parse_choice(v, td, 2, msg)) < 0)
+			return -1;
+		s->teardown_penalised = i == 0;
+		return 0;
+	}
+	case K_TLS_PORTS: {
+		uint16_t tls[SW_TLS_PORTS] = { 0 };
+		const char *p = v;
+		int n = 0;
+
+		while (*p) {
+			char num[16];
+			size_t len;
+
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			if (!*p)
+				break;
+			len = strcspn(p, " \t,");
+			if (len >= sizeof(num)) {
+				snprintf(msg, SW_ERR_LEN, "invalid port \"%.20s\"", p);
+				return -1;
+			}
+			memcpy(num, p, len);
+			num[len] = 0;
+			if (sw_parse_uint(num, 1, 65535, &u, msg))
+				return -1;
+			if (n == SW_TLS_PORTS) {
+				snprintf(msg, SW_ERR_LEN, "too many ports (at most %d)", SW_TLS_PORTS);
+				return -1;
+			}
+			tls[n++] = u;
+			p += len;
+		}
+		memcpy(s->tls_ports, tls, sizeof(tls));
+		return 0;
+	}
 	}
 	snprintf(msg, SW_ERR_LEN, "internal error: unhandled key kind");
 	return -1;
@@ -845,6 +967,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			set_error(l, "[%s] %s: %s", section, name, msg);
 		return 0;
 	}
+	if (k->kind == K_MARK || k->off == F(mta_capacity))
+		l->mark_line = l->lineno;
 	if (k->kind == K_DURATION && k->off == F(penalty_base_ns))
 		l->base_line = l->lineno;
 	if (k->kind == K_DURATION && k->off == F(penalty_max_ns))
@@ -876,6 +1000,12 @@ static void check_settings(struct loader *l)
 	}
 	if (l->err_line)
 		return;
+	if (sw_settings_emerg_low(s) >= sw_settings_emerg_high(s)) {
+		l->lineno = l->mark_line;
+		set_error(l, "[emergency] low (%u sessions) must be below high (%u sessions)",
+			  sw_settings_emerg_low(s), sw_settings_emerg_high(s));
+		return;
+	}
 	if (s->penalty_max_ns >= s->penalty_base_ns)
 		return;
 	sw_format_duration(s->penalty_base_ns, base, sizeof(base));
@@ -927,6 +1057,72 @@ void sw_settings_defaults(struct sw_settings *s)
 
 	s->max_sources = SW_DEFAULT_MAX_SOURCES;
 	s->max_session_entries = SW_DEFAULT_MAX_SESSIONS;
+
+	/*
+	 * Real MTAs answer within seconds; Postfix itself waits 300 s
+	 * (smtpd_timeout) on every read, which is what lets idle sessions
+	 * starve it. These are far below that and far above a slow sender.
+	 */
+	s->idle_greeted_ns = 30 * NS_PER_SEC;
+	s->idle_helo_ns = 60 * NS_PER_SEC;
+	s->idle_mail_ns = 120 * NS_PER_SEC;
+	s->idle_data_ns = 180 * NS_PER_SEC;
+	s->idle_tls_ns = 120 * NS_PER_SEC;
+	s->max_idle = 3;
+	s->teardown_penalised = true;
+	s->pregreet_limit = 1;
+	s->harvest_min = 10;
+	s->harvest_ratio = 50;
+	s->auth_fail_limit = 5;
+	s->health_window_ns = 10 * NS_PER_MIN;
+	s->good_ttl_ns = 24 * NS_PER_H;
+	s->tls_ports[0] = 465;
+
+	s->emergency_mode = SW_EM_AUTO;
+	s->mta_capacity = 100;		/* Postfix's default_process_limit */
+	s->emerg_high = 90;
+	s->emerg_high_pct = true;
+	s->emerg_low = 70;
+	s->emerg_low_pct = true;
+	s->emerg_rate_interval_ns = 0;
+	s->emerg_hold_ns = 30 * NS_PER_SEC;
+	s->emerg_idle_ns = 10 * NS_PER_SEC;
+	s->emerg_teardown_max = 100;
+	s->emerg_admit_home = false;
+}
+
+unsigned sw_settings_emerg_high(const struct sw_settings *s)
+{
+	unsigned v = s->emerg_high_pct ? (unsigned)((uint64_t)s->mta_capacity * s->emerg_high / 100)
+				       : s->emerg_high;
+
+	return v ? v : 1;
+}
+
+unsigned sw_settings_emerg_low(const struct sw_settings *s)
+{
+	return s->emerg_low_pct ? (unsigned)((uint64_t)s->mta_capacity * s->emerg_low / 100) : s->emerg_low;
+}
+
+uint64_t sw_settings_idle_ns(const struct sw_settings *s, unsigned phase)
+{
+	switch (phase) {
+	case SW_PH_GREETED:
+		return s->idle_greeted_ns;
+	case SW_PH_HELO:
+	case SW_PH_AUTH:
+	case SW_PH_DELIVERED:
+		return s->idle_helo_ns;
+	case SW_PH_MAIL:
+	case SW_PH_RCPT:
+		return s->idle_mail_ns;
+	case SW_PH_DATA:
+		return s->idle_data_ns;
+	case SW_PH_TLS:
+		return s->idle_tls_ns;
+	default:
+		return 0;	/* before the greeting the server is the one to wait for; after QUIT, done */
+	}
 }
 
 void sw_settings_free(struct sw_settings *s)
@@ -1041,6 +1237,7 @@ void sw_settings_country_policy(const struct sw_settings *s, unsigned id, struct
 
 	memset(out, 0, sizeof(*out));
 	out->action = SW_CA_ALLOW;
+	out->home = id >= SW_COUNTRY_FIRST && id <= SW_COUNTRY_LAST && s->geo_home[id];
 	if (!r)
 		return;
 	out->action = r->action;
@@ -1080,4 +1277,13 @@ void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k)
 		k->flags |= SW_CFG_MALFORMED_PASS;
 	if (s->flood_drop)
 		k->flags |= SW_CFG_FLOOD_DROP;
+	if (s->emerg_admit_home)
+		k->flags |= SW_CFG_EMERG_HOME;
+	k->health_window_ns = s->health_window_ns;
+	k->good_ttl_ns = s->good_ttl_ns;
+	k->pregreet_limit = s->pregreet_limit;
+	k->harvest_min = s->harvest_min;
+	k->harvest_ratio = s->harvest_ratio;
+	k->auth_fail_limit = s->auth_fail_limit;
+	memcpy(k->tls_ports, s->tls_ports, sizeof(k->tls_ports));
 }

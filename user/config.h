@@ -20,6 +20,7 @@
 
 enum sw_xdp_mode { SW_XDP_AUTO = 0, SW_XDP_NATIVE, SW_XDP_GENERIC };
 enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
+enum sw_emergency_mode { SW_EM_AUTO = 0, SW_EM_ON, SW_EM_OFF };
 
 /* A static allow/deny entry from the config file. */
 struct sw_config_entry {
@@ -84,6 +85,35 @@ struct sw_settings {
 	unsigned max_sources;		/* sw_sources / sw_reaped entries */
 	unsigned max_session_entries;	/* sw_sessions entries */
 
+	/* [sessions]: idle thresholds by phase (the client silent while the server waits) */
+	uint64_t idle_greeted_ns;	/* greeted, no HELO yet */
+	uint64_t idle_helo_ns;		/* after HELO/AUTH or between messages */
+	uint64_t idle_mail_ns;		/* inside a transaction (MAIL, RCPT) */
+	uint64_t idle_data_ns;		/* sending the message */
+	uint64_t idle_tls_ns;		/* encrypted: phase unknown */
+	unsigned max_idle;		/* idle sessions a source may hold; more: penalty; 0 = off */
+	bool teardown_penalised;	/* tear down the sessions of a source penalised for its sessions */
+	unsigned pregreet_limit;	/* 0 = off */
+	unsigned harvest_min;		/* 0 = off */
+	unsigned harvest_ratio;		/* percent */
+	unsigned auth_fail_limit;	/* 0 = off */
+	uint64_t health_window_ns;
+	uint64_t good_ttl_ns;
+	uint16_t tls_ports[SW_TLS_PORTS];
+
+	/* [emergency] */
+	enum sw_emergency_mode emergency_mode;	/* initial; `smtpwall emergency` overrides, kept in state.db */
+	unsigned mta_capacity;		/* sessions the MTA can serve at once */
+	unsigned emerg_high;		/* enter at this many sessions (absolute or % of capacity) */
+	bool emerg_high_pct;
+	unsigned emerg_low;		/* may leave below this many */
+	bool emerg_low_pct;
+	uint64_t emerg_rate_interval_ns; /* enter when new sessions come faster than this rate; 0 = off */
+	uint64_t emerg_hold_ns;		/* stay at least this long */
+	uint64_t emerg_idle_ns;		/* sessions idle this long are torn down while it lasts */
+	unsigned emerg_teardown_max;	/* teardowns per GC run */
+	bool emerg_admit_home;
+
 	/* [geo] */
 	char geo_database[SW_PATH_LEN];	/* "" = no country data (default) */
 	bool geo_home[SW_COUNTRY_IDS];	/* the home countries, by id */
@@ -122,6 +152,12 @@ void sw_settings_free(struct sw_settings *s);
  * data) is always allow. Per-source values not set inherit [limits].
  */
 void sw_settings_country_policy(const struct sw_settings *s, unsigned id, struct sw_country_policy *out);
+
+/* The emergency marks in sessions, percentages resolved against the capacity. */
+unsigned sw_settings_emerg_high(const struct sw_settings *s);
+unsigned sw_settings_emerg_low(const struct sw_settings *s);
+/* The idle threshold of a session in @phase (enum sw_phase); 0: not judged. */
+uint64_t sw_settings_idle_ns(const struct sw_settings *s, unsigned phase);
 
 /* Fill the kernel's struct sw_config (flags include SW_CFG_ENABLED). list_gen is left 0. */
 void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k);

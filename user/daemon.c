@@ -143,12 +143,20 @@ static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *er
 	for (int i = 0; i < s->n_interfaces; i++) {
 		char mode[16];
 
+		char how[8];
+
 		if (sw_loader_attach(l, s->interfaces[i], s->xdp_mode, mode, sizeof(mode), err, errlen)) {
 			sw_err("%s", err);
 			failures++;
 			continue;
 		}
-		sw_info("attached to %s (%s XDP)", s->interfaces[i], mode);
+		/* Without the egress side, limits still work; session health does not. */
+		if (sw_loader_attach_egress(l, s->interfaces[i], how, sizeof(how), err, errlen)) {
+			sw_err("%s: the server's side of sessions is not seen (no greeting, replies, "
+			       "idle judgement)", err);
+			snprintf(how, sizeof(how), "none");
+		}
+		sw_info("attached to %s (%s XDP, %s egress)", s->interfaces[i], mode, how);
 	}
 	/* Interfaces no longer in the config. */
 	n = sw_attachments(s->bpffs_dir, att, SW_MAX_IFACES * 2);

@@ -27,6 +27,7 @@ struct sw_kernel {
 /* Number of pinned maps, the files under bpffs_dir (besides the links). */
 #define SW_N_MAPS 17
 #define SW_LINK_PREFIX "link_"
+#define SW_EGRESS_PREFIX "egress_"
 
 void sw_kernel_init(struct sw_kernel *k);
 /*

@@ -256,6 +256,102 @@ int sw_loader_attach(struct sw_loader *l, const char *ifname, enum sw_xdp_mode m
 	return 0;
 }
 
+/*
+ * The server's side: tc egress. A tcx link (kernel 6.6+) pinned like the
+ * XDP link, so it survives the daemon and a restart moves it to the new
+ * program in one step; older kernels get a classic clsact filter, which
+ * stays attached too and is replaced in place.
+ */
+#ifndef SW_BPF_TCX_EGRESS
+#define SW_BPF_TCX_EGRESS 47	/* BPF_TCX_EGRESS, newer than these headers */
+#endif
+#define SW_TC_HANDLE 0x5357	/* "SW" */
+#define SW_TC_PRIO   1
+
+static void egress_path(const char *dir, const char *ifname, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" SW_EGRESS_PREFIX "%s", dir, ifname);
+}
+
+int sw_loader_attach_egress(struct sw_loader *l, const char *ifname, char *how, size_t how_len, char *err,
+			    size_t errlen)
+{
+	int prog_fd = bpf_program__fd(l->skel->progs.smtpwall_tc_egress);
+	char path[SW_PATH_LEN + 32];
+	int ifindex, link_fd, ret;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	egress_path(l->k.dir, ifname, path, sizeof(path));
+	link_fd = bpf_obj_get(path);
+	if (link_fd >= 0) {
+		if (link_ifindex(link_fd) == ifindex && !bpf_link_update(link_fd, prog_fd, NULL)) {
+			close(link_fd);
+			snprintf(how, how_len, "tcx");
+			return 0;
+		}
+		sw_warn("%s: pinned egress link is stale, attaching anew", ifname);
+		close(link_fd);
+		unlink(path);
+	}
+	link_fd = bpf_link_create(prog_fd, ifindex, SW_BPF_TCX_EGRESS, NULL);
+	if (link_fd >= 0) {
+		if (bpf_obj_pin(link_fd, path)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot pin the egress link at %s: %s", path, strerror(-ret));
+			close(link_fd);
+			return ret;
+		}
+		close(link_fd);
+		snprintf(how, how_len, "tcx");
+		return 0;
+	}
+	/* No tcx: a clsact qdisc and a direct-action filter, replaced if there. */
+	{
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE, .priority = SW_TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+
+		ret = bpf_tc_hook_create(&hook);
+		if (ret && ret != -EEXIST) {
+			snprintf(err, errlen, "cannot add a clsact qdisc to %s: %s", ifname, strerror(-ret));
+			return ret;
+		}
+		ret = bpf_tc_attach(&hook, &opts);
+		if (ret) {
+			snprintf(err, errlen, "cannot attach the egress program to %s: %s", ifname,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	snprintf(how, how_len, "tc");
+	return 0;
+}
+
+/* Remove the egress program of @ifname, whichever way it was attached. */
+static void detach_egress(const char *dir, const char *ifname)
+{
+	char path[SW_PATH_LEN + 32];
+	int fd, ifindex = if_nametoindex(ifname);
+
+	egress_path(dir, ifname, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(path);
+	}
+	if (ifindex) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SW_TC_HANDLE, .priority = SW_TC_PRIO);
+
+		bpf_tc_detach(&hook, &opts);	/* ENOENT when it was a tcx link: fine */
+	}
+}
+
 int sw_attachments(const char *dir, struct sw_attachment *out, int max)
 {
 	struct dirent *de;
@@ -291,6 +387,7 @@ int sw_detach_iface(const char *dir, const char *ifname, char *err, size_t errle
 	char path[SW_PATH_LEN + 32];
 	int fd;
 
+	detach_egress(dir, ifname);
 	link_path(dir, ifname, path, sizeof(path));
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
@@ -326,6 +423,8 @@ int sw_detach_all(const char *dir, char *err, size_t errlen)
 
 		if (de->d_name[0] == '.')
 			continue;
+		if (!strncmp(de->d_name, SW_EGRESS_PREFIX, strlen(SW_EGRESS_PREFIX)))
+			detach_egress(dir, de->d_name + strlen(SW_EGRESS_PREFIX));
 		if (!strncmp(de->d_name, SW_LINK_PREFIX, strlen(SW_LINK_PREFIX))) {
 			int r = sw_detach_iface(dir, de->d_name + strlen(SW_LINK_PREFIX), err, errlen);
 

@@ -41,6 +41,14 @@ void sw_loader_close(struct sw_loader *l);
 int sw_loader_attach(struct sw_loader *l, const char *ifname, enum sw_xdp_mode mode,
 		     char *mode_out, size_t mode_len, char *err, size_t errlen);
 
+/*
+ * Attach the tc egress program (the server's side of each session) to
+ * @ifname: a pinned tcx link where the kernel has tcx, else a clsact
+ * filter. @how gets "tcx" or "tc".
+ */
+int sw_loader_attach_egress(struct sw_loader *l, const char *ifname, char *how, size_t how_len, char *err,
+			    size_t errlen);
+
 /* Attached interfaces, from the pinned links under @dir. */
 struct sw_attachment {
 	char ifname[SW_IFNAME_LEN];

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -28,7 +29,7 @@
 
 #include "store.h"
 
-#define SW_STORE_SCHEMA_VERSION 1
+#define SW_STORE_SCHEMA_VERSION 2
 #define SW_STORE_BUSY_MS	5000
 #define SW_CIDR_TEXT_LEN	(INET6_ADDRSTRLEN + 4)
 
@@ -57,6 +58,14 @@ static const char schema_sql[] =
 	/* sw_store_expire() and the expiry filter of sw_store_list() */
 	"CREATE INDEX IF NOT EXISTS lists_expires ON lists (expires_at)"
 	" WHERE expires_at != 0;";
+
+/* Version 2: operator settings that outlive the daemon (emergency mode). */
+static const char settings_sql[] =
+	"CREATE TABLE IF NOT EXISTS settings ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL"
+	");";
 
 static const char put_sql[] =
 	"INSERT OR REPLACE INTO lists"
@@ -327,13 +336,19 @@ static int init_schema(struct sw_store *st, char *err, size_t errlen)
 		goto rollback;
 	if (check_version(st, version, err, errlen))
 		goto rollback;
-	if (version < SW_STORE_SCHEMA_VERSION) {
-		/* a constant: PRAGMA takes no bound parameters */
-		if (sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(st->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
-			db_fail(st, err, errlen, "create the tables in");
-			goto rollback;
-		}
+	if (version < 1 && sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(st, err, errlen, "create the tables in");
+		goto rollback;
+	}
+	if (version < 2 && sqlite3_exec(st->db, settings_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(st, err, errlen, "add the settings table to");
+		goto rollback;
+	}
+	/* a constant: PRAGMA takes no bound parameters */
+	if (version < SW_STORE_SCHEMA_VERSION &&
+	    sqlite3_exec(st->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(st, err, errlen, "set the schema version of");
+		goto rollback;
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(st, err, errlen, "create the tables in");
@@ -667,4 +682,45 @@ int sw_store_expire(struct sw_store *st, int64_t now, char *err, size_t errlen)
 	rc = sqlite3_changes(st->db);
 	stmt_done(s);
 	return rc;
+}
+
+int sw_store_setting_get(struct sw_store *st, const char *key, char *value, size_t len, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM settings WHERE key = ?1", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, errlen, "read a setting from");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		snprintf(value, len, "%s", v ? (const char *)v : "");
+		ret = 1;
+	} else if (rc != SQLITE_DONE) {
+		ret = db_fail(st, err, errlen, "read a setting from");
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int sw_store_setting_put(struct sw_store *st, const char *key, const char *value, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, errlen, "write a setting to");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, errlen, "write a setting to");
+	return 0;
 }

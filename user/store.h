@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The state database (SQLite, <state_dir>/state.db): what must survive a
- * reboot. Today: bans and allows given on the command line. WAL mode, a
+ * reboot: bans and allows given on the command line, and operator settings
+ * such as the emergency mode. WAL mode, a
  * busy timeout, and a schema version so later issues can migrate.
  */
 #ifndef SW_STORE_H
@@ -43,5 +44,10 @@ int sw_store_list(struct sw_store *st, enum sw_list_kind kind, int64_t now,
 		  struct sw_store_entry **out, int *n, char *err, size_t errlen);
 /* Delete entries that expired before @now; returns how many, -1 on error. */
 int sw_store_expire(struct sw_store *st, int64_t now, char *err, size_t errlen);
+
+/* Settings kept across restarts and reboots (e.g. "emergency_mode"). 1 found, 0 not, -1 error. */
+int sw_store_setting_get(struct sw_store *st, const char *key, char *value, size_t len, char *err,
+			 size_t errlen);
+int sw_store_setting_put(struct sw_store *st, const char *key, const char *value, char *err, size_t errlen);
 
 #endif

@@ -43,6 +43,7 @@ struct pkt_opts {
 	int ip_version;		/* override (0 = correct) */
 	int tcp_opt_words;	/* TCP options, 4-byte words (0-10) */
 	int payload;		/* payload bytes */
+	const void *payload_data; /* @payload bytes to carry (NULL: 'x' filler), e.g. "EHLO x\r\n" */
 };
 
 static inline int pkt_family(const char *addr)
@@ -134,7 +135,10 @@ static inline size_t pkt_build(const struct pkt_opts *o, uint8_t *buf)
 		memset(l4 + 20, 1, 4 * o->tcp_opt_words);
 		p = l4 + tcp_len;
 	}
-	memset(p, 'x', o->payload);
+	if (o->payload_data)
+		memcpy(p, o->payload_data, o->payload);
+	else
+		memset(p, 'x', o->payload);
 	p += o->payload;
 	return p - buf;
 }

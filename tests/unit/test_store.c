@@ -432,7 +432,7 @@ static void test_wal_and_schema_version(void **state)
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	sw_store_close(st);
@@ -704,8 +704,38 @@ static void test_newer_schema_rejected(void **state)
 	sw_store_close(st);
 	raw_sql(f, "PRAGMA user_version = 7");
 	assert_null(sw_store_open(f->state, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (1)"));
+	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (2)"));
 	assert_non_null(strstr(f->err, f->state));
+}
+
+/* Settings persist across opens; a version 1 database gains the table, its lists kept. */
+static void test_settings_and_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_store *st = open_ok(f);
+	struct sw_store_entry e = { .kind = SW_LIST_KIND_DENY, .created_at = 100 };
+	char v[32] = "";
+
+	assert_int_equal(sw_store_setting_get(st, "emergency_mode", v, sizeof(v), f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_store_setting_put(st, "emergency_mode", "on", f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_store_setting_put(st, "emergency_mode", "off", f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_store_setting_get(st, "emergency_mode", v, sizeof(v), f->err, sizeof(f->err)), 1);
+	assert_string_equal(v, "off");
+	assert_int_equal(sw_parse_cidr("192.0.2.0/24", &e.cidr, f->err), 0);
+	put_ok(f, st, &e);
+	sw_store_close(st);
+
+	/* Back to what version 1 had: the lists table only. */
+	raw_sql(f, "DROP TABLE settings; PRAGMA user_version = 1");
+	st = open_ok(f);
+	assert_int_equal(sw_store_setting_get(st, "emergency_mode", v, sizeof(v), f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_store_setting_put(st, "emergency_mode", "auto", f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_store_get(st, SW_LIST_KIND_DENY, &e.cidr, &e, f->err, sizeof(f->err)), 1);
+	sw_store_close(st);
+	st = open_ok(f);
+	assert_int_equal(sw_store_setting_get(st, "emergency_mode", v, sizeof(v), f->err, sizeof(f->err)), 1);
+	assert_string_equal(v, "auto");
+	sw_store_close(st);
 }
 
 /* A database from before the tables existed (or an empty file) is adopted. */
@@ -814,6 +844,7 @@ int main(void)
 		T(test_expiry),
 		T(test_persistence),
 		T(test_wal_and_schema_version),
+		T(test_settings_and_migration),
 		T(test_two_handles),
 		T(test_concurrent_processes),
 		T(test_state_dir_created),
