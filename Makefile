@@ -15,8 +15,8 @@ BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 BUILD	:= build
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	   -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser
-LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb
+	   -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser -I/usr/include/libnl3
+LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf
 

@@ -443,7 +443,9 @@ static __always_inline void sw_client_commands(const struct sw_config *cfg, cons
 {
 	struct sw_lines l;
 
-	if ((sess->flags & SW_SESS_HANDSHAKE) && !sess->greeting_ns && !(sess->flags & SW_SESS_PREGREET)) {
+	/* Only where the server's side is seen: else every client would seem to talk first. */
+	if ((cfg->flags & SW_CFG_EGRESS) && (sess->flags & SW_SESS_HANDSHAKE) && !sess->greeting_ns &&
+	    !(sess->flags & SW_SESS_PREGREET)) {
 		sess->flags |= SW_SESS_PREGREET;
 		st->pregreet++;
 		__sync_fetch_and_add(&src->pregreet, 1);

@@ -71,6 +71,8 @@ enum sw_malformed {
 #define SW_CFG_FLOOD_DROP     (1U << 3) /* drop SYNs of unknown sources while the new-source gate is shut */
 #define SW_CFG_EMERGENCY      (1U << 4) /* emergency mode: new sessions only from known-good sources */
 #define SW_CFG_EMERG_HOME     (1U << 5) /* ... and from home-country sources ([emergency] admit_home) */
+#define SW_CFG_EGRESS	      (1U << 6) /* the egress program runs on every interface: the server's side
+					 * is seen, so a client without a greeting before it talked early */
 
 /*
  * The kernel's view of the configuration: one entry in the sw_config array,
@@ -104,6 +106,40 @@ struct sw_config {
 	__u32 harvest_ratio;	  /* percent of recipients rejected that is a harvest */
 	__u32 auth_fail_limit;	  /* failed logins that earn a penalty */
 	__u16 tls_ports[SW_TLS_PORTS]; /* TLS from the first byte (465); 0 = unused */
+};
+
+/* sw_daemon_state.reason: why emergency mode was last entered or left. */
+enum sw_emergency_reason {
+	SW_ER_NONE = 0,
+	SW_ER_SESSIONS,		/* sessions reached the high-water mark */
+	SW_ER_RATE,		/* new sessions came faster than [emergency] rate */
+	SW_ER_MANUAL,		/* `smtpwall emergency on` / `off` */
+	SW_ER_CALM,		/* below the low-water mark for the hold time */
+};
+
+/*
+ * What the daemon decides and counts (emergency mode, teardowns), in a
+ * pinned map so that a restart keeps it and the CLI can show it. Written
+ * by the daemon only.
+ */
+struct sw_daemon_state {
+	__u64 emergency_since_ns;	/* CLOCK_MONOTONIC of the last entry; 0 = not in emergency */
+	__u64 emergency_since_unix;
+	__u64 emergency_entered;	/* transitions into emergency mode */
+	__u64 emergency_left;
+	__u64 teardowns;		/* sessions torn down with SOCK_DESTROY */
+	__u64 teardowns_emergency;	/* ... because idle during an emergency */
+	__u64 teardowns_penalised;	/* ... because their source was penalised for its sessions */
+	__u64 teardown_failed;
+	__u64 idle_penalties;		/* penalties for holding too many idle sessions */
+	__u64 sessions_now;		/* the MTA's connections on the guarded ports, last run */
+	__u64 idle_now;			/* idle sessions, last run */
+	__u64 new_session_rate;		/* sessions opened per second, last run */
+	__u64 last_run_unix;
+	__u32 mode;			/* enum sw_emergency_mode in force */
+	__u32 reason;			/* enum sw_emergency_reason of the last transition */
+	__u32 high, low;		/* the marks in force, in sessions */
+	char detail[128];		/* the last transition, as logged */
 };
 
 /* Per-CPU totals, summed by user space. */

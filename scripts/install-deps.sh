@@ -8,6 +8,7 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libinih-dev libsqlite3-dev linux-libc-dev libmaxminddb-dev mmdb-bin
+	libnl-3-dev libnl-route-3-dev
 	# tests and bench
 	libcmocka-dev iproute2 jq util-linux procps xdp-tools perl
 )

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "cli_geo.h"
+#include "cli_sessions.h"
 #include "daemon.h"
 #include "gc.h"
 #include "json.h"
@@ -167,6 +168,13 @@ static int cmd_status(struct cli_ctx *c, bool json)
 			sw_json_u64(&j, "tcp", st.malformed[SW_M_TCP]);
 			sw_json_obj_end(&j);
 			sw_json_obj_end(&j);
+			{
+				struct sw_store *store = sw_store_open(c->s.state_dir, NULL, 0);
+
+				sw_cli_status_health_json(&j, &c->k, &st, store, &c->s);
+				if (store)
+					sw_store_close(store);
+			}
 		}
 		sw_json_obj_end(&j);
 		sw_json_finish(&j);
@@ -204,6 +212,13 @@ static int cmd_status(struct cli_ctx *c, bool json)
 	       " (fragments %" PRIu64 ")\n",
 	       (uint64_t)st.malformed[SW_M_L2], (uint64_t)st.malformed[SW_M_IPV4],
 	       (uint64_t)st.malformed[SW_M_IPV6], (uint64_t)st.malformed[SW_M_TCP], (uint64_t)st.fragments);
+	{
+		struct sw_store *store = sw_store_open(c->s.state_dir, NULL, 0);
+
+		sw_cli_status_health_text(&c->k, &st, store, &c->s);
+		if (store)
+			sw_store_close(store);
+	}
 	return 0;
 }
 
@@ -730,6 +745,7 @@ static void usage(FILE *out)
 		"  geo lookup ADDR [--json]          country and database prefix of ADDR, from the kernel\n"
 		"  geo status [--json]               the loaded geo database: file, date, prefixes, memory\n"
 		"  countries [--json]                per-country policy, connections, drops, sessions\n"
+		"  emergency [on|off|auto] [--json]  set or show emergency mode (kept in state.db)\n"
 		"\n"
 		"  -c FILE   configuration (default " SW_DEFAULT_CONFIG " if it exists)\n");
 }
@@ -909,6 +925,16 @@ int sw_cli_main(int argc, char **argv)
 		WANT_ARGS(0, "no arguments besides -i IFACE");
 	else if (!strcmp(cmd, "countries"))
 		WANT_ARGS(0, "no arguments besides --json");
+	else if (!strcmp(cmd, "emergency")) {
+		if (nargs > 1) {
+			fprintf(stderr, "smtpwall: emergency: expected on, off, auto or nothing\n");
+			return 2;
+		}
+		if (nargs == 1 && strcmp(args[0], "on") && strcmp(args[0], "off") && strcmp(args[0], "auto")) {
+			fprintf(stderr, "smtpwall: emergency: expected on, off or auto, not \"%s\"\n", args[0]);
+			return 2;
+		}
+	}
 	else if (!strcmp(cmd, "geo")) {
 		if (nargs < 1 || (strcmp(args[0], "lookup") && strcmp(args[0], "status"))) {
 			fprintf(stderr, "smtpwall: geo: expected lookup ADDR or status\n");
@@ -956,6 +982,13 @@ int sw_cli_main(int argc, char **argv)
 		ret = need_loaded(&c) ? 1 : sw_cmd_geo_lookup(&c.k, args[1], json);
 	else if (!strcmp(cmd, "geo"))
 		ret = need_loaded(&c) ? 1 : sw_cmd_geo_status(&c.k, &c.s, json);
+	else if (!strcmp(cmd, "emergency")) {
+		struct sw_store *store = open_store(&c);
+
+		ret = store ? sw_cmd_emergency(&c.k, c.loaded, &c.s, store, nargs ? args[0] : NULL, json) : 1;
+		if (store)
+			sw_store_close(store);
+	}
 	else
 		ret = cmd_detach(&c, n_ifaces, ifaces);
 	ctx_close(&c);

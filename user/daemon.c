@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "gc.h"
 #include "geo.h"
+#include "health.h"
 #include "lists.h"
 #include "loader.h"
 #include "log.h"
@@ -100,22 +101,47 @@ int sw_daemon_pid(const char *state_dir)
 	return pid > 0 ? pid : -1;
 }
 
+/* What the event handler needs. */
+struct event_ctx {
+	const struct sw_kernel *k;
+	struct sw_health *health;
+	const struct sw_settings *s;
+};
+
 static int on_event(void *ctx, void *data, size_t size)
 {
-	const struct sw_kernel *k = ctx;
+	const struct event_ctx *e = ctx;
 	const struct sw_event *ev = data;
 	struct sw_cidr c;
-	char who[64], dur[32];
+	char who[64], dur[32], why[96];
 
 	if (size < sizeof(*ev))
 		return 0;
-	sw_source_cidr(k->config, &ev->src, &c);
+	sw_source_cidr(e->k->config, &ev->src, &c);
 	sw_format_cidr(&c, true, who, sizeof(who));
-	if (ev->type == SW_EV_PENALTY) {
-		sw_format_duration(ev->until_ns > ev->ts_ns ? ev->until_ns - ev->ts_ns : 0, dur, sizeof(dur));
-		sw_info("penalty: %s dropped for %s: %u %s strikes (offence %u)", who, dur, ev->strikes,
-			sw_reason_name(ev->reason), ev->offences);
+	if (ev->type != SW_EV_PENALTY)
+		return 0;
+	sw_format_duration(ev->until_ns > ev->ts_ns ? ev->until_ns - ev->ts_ns : 0, dur, sizeof(dur));
+	/* ev->strikes carries the evidence: strikes, or the count the health policy judged. */
+	switch (ev->reason) {
+	case SW_R_IDLE:
+		snprintf(why, sizeof(why), "%u idle sessions", ev->strikes);
+		break;
+	case SW_R_PREGREET:
+		snprintf(why, sizeof(why), "%u sessions talking before the greeting", ev->strikes);
+		break;
+	case SW_R_HARVEST:
+		snprintf(why, sizeof(why), "%u rejected recipients (directory harvest)", ev->strikes);
+		break;
+	case SW_R_AUTH:
+		snprintf(why, sizeof(why), "%u failed logins", ev->strikes);
+		break;
+	default:
+		snprintf(why, sizeof(why), "%u %s strikes", ev->strikes, sw_reason_name(ev->reason));
 	}
+	sw_info("penalty: %s dropped for %s: %s (offence %u)", who, dur, why, ev->offences);
+	if (e->health)
+		sw_health_penalised(e->health, e->s, &ev->src, ev->reason);
 	return 0;
 }
 
@@ -128,6 +154,8 @@ static void apply_kernel_config(const struct sw_kernel *k, const struct sw_setti
 	next.list_gen = __atomic_load_n(&k->config->list_gen, __ATOMIC_SEQ_CST);
 	next.list_fine = __atomic_load_n(&k->config->list_fine, __ATOMIC_SEQ_CST);
 	next.geo_gen = __atomic_load_n(&k->config->geo_gen, __ATOMIC_SEQ_CST);
+	/* Emergency mode is the health controller's, the egress flag the attacher's: not the file's. */
+	next.flags |= __atomic_load_n(&k->config->flags, __ATOMIC_SEQ_CST) & (SW_CFG_EMERGENCY | SW_CFG_EGRESS);
 	/* Fields are independent; a reader seeing a mix of old and new is harmless. */
 	memcpy(k->config, &next, sizeof(next));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -138,7 +166,7 @@ static void apply_kernel_config(const struct sw_kernel *k, const struct sw_setti
 static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen)
 {
 	struct sw_attachment att[SW_MAX_IFACES * 2];
-	int n, failures = 0;
+	int n, failures = 0, egress = 0;
 
 	for (int i = 0; i < s->n_interfaces; i++) {
 		char mode[16];
@@ -155,6 +183,8 @@ static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *er
 			sw_err("%s: the server's side of sessions is not seen (no greeting, replies, "
 			       "idle judgement)", err);
 			snprintf(how, sizeof(how), "none");
+		} else {
+			egress++;
 		}
 		sw_info("attached to %s (%s XDP, %s egress)", s->interfaces[i], mode, how);
 	}
@@ -168,6 +198,8 @@ static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *er
 		if (!wanted && !sw_detach_iface(s->bpffs_dir, att[i].ifname, err, errlen))
 			sw_info("detached from %s (no longer configured)", att[i].ifname);
 	}
+	/* Pregreet is judged only where the server's greeting can be seen on every interface. */
+	sw_kernel_config_flag(&l->k, SW_CFG_EGRESS, egress == s->n_interfaces);
 	if (failures == s->n_interfaces && failures) {
 		snprintf(err, errlen, "could not attach to any interface");
 		return -1;
@@ -245,6 +277,8 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	struct sw_store *store;
 	struct ring_buffer *rb = NULL;
 	struct sw_gc gc;
+	struct sw_health health = { 0 };
+	struct event_ctx ectx = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_gc = 0;
 	char err[512];
@@ -297,7 +331,15 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	}
 	log_settings(&s);
 
-	rb = ring_buffer__new(l.k.events_fd, on_event, &l.k, NULL);
+	if (sw_health_init(&health, err, sizeof(err))) {
+		sw_warn("%s: idle sessions cannot be torn down and the MTA's sessions are counted from the "
+			"session table", err);
+		health.diag = NULL;
+	}
+	ectx.k = &l.k;
+	ectx.health = &health;
+	ectx.s = &s;
+	rb = ring_buffer__new(l.k.events_fd, on_event, &ectx, NULL);
 	if (!rb)
 		sw_warn("events: cannot open the ring buffer (%s); penalties will not be logged",
 			strerror(errno));
@@ -338,6 +380,9 @@ int sw_daemon_run(const struct sw_run_opts *o)
 					 res.sources_seen, res.sources_expired, res.list_expired);
 			if (res.list_expired)
 				sw_store_expire(store, time(NULL), err, sizeof(err));
+			if (!r)
+				sw_health_run(&health, &l, &s, store, &res, now);
+			sw_gc_result_free(&res);
 			/* A database replaced on disk (geoipupdate renames the new file into place). */
 			sw_geo_refresh(&geo_watch, &l.k, s.geo_database, false);
 			next_gc = now + s.gc_interval_ns;
@@ -347,6 +392,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	ret = 0;
 	sw_gc_free(&gc);
 	ring_buffer__free(rb);
+	sw_health_free(&health);
 out_loader:
 	sw_loader_close(&l);
 out_pid:

@@ -46,6 +46,25 @@ void sw_gc_init(struct sw_gc *gc)
 	memset(gc, 0, sizeof(*gc));
 }
 
+void sw_gc_result_free(struct sw_gc_result *res)
+{
+	free(res->idle);
+	res->idle = NULL;
+	res->n_idle = 0;
+}
+
+uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now)
+{
+	uint64_t server = v->last_server_ns ? v->last_server_ns : v->greeting_ns;
+
+	/* Before the greeting, or after the server closed, the client owes nothing. */
+	if (!server || (v->flags & SW_SESS_SRV_CLOSE) || v->phase == SW_PH_QUIT)
+		return 0;
+	if (v->last_client_ns > server || now <= server)
+		return 0;
+	return now - server;
+}
+
 void sw_gc_free(struct sw_gc *gc)
 {
 	free(gc->drift);
@@ -104,9 +123,11 @@ static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struc
 	res->sessions_seen = n;
 	counts = calloc(n + 1, sizeof(*counts));
 	seen = calloc(n + 1, sizeof(*seen));
-	if (!counts || !seen) {
+	res->idle = calloc(n + 1, sizeof(*res->idle));
+	if (!counts || !seen || !res->idle) {
 		free(counts);
 		free(seen);
+		sw_gc_result_free(res);
 		free(keys);
 		free(vals);
 		return -ENOMEM;
@@ -134,6 +155,20 @@ static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struc
 			continue;
 		}
 		ns++;
+
+		uint64_t idle = sw_session_idle_ns(&vals[i], now);
+		uint64_t limit = sw_settings_idle_ns(s, vals[i].phase);
+		uint64_t watch = limit && limit < s->emerg_idle_ns ? limit : s->emerg_idle_ns;
+
+		if (idle && idle >= watch) {
+			struct sw_idle_session *is = &res->idle[res->n_idle++];
+
+			is->key = keys[i];
+			is->src = c->key;
+			is->idle_ns = idle;
+			is->threshold_ns = limit;
+			is->phase = vals[i].phase;
+		}
 	}
 	free(keys);
 	free(vals);
@@ -226,7 +261,8 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now &&
 		    !sw_source_pending(src, now) && src->last_syn_ns < now &&
 		    now - src->last_syn_ns > s->source_idle_ns &&
-		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns)) {
+		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns) &&
+		    (!src->last_good_ns || now - src->last_good_ns > s->good_ttl_ns)) {
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {
 				bpf_map_delete_elem(k->reaped_fd, &keys[i]);
 				res->sources_expired++;

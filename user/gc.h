@@ -10,8 +10,11 @@
  *    sessions actually in the map by the same amount on two consecutive
  *    runs gets the difference reaped;
  *  - sources: no SYN for source_idle, no live session or pending handshake,
- *    no running penalty and no offence still remembered (penalty forget)
- *    are removed;
+ *    no running penalty, no offence still remembered (penalty forget) and
+ *    no session completed within good_ttl (known-good sources are what
+ *    emergency mode admits) are removed;
+ *  - idle sessions (the client silent while the server waits) are listed
+ *    for the session-health policies.
  *  - allow/deny entries past their expiry are removed.
  */
 #ifndef SW_GC_H
@@ -20,7 +23,24 @@
 #include "config.h"
 #include "kernel.h"
 
+/* A session whose client is silent while the server waits for it. */
+struct sw_idle_session {
+	struct sw_session_key key;
+	struct sw_src_key src;
+	uint64_t idle_ns;	/* since the server last spoke */
+	uint64_t threshold_ns;	/* the [sessions] idle threshold of its phase; 0 = not judged */
+	uint8_t phase;		/* enum sw_phase */
+	uint8_t pad[7];
+};
+
 struct sw_gc_result {
+	/*
+	 * Sessions idle for at least the shorter of their phase's threshold
+	 * and [emergency] idle, for the health policies (user/health.c).
+	 * malloc'd; sw_gc_result_free() releases it.
+	 */
+	struct sw_idle_session *idle;
+	long n_idle;
 	long sessions_seen;
 	long sessions_expired;	/* idle timeout */
 	long sessions_evicted;	/* open count fixed for sessions lost to LRU eviction */
@@ -38,6 +58,9 @@ struct sw_gc {
 };
 
 void sw_gc_init(struct sw_gc *gc);
+void sw_gc_result_free(struct sw_gc_result *res);
+/* How long the client of @v has kept the server waiting at @now; 0 if it has not. */
+uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now);
 void sw_gc_free(struct sw_gc *gc);
 int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
 	      struct sw_gc_result *res);

@@ -14,7 +14,7 @@ static const char *const map_names[SW_N_MAPS] = {
 	"sw_config",   "sw_global",   "sw_stats",	  "sw_sources",	      "sw_reaped",
 	"sw_sessions", "sw_allow_v4", "sw_allow_v6",	  "sw_deny_v4",	      "sw_deny_v6",
 	"sw_events",   "sw_geo4",     "sw_geo6",	  "sw_geo_info",      "sw_country_policy",
-	"sw_country_state", "sw_country_stats",
+	"sw_country_state", "sw_country_stats", "sw_daemon",
 };
 
 static int *fd_slot(struct sw_kernel *k, int i)
@@ -24,7 +24,7 @@ static int *fd_slot(struct sw_kernel *k, int i)
 		&k->reaped_fd,	 &k->sessions_fd,  &k->allow_v4_fd,	&k->allow_v6_fd,
 		&k->deny_v4_fd, &k->deny_v6_fd,	   &k->events_fd,	&k->geo4_fd,
 		&k->geo6_fd,	 &k->geo_info_fd,  &k->country_policy_fd, &k->country_state_fd,
-		&k->country_stats_fd,
+		&k->country_stats_fd, &k->daemon_fd,
 	};
 	return slots[i];
 }
@@ -187,6 +187,32 @@ int sw_kernel_country_policy(const struct sw_kernel *k, const struct sw_settings
 			return -errno;
 	}
 	return 0;
+}
+
+int sw_kernel_daemon_state(const struct sw_kernel *k, struct sw_daemon_state *out)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(k->daemon_fd, &zero, out)) {
+		memset(out, 0, sizeof(*out));
+		return -errno;
+	}
+	return 0;
+}
+
+int sw_kernel_set_daemon_state(const struct sw_kernel *k, const struct sw_daemon_state *in)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(k->daemon_fd, &zero, in, BPF_ANY) ? -errno : 0;
+}
+
+void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on)
+{
+	if (on)
+		__atomic_fetch_or(&k->config->flags, flag, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&k->config->flags, ~flag, __ATOMIC_SEQ_CST);
 }
 
 uint64_t sw_mono_ns(void)

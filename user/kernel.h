@@ -20,12 +20,13 @@ struct sw_kernel {
 	int events_fd;
 	int geo4_fd, geo6_fd, geo_info_fd;
 	int country_policy_fd, country_state_fd, country_stats_fd;
+	int daemon_fd;
 	struct sw_config *config;	/* the sw_config entry, mmap'd */
 	size_t config_len;
 };
 
 /* Number of pinned maps, the files under bpffs_dir (besides the links). */
-#define SW_N_MAPS 17
+#define SW_N_MAPS 18
 #define SW_LINK_PREFIX "link_"
 #define SW_EGRESS_PREFIX "egress_"
 
@@ -45,6 +46,12 @@ int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum);
 int sw_kernel_country_stats(const struct sw_kernel *k, struct sw_country_stats *out);
 /* Write the policy of every country id from the settings. */
 int sw_kernel_country_policy(const struct sw_kernel *k, const struct sw_settings *s);
+
+/* The daemon's state (zeroed if unreadable). */
+int sw_kernel_daemon_state(const struct sw_kernel *k, struct sw_daemon_state *out);
+int sw_kernel_set_daemon_state(const struct sw_kernel *k, const struct sw_daemon_state *in);
+/* Set or clear SW_CFG_* @flag in the live config, atomically. */
+void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on);
 
 /* CLOCK_MONOTONIC now in ns: the kernel's bpf_ktime_get_ns. */
 uint64_t sw_mono_ns(void);

@@ -92,7 +92,7 @@ int sw_kernel_from_skel(struct sw_kernel *k, struct smtpwall_bpf *skel, const ch
 		bpf_map__fd(skel->maps.sw_events),   bpf_map__fd(skel->maps.sw_geo4),
 		bpf_map__fd(skel->maps.sw_geo6),     bpf_map__fd(skel->maps.sw_geo_info),
 		bpf_map__fd(skel->maps.sw_country_policy), bpf_map__fd(skel->maps.sw_country_state),
-		bpf_map__fd(skel->maps.sw_country_stats),
+		bpf_map__fd(skel->maps.sw_country_stats), bpf_map__fd(skel->maps.sw_daemon),
 	};
 
 	return sw_kernel_adopt(k, dir, fds, err, errlen);
@@ -350,6 +350,17 @@ static void detach_egress(const char *dir, const char *ifname)
 
 		bpf_tc_detach(&hook, &opts);	/* ENOENT when it was a tcx link: fine */
 	}
+}
+
+int sw_loader_penalize(struct sw_loader *l, const struct sw_src_key *key, uint32_t reason, uint32_t detail)
+{
+	struct sw_ctl_penalty req = { .src = *key, .reason = reason, .detail = detail, .now_ns = sw_mono_ns() };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req), .ctx_out = &req,
+		    .ctx_size_out = sizeof(req));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(l->skel->progs.smtpwall_ctl_penalize), &opts))
+		return -errno;
+	return req.result;
 }
 
 int sw_attachments(const char *dir, struct sw_attachment *out, int max)

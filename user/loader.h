@@ -49,6 +49,13 @@ int sw_loader_attach(struct sw_loader *l, const char *ifname, enum sw_xdp_mode m
 int sw_loader_attach_egress(struct sw_loader *l, const char *ifname, char *how, size_t how_len, char *err,
 			    size_t errlen);
 
+/*
+ * Send @key's source to the penalty box for @reason (a daemon-judged policy,
+ * e.g. SW_R_IDLE) through the program's own escalation. 0, -ENOENT (no
+ * state), -EALREADY (already penalised) or -errno.
+ */
+int sw_loader_penalize(struct sw_loader *l, const struct sw_src_key *key, uint32_t reason, uint32_t detail);
+
 /* Attached interfaces, from the pinned links under @dir. */
 struct sw_attachment {
 	char ifname[SW_IFNAME_LEN];
