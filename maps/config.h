@@ -33,4 +33,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sw_stats SEC(".maps");
 
+/* The daemon's own decisions and counts (emergency mode, teardowns): kept across restarts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_daemon_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sw_daemon SEC(".maps");
+
 #endif
