@@ -343,6 +343,7 @@ static void detach_egress(const char *dir, const char *ifname)
 		bpf_link_detach(fd);
 		close(fd);
 		unlink(path);
+		return;		/* a tcx link: no clsact filter was made */
 	}
 	if (ifindex) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
