@@ -173,24 +173,38 @@ static void test_example_is_defaults(void **state)
 /* Every key of the example is set (none only commented out), so none is forgotten. */
 static void test_example_lists_every_key(void **state)
 {
+	/* section.key: names repeat across sections (window, idle...). */
 	static const char *const keys[] = {
-		"bpffs_dir", "state_dir", "xdp_mode", "dry_run", "log_level", "gc_interval",
-		"ports", "ipv4_prefix", "ipv6_prefix", "syn_rate", "syn_burst", "max_sessions",
-		"handshake_timeout", "idle_timeout", "source_idle", "malformed", "strikes",
-		"window", "base", "max", "forget", "new_source_rate", "new_source_burst",
-		"action", "sources", "sessions",
+		"general.bpffs_dir", "general.state_dir", "general.xdp_mode", "general.dry_run",
+		"general.log_level", "general.gc_interval", "limits.ports", "limits.ipv4_prefix",
+		"limits.ipv6_prefix", "limits.syn_rate", "limits.syn_burst", "limits.max_sessions",
+		"limits.handshake_timeout", "limits.idle_timeout", "limits.source_idle",
+		"limits.malformed", "penalty.strikes", "penalty.window", "penalty.base", "penalty.max",
+		"penalty.forget", "flood.new_source_rate", "flood.new_source_burst", "flood.action",
+		"capacity.sources", "capacity.sessions", "sessions.idle_greeted", "sessions.idle_helo",
+		"sessions.idle_mail", "sessions.idle_data", "sessions.idle_tls", "sessions.max_idle",
+		"sessions.teardown", "sessions.pregreet", "sessions.harvest_min",
+		"sessions.harvest_ratio", "sessions.auth_failures", "sessions.window",
+		"sessions.good_ttl", "sessions.tls_ports", "emergency.mode", "emergency.capacity",
+		"emergency.high", "emergency.low", "emergency.rate", "emergency.hold", "emergency.idle",
+		"emergency.teardown_max", "emergency.admit_home",
 	};
-	char line[512], name[64];
+	char line[512], name[64], section[64] = "", full[140];
 	unsigned i, found[sizeof(keys) / sizeof(keys[0])] = { 0 };
 	bool ifaces = false;
 	FILE *f = fopen(EXAMPLE, "r");
 
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "[%63[a-z ]]", name) == 1) {
+			snprintf(section, sizeof(section), "%s", name);
+			continue;
+		}
 		if (sscanf(line, " %63[a-z_46] =", name) != 1)
 			continue;
+		snprintf(full, sizeof(full), "%s.%s", section, name);
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strcmp(name, keys[i]))
+			if (!strcmp(full, keys[i]))
 				found[i]++;
 	}
 	rewind(f);
@@ -537,6 +551,23 @@ static void test_errors(void **state)
 		  "[country BR]: no action (set action = allow, monitor, limit or block)" },
 		{ "[country unknown]\n\n[limits]\n", 1, NULL, "[country unknown]: no action" },
 		{ "[Country JP]\naction = block\n", 1, NULL, "unknown section [Country JP]" },
+		/* [sessions] and [emergency] */
+		{ "[emergency]\nhigh = 50%\nlow = 60%\n", 3, NULL,
+		  "[emergency] low (60 sessions) must be below high (50 sessions)" },
+		{ "[emergency]\ncapacity = 10\nhigh = 5\nlow = 80%\n", 4, NULL,
+		  "low (8 sessions) must be below high (5 sessions)" },
+		{ "[emergency]\nmode = maybe\n", 2, "[emergency] mode:",
+		  "invalid value \"maybe\" (use auto, on or off)" },
+		{ "[emergency]\nhigh = 150%\n", 2, "[emergency] high:", "out of range" },
+		{ "[emergency]\nhigh = 0\n", 2, "[emergency] high:", "out of range" },
+		{ "[emergency]\nidle = 0s\n", 2, "[emergency] idle:", "out of range" },
+		{ "[sessions]\ntls_ports = 465 587 993 995 2465\n", 2, "[sessions] tls_ports:",
+		  "too many ports (at most 4)" },
+		{ "[sessions]\ntls_ports = 465,0\n", 2, "[sessions] tls_ports:", "out of range" },
+		{ "[sessions]\nharvest_ratio = 150%\n", 2, "[sessions] harvest_ratio:", "out of range" },
+		{ "[sessions]\nteardown = sometimes\n", 2, "[sessions] teardown:",
+		  "(use penalised or never)" },
+		{ "[sessions]\nidle_hello = 5s\n", 2, "[sessions] idle_hello:", "did you mean idle_helo?" },
 	};
 	unsigned i;
 
@@ -826,6 +857,66 @@ static void test_to_kernel(void **state)
 	assert_true(k.syn_tolerance_ns == 999999ULL * 3600 * SEC);
 }
 
+static void test_sessions_and_emergency(void **state)
+{
+	static const char text[] =
+		"[sessions]\n"
+		"idle_greeted = 3s\nidle_helo = 4s\nidle_mail = 5s\nidle_data = 6s\nidle_tls = 7s\n"
+		"max_idle = 1\nteardown = never\npregreet = 0\nharvest_min = 4\nharvest_ratio = 75\n"
+		"auth_failures = 2\nwindow = 1m\ngood_ttl = 2h\ntls_ports = 465, 10465\n"
+		"[emergency]\nmode = on\ncapacity = 10\nhigh = 8\nlow = 50%\nrate = 20/s\nhold = 5s\n"
+		"idle = 2s\nteardown_max = 7\nadmit_home = yes\n";
+	struct sw_settings s;
+	struct sw_config k;
+	char err[512] = "", path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_CONNECTED), 0);	/* the server's turn */
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_GREETED), 3 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_HELO), 4 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_AUTH), 4 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_DELIVERED), 4 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_MAIL), 5 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_RCPT), 5 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_DATA), 6 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_TLS), 7 * SEC);
+	assert_int_equal(sw_settings_idle_ns(&s, SW_PH_QUIT), 0);
+	assert_int_equal(s.max_idle, 1);
+	assert_false(s.teardown_penalised);
+	assert_int_equal(s.emergency_mode, SW_EM_ON);
+	assert_int_equal(sw_settings_emerg_high(&s), 8);	/* absolute */
+	assert_int_equal(sw_settings_emerg_low(&s), 5);		/* 50 % of 10 */
+	assert_int_equal(s.emerg_rate_interval_ns, 50 * MS);
+	assert_int_equal(s.emerg_hold_ns, 5 * SEC);
+	assert_int_equal(s.emerg_idle_ns, 2 * SEC);
+	assert_int_equal(s.emerg_teardown_max, 7);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.pregreet_limit, 0);
+	assert_int_equal(k.harvest_min, 4);
+	assert_int_equal(k.harvest_ratio, 75);
+	assert_int_equal(k.auth_fail_limit, 2);
+	assert_int_equal(k.health_window_ns, 60 * SEC);
+	assert_int_equal(k.good_ttl_ns, 7200 * SEC);
+	assert_int_equal(k.tls_ports[0], 465);
+	assert_int_equal(k.tls_ports[1], 10465);
+	assert_int_equal(k.tls_ports[2], 0);
+	assert_true(k.flags & SW_CFG_EMERG_HOME);
+	/* Emergency itself and the egress flag belong to the daemon, never the file. */
+	assert_false(k.flags & (SW_CFG_EMERGENCY | SW_CFG_EGRESS));
+	sw_settings_free(&s);
+
+	/* Defaults: percentages of the default capacity 100. */
+	sw_settings_defaults(&s);
+	assert_int_equal(sw_settings_emerg_high(&s), 90);
+	assert_int_equal(sw_settings_emerg_low(&s), 70);
+	assert_int_equal(s.pregreet_limit, 1);
+	assert_true(s.teardown_penalised);
+	assert_int_equal(s.tls_ports[0], 465);
+}
+
 static int id_of(const char *code)
 {
 	int id = sw_country_id(code);
@@ -950,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_lists_limit),
 		cmocka_unit_test(test_to_kernel),
 		cmocka_unit_test(test_countries),
+		cmocka_unit_test(test_sessions_and_emergency),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
