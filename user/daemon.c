@@ -5,6 +5,7 @@
  * place: only `smtpwall detach` removes it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "geo.h"
 #include "health.h"
 #include "lists.h"
+#include "netlink.h"
 #include "loader.h"
 #include "log.h"
 #include "store.h"
@@ -278,6 +280,8 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	struct ring_buffer *rb = NULL;
 	struct sw_gc gc;
 	struct sw_health health = { 0 };
+	struct sw_links *links;
+	uint64_t reattach_at = 0;
 	struct event_ctx ectx = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_gc = 0;
@@ -350,23 +354,47 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	links = sw_links_open(&s, err, sizeof(err));
+	if (!links)
+		sw_warn("%s: an interface that is recreated is attached again only on SIGHUP", err);
+
 	sw_gc_init(&gc);
 	while (!got_stop) {
+		struct pollfd pfd[2] = { { .fd = -1 }, { .fd = -1 } };
 		uint64_t now;
 
+		/* Penalty events and link events, or at most 200 ms between GC checks. */
 		if (rb) {
-			int r = ring_buffer__poll(rb, 200);
+			pfd[0].fd = ring_buffer__epoll_fd(rb);
+			pfd[0].events = POLLIN;
+		}
+		if (links) {
+			pfd[1].fd = sw_links_fd(links);
+			pfd[1].events = POLLIN;
+		}
+		if (poll(pfd, 2, 200) > 0) {
+			if (rb && (pfd[0].revents & POLLIN)) {
+				int r = ring_buffer__consume(rb);
 
-			if (r < 0 && r != -EINTR)
-				sw_warn("events: %s", strerror(-r));
-		} else {
-			usleep(200 * 1000);
+				if (r < 0 && r != -EINTR)
+					sw_warn("events: %s", strerror(-r));
+			}
+			if (links && (pfd[1].revents & POLLIN) && sw_links_process(links) && !reattach_at)
+				reattach_at = sw_mono_ns() + 100 * 1000000ULL;	/* let the link settle */
 		}
 		if (got_reload) {
 			got_reload = 0;
 			reload(&l, &s, store, o);
+			if (links)
+				sw_links_settings(links, &s);
 		}
 		now = sw_mono_ns();
+		if (reattach_at && now >= reattach_at) {
+			reattach_at = 0;
+			sw_info("link change on a configured interface: attaching again");
+			if (attach_all(&l, &s, err, sizeof(err)))
+				sw_err("%s", err);
+		}
 		if (now >= next_gc) {
 			struct sw_gc_result res;
 			int r = sw_gc_run(&gc, &l.k, &s, now, &res);
@@ -391,6 +419,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	sw_info("stopping; enforcement stays attached (`smtpwall detach` removes it)");
 	ret = 0;
 	sw_gc_free(&gc);
+	sw_links_close(links);
 	ring_buffer__free(rb);
 	sw_health_free(&health);
 out_loader:
