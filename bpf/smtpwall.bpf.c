@@ -401,7 +401,7 @@ static __always_inline bool sw_session_completed(const struct sw_session *sess, 
 	if (sess->messages)
 		return true;
 	if (sess->flags & SW_SESS_QUIT)
-		return sess->phase >= SW_PH_HELO;
+		return sess->phase >= SW_PH_HELO && sess->phase != SW_PH_TLS;
 	if (sess->flags & SW_SESS_TLS)
 		return client_fin && sess->last_client_ns > sess->greeting_ns && sess->server_packets > 2;
 	return false;
@@ -433,16 +433,40 @@ static __always_inline bool sw_source_good(const struct sw_config *cfg, const st
 }
 
 /*
- * Client data on a plaintext session: the commands in it, queued until the
- * server answers them; a client that talks before the greeting is noted.
+ * A command awaits its reply. A full queue takes no more: the replies then
+ * answer the oldest commands, and the ones past it count as what they most
+ * likely are (see last_cmd_rcpt), rather than overwriting unanswered ones.
  */
-static __always_inline void sw_client_commands(const struct sw_config *cfg, const struct sw_src_key *key,
-					       struct sw_source *src, struct sw_session *sess,
-					       const struct sw_scan_buf *buf, __u32 n, __u64 now,
+static __always_inline void sw_queue_cmd(struct sw_session *sess, __u32 cmd)
+{
+	if ((__u8)(sess->cmd_head - sess->cmd_tail) >= SW_CMDQ)
+		return;
+	sess->cmdq[sess->cmd_head & (SW_CMDQ - 1)] = cmd;
+	sess->cmd_head++;
+}
+
+/* Does line @i end with "LAST" (BDAT n LAST: the message's last chunk)? */
+static __always_inline bool sw_line_ends_last(const struct sw_scan_buf *buf, const struct sw_lines *l, __u32 i)
+{
+	__u32 end = i + 1 < l->count ? l->start[(i + 1) & (SW_SCAN_LINES - 1)] : l->n;
+
+	/* Back over the line break, then four letters. */
+	while (end && end <= SW_SCAN_BYTES && (buf->b[(end - 1) & (SW_SCAN_BYTES - 1)] == '\n' ||
+					       buf->b[(end - 1) & (SW_SCAN_BYTES - 1)] == '\r'))
+		end--;
+	if (end < 4 || end > SW_SCAN_BYTES)
+		return false;
+	return sw_upper(buf->b[(end - 4) & (SW_SCAN_BYTES - 1)]) == 'L' &&
+	       sw_upper(buf->b[(end - 3) & (SW_SCAN_BYTES - 1)]) == 'A' &&
+	       sw_upper(buf->b[(end - 2) & (SW_SCAN_BYTES - 1)]) == 'S' &&
+	       sw_upper(buf->b[(end - 1) & (SW_SCAN_BYTES - 1)]) == 'T';
+}
+
+/* Client data: a client that talks before the greeting is noted, and judged. */
+static __always_inline void sw_client_pregreet(const struct sw_config *cfg, const struct sw_src_key *key,
+					       struct sw_source *src, struct sw_session *sess, __u64 now,
 					       struct sw_stats *st)
 {
-	struct sw_lines l;
-
 	/* Only where the server's side is seen: else every client would seem to talk first. */
 	if ((cfg->flags & SW_CFG_EGRESS) && (sess->flags & SW_SESS_HANDSHAKE) && !sess->greeting_ns &&
 	    !(sess->flags & SW_SESS_PREGREET)) {
@@ -453,6 +477,35 @@ static __always_inline void sw_client_commands(const struct sw_config *cfg, cons
 		src->win_pregreet++;
 		sw_health_judge(cfg, key, src, now, st);
 	}
+}
+
+/*
+ * The command a client segment begins with, read in place: a segment that
+ * does not begin with one holds none (pipelined commands start at its
+ * first byte), so it needs no copy and no scan.
+ */
+static __always_inline __u32 sw_first_cmd(struct xdp_md *ctx, const struct sw_packet *p)
+{
+	struct sw_scan_buf *word;
+	struct sw_lines l = { .n = 4, .count = 1 };
+	__u32 zero = 0;
+
+	if (p->payload_len < 4)
+		return SW_CMD_OTHER;
+	word = bpf_map_lookup_elem(&sw_scan, &zero);
+	if (!word || bpf_xdp_load_bytes(ctx, p->payload_off, word->b, 4))
+		return SW_CMD_OTHER;
+	return sw_line_cmd(word, &l, 0);
+}
+
+/* Client data on a plaintext session: the commands in it, queued until the server answers them. */
+static __always_inline void sw_client_commands(const struct sw_config *cfg, const struct sw_src_key *key,
+					       struct sw_source *src, struct sw_session *sess,
+					       const struct sw_scan_buf *buf, __u32 n, __u64 now,
+					       struct sw_stats *st)
+{
+	struct sw_lines l;
+
 	sw_split_lines(buf, n, false, &l);
 	for (__u32 i = 0; i < SW_SCAN_LINES; i++) {
 		__u32 cmd;
@@ -460,13 +513,14 @@ static __always_inline void sw_client_commands(const struct sw_config *cfg, cons
 		if (i >= l.count)
 			break;
 		cmd = sw_line_cmd(buf, &l, i);
-		sess->cmdq[sess->cmd_head & (SW_CMDQ - 1)] = cmd;
-		sess->cmd_head++;
+		sw_queue_cmd(sess, cmd);
 		if (cmd == SW_CMD_AUTH)
 			sess->flags |= SW_SESS_AUTH;
 		else if (cmd == SW_CMD_BDAT) {
 			/* The chunk follows at once, unread; its reply ends it. */
-			sess->flags |= SW_SESS_BODY;
+			sess->flags |= SW_SESS_BODY | SW_SESS_BDAT;
+			if (sw_line_ends_last(buf, &l, i))
+				sess->flags |= SW_SESS_BDAT_LAST;
 			break;
 		}
 	}
@@ -1038,8 +1092,15 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		struct sw_scan_buf *buf = NULL;
 		__u32 n;
 
-		if (sess && (n = sw_load_payload_xdp(ctx, &p, &buf)) && buf)
-			sw_client_commands(cfg, &key, src, sess, buf, n, sw_clock(&now), st);
+		if (sess) {
+			sw_client_pregreet(cfg, &key, src, sess, sw_clock(&now), st);
+			if (sw_first_cmd(ctx, &p) == SW_CMD_OTHER) {
+				/* One line that is no command (an AUTH response, junk): one reply due. */
+				sw_queue_cmd(sess, SW_CMD_OTHER);
+			} else if ((n = sw_load_payload_xdp(ctx, &p, &buf)) && buf) {
+				sw_client_commands(cfg, &key, src, sess, buf, n, now, st);
+			}
+		}
 	}
 	return XDP_PASS;
 }
@@ -1067,10 +1128,13 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 	}
 	if (sess->flags & SW_SESS_BODY) {
 		/* The answer to the message (after the final dot) or to a BDAT chunk. */
-		sess->flags &= ~SW_SESS_BODY;
-		if (sess->cmd_tail != sess->cmd_head)
-			sess->cmd_tail++;
-		if (cls == 2) {
+		bool bdat = sess->flags & SW_SESS_BDAT, last = sess->flags & SW_SESS_BDAT_LAST;
+
+		sess->flags &= ~(SW_SESS_BODY | SW_SESS_BDAT | SW_SESS_BDAT_LAST);
+		if (bdat && sess->cmd_tail != sess->cmd_head)
+			sess->cmd_tail++;	/* the BDAT command itself; DATA was answered by 354 */
+		/* A message is accepted by the reply to its final dot, or to its LAST chunk. */
+		if (cls == 2 && (!bdat || last)) {
 			sess->messages++;
 			sess->phase = SW_PH_DELIVERED;
 			st->messages++;
@@ -1087,6 +1151,15 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 		cmd = SW_CMD_RCPT;
 	}
 	sess->last_cmd_rcpt = cmd == SW_CMD_RCPT;
+	/*
+	 * These codes say what they answer whatever the queue holds: start
+	 * mail input, and closing after QUIT (which may have come after the
+	 * final dot, unread, in the same segment).
+	 */
+	if (code == 354)
+		cmd = SW_CMD_DATA;
+	else if (code == 221)
+		cmd = SW_CMD_QUIT;
 	if (sess->flags & SW_SESS_AUTH) {
 		/* AUTH and its 334 challenges; the exchange ends with 235 or 5xx. */
 		if (code == 235) {
@@ -1154,7 +1227,9 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 	case SW_CMD_QUIT:
 		if (code == 221) {
 			sess->flags |= SW_SESS_QUIT;
-			sess->phase = SW_PH_QUIT;
+			/* Only a dialogue that got past HELO ends in the QUIT phase (completed). */
+			if (sess->phase >= SW_PH_HELO && sess->phase != SW_PH_TLS)
+				sess->phase = SW_PH_QUIT;
 		}
 		break;
 	default:

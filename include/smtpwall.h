@@ -274,6 +274,8 @@ struct sw_session_key {
 #define SW_SESS_QUIT	  (1U << 5) /* the server answered QUIT */
 #define SW_SESS_SRV_CLOSE (1U << 6) /* the server closed (FIN) or said 421 */
 #define SW_SESS_COUNTED	  (1U << 7) /* completed/abandoned already counted for the source */
+#define SW_SESS_BDAT	  (1U << 8) /* the data being sent is a BDAT chunk */
+#define SW_SESS_BDAT_LAST (1U << 9) /* ... the last one of its message (BDAT n LAST) */
 
 /*
  * SMTP phase: how far the dialogue went, from the client's commands and the
@@ -288,7 +290,7 @@ enum sw_phase {
 	SW_PH_RCPT,		/* a recipient accepted */
 	SW_PH_DATA,		/* sending the message */
 	SW_PH_DELIVERED,	/* a message accepted; may send another */
-	SW_PH_QUIT,		/* QUIT answered */
+	SW_PH_QUIT,		/* QUIT answered, after HELO (a QUIT alone leaves the phase) */
 	SW_PH_TLS,		/* encrypted: phase unknown from here */
 	SW_PH_MAX
 };
@@ -307,7 +309,7 @@ enum sw_cmd {
 	SW_CMD_QUIT,
 };
 
-#define SW_CMDQ 8		/* commands awaiting a reply, per session */
+#define SW_CMDQ 16		/* commands awaiting a reply, per session */
 
 /*
  * Created when the client's ACK completes the handshake (never on the SYN,

@@ -11,6 +11,8 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev
 	# tests and bench
 	libcmocka-dev iproute2 jq util-linux procps xdp-tools perl
+	# the lab (scripts/lab.sh): a real MTA, SMTP and packet tools
+	postfix swaks hping3
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -32,6 +34,9 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Before apt-get: Postfix would ask which mail setup to make. The lab runs
+# private instances (postfix -c DIR), so the system's gets no configuration.
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

@@ -58,7 +58,7 @@ uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now)
 	uint64_t server = v->last_server_ns ? v->last_server_ns : v->greeting_ns;
 
 	/* Before the greeting, or after the server closed, the client owes nothing. */
-	if (!server || (v->flags & SW_SESS_SRV_CLOSE) || v->phase == SW_PH_QUIT)
+	if (!server || (v->flags & (SW_SESS_SRV_CLOSE | SW_SESS_QUIT)))
 		return 0;
 	if (v->last_client_ns > server || now <= server)
 		return 0;

@@ -356,8 +356,8 @@ static void detach_egress(const char *dir, const char *ifname)
 int sw_loader_penalize(struct sw_loader *l, const struct sw_src_key *key, uint32_t reason, uint32_t detail)
 {
 	struct sw_ctl_penalty req = { .src = *key, .reason = reason, .detail = detail, .now_ns = sw_mono_ns() };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req), .ctx_out = &req,
-		    .ctx_size_out = sizeof(req));
+	/* A syscall program's context is written back into ctx_in; ctx_out is refused. */
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(l->skel->progs.smtpwall_ctl_penalize), &opts))
 		return -errno;
