@@ -480,22 +480,31 @@ static __always_inline void sw_client_pregreet(const struct sw_config *cfg, cons
 }
 
 /*
- * The command a client segment begins with, read in place: a segment that
- * does not begin with one holds none (pipelined commands start at its
- * first byte), so it needs no copy and no scan.
+ * The command a client segment begins with (pipelined commands start at
+ * its first byte): a segment that begins with none holds none, and needs
+ * no copy and no scan. SW_CMD_MAX + 1: not a command and not a whole line
+ * either (the middle of a long line, junk), which no reply answers.
  */
+#define SW_CMD_PARTIAL 0xff
 static __always_inline __u32 sw_first_cmd(struct xdp_md *ctx, const struct sw_packet *p)
 {
 	struct sw_scan_buf *word;
 	struct sw_lines l = { .n = 4, .count = 1 };
-	__u32 zero = 0;
+	__u32 zero = 0, cmd;
+	__u8 last = 0;
 
-	if (p->payload_len < 4)
-		return SW_CMD_OTHER;
 	word = bpf_map_lookup_elem(&sw_scan, &zero);
-	if (!word || bpf_xdp_load_bytes(ctx, p->payload_off, word->b, 4))
-		return SW_CMD_OTHER;
-	return sw_line_cmd(word, &l, 0);
+	if (!word || !p->payload_len)
+		return SW_CMD_PARTIAL;
+	if (p->payload_len >= 4 && !bpf_xdp_load_bytes(ctx, p->payload_off, word->b, 4)) {
+		cmd = sw_line_cmd(word, &l, 0);
+		if (cmd != SW_CMD_OTHER)
+			return cmd;
+	}
+	/* A line that is no command (an AUTH response) gets one reply; a fragment none. */
+	if (bpf_xdp_load_bytes(ctx, p->payload_off + p->payload_len - 1, &last, 1) || last != '\n')
+		return SW_CMD_PARTIAL;
+	return SW_CMD_OTHER;
 }
 
 /* Client data on a plaintext session: the commands in it, queued until the server answers them. */
@@ -1094,9 +1103,12 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 		if (sess) {
 			sw_client_pregreet(cfg, &key, src, sess, sw_clock(&now), st);
-			if (sw_first_cmd(ctx, &p) == SW_CMD_OTHER) {
-				/* One line that is no command (an AUTH response, junk): one reply due. */
+			__u32 first = sw_first_cmd(ctx, &p);
+
+			if (first == SW_CMD_OTHER) {
 				sw_queue_cmd(sess, SW_CMD_OTHER);
+			} else if (first == SW_CMD_PARTIAL) {
+				/* nothing a reply answers */
 			} else if ((n = sw_load_payload_xdp(ctx, &p, &buf)) && buf) {
 				sw_client_commands(cfg, &key, src, sess, buf, n, now, st);
 			}

@@ -100,6 +100,8 @@ enum cls_id {
 	C_BAN_NOSTATE,
 	C_ESTAB,
 	C_FLOOD,
+	C_CMD,
+	C_REPLY,
 	C_MAX
 };
 
@@ -837,6 +839,67 @@ static double run_flood(struct bench *b)
 	return ns;
 }
 
+/*
+ * A client command on a plaintext session: the payload is copied out and
+ * read (line split, command, queue). RCPT, as a harvester sends many.
+ */
+static const char rcpt_cmd[] = "RCPT TO:<someone@example.org>\r\n";
+static const char reply_250[] = "250 2.1.5 Ok\r\n";
+
+static void setup_cmd(struct bench *b)
+{
+	struct pkt_opts o = { .src = CLIENT, .dst = DST, .sport = 40001, .dport = SMTP_PORT,
+			      .flags = PKT_ACK | PKT_PSH, .payload = sizeof(rcpt_cmd) - 1,
+			      .payload_data = rcpt_cmd };
+	struct pkt_opts r = { .src = DST, .dst = CLIENT, .sport = SMTP_PORT, .dport = 40001,
+			      .flags = PKT_ACK | PKT_PSH, .payload = sizeof(reply_250) - 1,
+			      .payload_data = reply_250 };
+
+	/* The session of the established class (set up before), on the same tuple. */
+	b->f[C_CMD].len = pkt_build(&o, b->f[C_CMD].buf);
+	b->f[C_REPLY].len = pkt_build(&r, b->f[C_REPLY].buf);
+	if (!b->f[C_CMD].len || !b->f[C_REPLY].len)
+		die("cannot build the SMTP frames");
+}
+
+static double run_cmd(struct bench *b)
+{
+	struct sw_session s0, s1;
+	__u32 ret;
+	double ns;
+
+	if (!sw_session(b->prod, CLIENT, DST, 40001, &s0))
+		die("SMTP command: the session is gone");
+	ns = test_run(prog_fd(b->prod), &b->f[C_CMD], b->repeat, &ret);
+	expect_verdict("SMTP command", ret, XDP_PASS);
+	if (!sw_session(b->prod, CLIENT, DST, 40001, &s1))
+		die("SMTP command: the session is gone");
+	expect_delta("SMTP command", "session packets", s0.packets, s1.packets, b->repeat);
+	if (s1.cmd_head == s1.cmd_tail && s1.cmdq[0] != SW_CMD_RCPT)
+		die("SMTP command: the RCPT was not read");
+	return ns;
+}
+
+/* The server's reply on egress, matched to a queued command (or to RCPT, the last one). */
+static double run_reply(struct bench *b)
+{
+	struct sw_session s0, s1;
+	__u32 ret;
+	double ns;
+
+	if (!sw_session(b->prod, CLIENT, DST, 40001, &s0))
+		die("server reply: the session is gone");
+	ns = test_run(bpf_program__fd(b->prod->progs.smtpwall_tc_egress), &b->f[C_REPLY], b->repeat, &ret);
+	if (ret != 0)
+		die("server reply: tc verdict %u, expected TC_ACT_OK", ret);
+	if (!sw_session(b->prod, CLIENT, DST, 40001, &s1))
+		die("server reply: the session is gone");
+	expect_delta("server reply", "server packets", s0.server_packets, s1.server_packets, b->repeat);
+	if (s1.rcpt == s0.rcpt)
+		die("server reply: the 250 was not matched to a RCPT");
+	return ns;
+}
+
 static const struct cls classes[C_MAX] = {
 	[C_NONSMTP] = { "non-SMTP (TCP data to port 80)", "non_smtp", true,
 			setup_nonsmtp, run_nonsmtp },
@@ -854,6 +917,10 @@ static const struct cls classes[C_MAX] = {
 		      setup_estab, run_estab },
 	[C_FLOOD] = { "SYN, unknown source, gate shut (flood)", "flood_syn", false,
 		      setup_flood, run_flood },
+	[C_CMD] = { "SMTP command on a plaintext session (RCPT TO)", "smtp_command", false,
+		    setup_cmd, run_cmd },
+	[C_REPLY] = { "server reply on egress (tc, 250 to RCPT)", "server_reply", false,
+		      NULL, run_reply },
 };
 
 /* xdp-filter's verdict on each class's frame under the rules of xf_load(). */
@@ -892,6 +959,14 @@ static void measure(struct bench *b, int c, int round)
 			b->res[c][S_SW][round] = classes[c].run(b);
 			break;
 		case S_EMPTY:
+			/* The egress class beside an empty tc program, the rest an empty XDP one. */
+			if (c == C_REPLY) {
+				b->res[c][S_EMPTY][round] =
+					test_run(bpf_program__fd(b->empty->progs.empty_tc), &b->f[c],
+						 b->repeat, &ret);
+				expect_verdict("empty tc program", ret, 0);
+				break;
+			}
 			b->res[c][S_EMPTY][round] =
 				test_run(bpf_program__fd(b->empty->progs.empty_xdp), &b->f[c],
 					 b->repeat, &ret);
