@@ -70,6 +70,7 @@ lab_init() {
 	LAB_SRV=$LAB_NET.1
 	LAB_LEGIT=$LAB_NET.2
 	LAB_LEGIT_LAST=$LAB_NET.9
+	LAB_GW=$LAB_NET.254
 	LAB_ATTACKERS=${LAB_ATTACKERS:-60}
 	if ! [[ $LAB_ATTACKERS =~ ^[0-9]+$ ]] || [ "$LAB_ATTACKERS" -lt 1 ] ||
 	   [ "$LAB_ATTACKERS" -gt 150 ]; then
@@ -156,6 +157,23 @@ lab_net_up() {
 	done
 	_lab_err "lab links not up after 5 s"
 	return 1
+}
+
+# lab_gateway_up: an upstream router for the server: 10.77.X.254 on the
+# switch's bridge, and the server's default route through it. Not part of
+# lab_up: without it the server has no route to addresses outside the lab,
+# so the kernel drops a SYN from such an address before it queues it (no
+# route for the SYN-ACK). A spoofed flood (random sources) meets a server
+# that has a default route; with this one its SYN-ACKs go to the router,
+# which does not forward them: they go nowhere, as on the Internet. lab_down
+# removes it with the namespaces.
+lab_gateway_up() {
+	ip -n "$LAB_NS_SW" addr add "$LAB_GW/24" dev br0 || return 1
+	ip -n "$LAB_NS_SW" link set br0 up || return 1
+	# The router forwards nothing (a fresh namespace has ip_forward = 0):
+	# say so, rather than depend on a default.
+	in_ns "$LAB_NS_SW" sysctl -qw net.ipv4.ip_forward=0 || return 1
+	ip -n "$LAB_NS_SRV" route replace default via "$LAB_GW" dev "$LAB_IF_SRV" || return 1
 }
 
 # ------------------------------------------------------------------ postfix

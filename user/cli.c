@@ -347,6 +347,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 			sw_json_obj_end(&j);
 		}
 		sw_json_bool(&j, "proven", src.flags & SW_SRC_PROVEN);
+		sw_cli_show_health_json(&j, &c->k, &c->s, &key, &src, known, now);
 		if (known) {
 			sw_json_u64(&j, "first_seen_s_ago", secs_since(src.first_seen_ns, now));
 			sw_json_u64(&j, "last_syn_s_ago", secs_since(src.last_syn_ns, now));
@@ -374,6 +375,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 	       (uint64_t)src.bytes);
 	print_reasons("dropped", src.dropped);
 	print_reasons("would drop", src.would_drop);
+	sw_cli_show_health_text(&c->k, &c->s, &key, &src, now);
 	if (penalised)
 		printf("  penalty:   %" PRIu64 "s left (%s, offence %u)\n", secs_until(src.penalty_until_ns, now),
 		       sw_reason_name(src.penalty_reason), src.offences);

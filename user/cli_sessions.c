@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "cli_sessions.h"
+#include "gc.h"
 #include "health.h"
 #include "json.h"
 
@@ -134,4 +136,85 @@ int sw_cmd_emergency(const struct sw_kernel *k, bool loaded, const struct sw_set
 		       loaded ? "" : "; the program is not loaded: takes effect when the daemon starts");
 	}
 	return 0;
+}
+
+/* The source's sessions in the table now, and how many are idle beyond their phase's threshold. */
+static void source_sessions(const struct sw_kernel *k, const struct sw_settings *s, const struct sw_src_key *key,
+			    uint64_t now, unsigned *open, unsigned *idle, uint64_t *longest)
+{
+	struct sw_session_key *keys = NULL;
+	struct sw_session *vals = NULL;
+	long n = sw_map_dump(k->sessions_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+
+	*open = *idle = 0;
+	*longest = 0;
+	for (long i = 0; i < n; i++) {
+		struct sw_src_key sk;
+		uint64_t idle_ns, limit;
+
+		sw_source_key_raw(k->config, keys[i].family, keys[i].saddr, &sk);
+		if (memcmp(&sk, key, sizeof(sk)))
+			continue;
+		(*open)++;
+		idle_ns = sw_session_idle_ns(&vals[i], now);
+		limit = sw_settings_idle_ns(s, vals[i].phase);
+		if (limit && idle_ns >= limit)
+			(*idle)++;
+		if (idle_ns > *longest)
+			*longest = idle_ns;
+	}
+	free(keys);
+	free(vals);
+}
+
+static bool known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now)
+{
+	return src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
+}
+
+void sw_cli_show_health_json(struct sw_json *j, const struct sw_kernel *k, const struct sw_settings *s,
+			     const struct sw_src_key *key, const struct sw_source *src, bool known, uint64_t now)
+{
+	unsigned open = 0, idle = 0;
+	uint64_t longest = 0, ended = src->sessions_completed + src->sessions_abandoned;
+
+	if (known)
+		source_sessions(k, s, key, now, &open, &idle, &longest);
+	sw_json_obj_begin(j, "health");
+	sw_json_bool(j, "known_good", known && known_good(k->config, src, now));
+	if (known && src->last_good_ns)
+		sw_json_u64(j, "last_completed_s_ago", (now - src->last_good_ns) / 1000000000ULL);
+	else
+		sw_json_null(j, "last_completed_s_ago");
+	sw_json_u64(j, "sessions_completed", src->sessions_completed);
+	sw_json_u64(j, "sessions_abandoned", src->sessions_abandoned);
+	sw_json_u64(j, "session_avg_ms", ended ? src->session_ns_total / ended / 1000000 : 0);
+	sw_json_u64(j, "session_max_ms", src->session_ns_max / 1000000);
+	sw_json_u64(j, "idle_now", idle);
+	sw_json_u64(j, "longest_idle_ms", longest / 1000000);
+	sw_json_u64(j, "messages", src->messages);
+	sw_json_u64(j, "rcpt", src->rcpt);
+	sw_json_u64(j, "rcpt_rejected", src->rcpt_rejected);
+	sw_json_u64(j, "auth_failed", src->auth_failed);
+	sw_json_u64(j, "pregreet", src->pregreet);
+	sw_json_obj_end(j);
+}
+
+void sw_cli_show_health_text(const struct sw_kernel *k, const struct sw_settings *s, const struct sw_src_key *key,
+			     const struct sw_source *src, uint64_t now)
+{
+	unsigned open, idle;
+	uint64_t longest, ended = src->sessions_completed + src->sessions_abandoned;
+
+	source_sessions(k, s, key, now, &open, &idle, &longest);
+	printf("  health:    %" PRIu64 " completed, %" PRIu64 " abandoned (avg %" PRIu64 " ms, max %" PRIu64
+	       " ms); %u idle now%s\n",
+	       (uint64_t)src->sessions_completed, (uint64_t)src->sessions_abandoned,
+	       ended ? (uint64_t)(src->session_ns_total / ended / 1000000) : 0,
+	       (uint64_t)(src->session_ns_max / 1000000), idle,
+	       known_good(k->config, src, now) ? "; known good" : "");
+	printf("  dialogue:  %" PRIu64 " messages, %" PRIu64 " of %" PRIu64 " recipients rejected, %" PRIu64
+	       " failed logins, %" PRIu64 " pregreet\n",
+	       (uint64_t)src->messages, (uint64_t)src->rcpt_rejected, (uint64_t)src->rcpt,
+	       (uint64_t)src->auth_failed, (uint64_t)src->pregreet);
 }

@@ -19,4 +19,10 @@ void sw_cli_status_health_json(struct sw_json *j, const struct sw_kernel *k, con
 void sw_cli_status_health_text(const struct sw_kernel *k, const struct sw_stats *st, struct sw_store *store,
 			       const struct sw_settings *s);
 
+/* A source's session health in `show`: counts, known good, sessions idle now. */
+void sw_cli_show_health_json(struct sw_json *j, const struct sw_kernel *k, const struct sw_settings *s,
+			     const struct sw_src_key *key, const struct sw_source *src, bool known, uint64_t now);
+void sw_cli_show_health_text(const struct sw_kernel *k, const struct sw_settings *s, const struct sw_src_key *key,
+			     const struct sw_source *src, uint64_t now);
+
 #endif
