@@ -47,6 +47,7 @@ struct sw_packet {
 	__u8 dport_known;	/* for SW_P_MALFORMED: the destination port could be read */
 	__u8 has_payload;	/* TCP carries data, by the IP header's lengths (not padding) */
 	__u8 pad[3];
+	__u32 seq;		/* TCP sequence number, host order */
 	__u32 payload_off;	/* TCP payload: offset from the frame's start */
 	__u32 payload_len;	/* and length, by the IP header's lengths */
 };
@@ -92,6 +93,7 @@ static __always_inline int sw_parse_tcp(struct sw_packet *p, const struct sw_fra
 	if (tcp->doff < 5 || l4 + tcp->doff * 4 > data_end || (__u32)tcp->doff * 4 > l4_len)
 		return sw_malformed(p, SW_M_TCP);
 	p->tcp_flags = ((__u8 *)tcp)[13];
+	p->seq = bpf_ntohl(tcp->seq);
 	p->has_payload = l4_len > (__u32)tcp->doff * 4;
 	p->payload_off = (__u32)(l4 - f->data) + tcp->doff * 4;
 	p->payload_len = l4_len - tcp->doff * 4;

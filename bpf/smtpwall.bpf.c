@@ -42,6 +42,9 @@ const volatile bool sw_bench_vary_sport = false;
 __u32 sw_bench_seq = 0;
 /* Set by the geo benchmark: a different IPv4 source per packet, as a spoofed flood sends. */
 const volatile bool sw_bench_vary_saddr = false;
+/* Set by the benchmark: every repetition of a frame is new data (advance the sequence). */
+const volatile bool sw_bench_vary_seq = false;
+__u32 sw_bench_seq_step = 0;
 
 static __always_inline __u64 sw_now(void)
 {
@@ -911,6 +914,20 @@ static __always_inline struct sw_session *sw_segment(const struct sw_config *cfg
 	return bpf_map_lookup_elem(&sw_sessions, &sk);
 }
 
+/*
+ * Is this data new, not a retransmission of what was read? Moves @next past
+ * it. Sequence numbers wrap: compared as a signed distance.
+ */
+static __always_inline bool sw_seq_fresh(__u32 *next, const struct sw_packet *p)
+{
+	__u32 end = p->seq + p->payload_len;
+
+	if (*next && (__s32)(end - *next) <= 0)
+		return false;
+	*next = end ? end : 1;	/* 0 means unknown */
+	return true;
+}
+
 /* Copy up to SW_SCAN_BYTES of the payload into the per-CPU buffer: its length, or 0. */
 static __always_inline __u32 sw_load_payload_xdp(struct xdp_md *ctx, const struct sw_packet *p,
 						 struct sw_scan_buf **out)
@@ -972,6 +989,8 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 	if (sw_bench_vary_sport)
 		p.sport ^= (__u16)sw_bench_seq++;
+	if (sw_bench_vary_seq)
+		p.seq += sw_bench_seq_step++ * 4096;
 	if (sw_bench_vary_saddr && p.family == SW_AF_INET)
 		p.saddr[0] ^= bpf_htonl(sw_bench_seq++ * 2654435761U);
 
@@ -1101,7 +1120,7 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		struct sw_scan_buf *buf = NULL;
 		__u32 n;
 
-		if (sess) {
+		if (sess && sw_seq_fresh(&sess->client_next_seq, &p)) {
 			sw_client_pregreet(cfg, &key, src, sess, sw_clock(&now), st);
 			__u32 first = sw_first_cmd(ctx, &p);
 
@@ -1328,6 +1347,8 @@ int smtpwall_tc_egress(struct __sk_buff *skb)
 	f.len = skb->len;
 	if (sw_parse_frame(&f, &p) != SW_P_TCP || !sw_port_guarded(cfg, bpf_ntohs(p.sport)))
 		return TC_ACT_OK;
+	if (sw_bench_vary_seq)
+		p.seq += sw_bench_seq_step++ * 4096;
 
 	/* The session as the client's side keys it. */
 	__builtin_memcpy(sk.saddr, p.daddr, 16);
@@ -1376,6 +1397,8 @@ int smtpwall_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	now = sw_now();
 	sess->last_server_ns = now;
+	if (!sw_seq_fresh(&sess->server_next_seq, &p))
+		return TC_ACT_OK;	/* a retransmitted reply: read once */
 	if (sess->flags & SW_SESS_TLS) {
 		if (!sess->greeting_ns)
 			sess->greeting_ns = now;

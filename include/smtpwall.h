@@ -340,6 +340,13 @@ struct sw_session {
 	__u16 last_reply;	/* the server's last reply code */
 	__u8 last_cmd_rcpt;	/* the last reply answered a RCPT */
 	__u8 pad[5];
+	/*
+	 * The sequence number after the last data read from each side (0 =
+	 * none yet): a retransmitted segment (the peer's ACK was lost, or
+	 * dropped with a penalised source) is not read twice.
+	 */
+	__u32 client_next_seq;
+	__u32 server_next_seq;
 };
 
 /* Allow/deny list LPM keys. */

@@ -251,6 +251,8 @@ static struct smtpwall_bpf *sw_load(bool vary_sport, __u32 sessions)
 	if (!s)
 		die("open smtpwall: %s", strerror(errno));
 	s->rodata->sw_bench_vary_sport = vary_sport;
+	/* A frame repeated a million times is new data each time, as a real stream's is. */
+	s->rodata->sw_bench_vary_seq = true;
 	/* Never pin, never reuse a pin: the daemon's maps live there. */
 	bpf_object__for_each_map(map, s->obj) {
 		err = bpf_map__set_pin_path(map, NULL);

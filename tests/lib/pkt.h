@@ -44,6 +44,7 @@ struct pkt_opts {
 	int tcp_opt_words;	/* TCP options, 4-byte words (0-10) */
 	int payload;		/* payload bytes */
 	const void *payload_data; /* @payload bytes to carry (NULL: 'x' filler), e.g. "EHLO x\r\n" */
+	uint32_t seq;		/* TCP sequence number; 0: the next of a counter shared by all frames */
 };
 
 static inline int pkt_family(const char *addr)
@@ -52,6 +53,16 @@ static inline int pkt_family(const char *addr)
 }
 
 /* Build the frame into @buf; returns its length, or 0 if @o is invalid. */
+/* A sequence number after every one handed out before (room for @len bytes). */
+static inline uint32_t pkt_next_seq(uint32_t len)
+{
+	static uint32_t next = 1000;
+	uint32_t seq = next;
+
+	next += len + 1;
+	return seq;
+}
+
 static inline size_t pkt_build(const struct pkt_opts *o, uint8_t *buf)
 {
 	const char *src = o->src ? o->src : "198.51.100.7";
@@ -128,7 +139,12 @@ static inline size_t pkt_build(const struct pkt_opts *o, uint8_t *buf)
 
 		tcp->source = htons(o->sport ? o->sport : 40000);
 		tcp->dest = htons(o->dport ? o->dport : 25);
-		tcp->seq = htonl(1000);
+		/*
+		 * Every frame built gets a later sequence number than the one
+		 * before, as a real sender's new data does; a frame sent twice
+		 * is a retransmission. @seq overrides it.
+		 */
+		tcp->seq = htonl(o->seq ? o->seq : pkt_next_seq(o->payload));
 		tcp->doff = o->doff ? o->doff : tcp_len / 4;
 		((uint8_t *)tcp)[13] = o->flags ? o->flags : PKT_SYN;
 		tcp->window = htons(65535);
