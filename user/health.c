@@ -114,6 +114,12 @@ static const char *phase_name(unsigned phase)
 	return phase < SW_PH_MAX ? names[phase] : "unknown";
 }
 
+/* "2.1s": idle times are measured, not configured, so they are never round. */
+static void secs_text(uint64_t ns, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.1fs", ns / 1e9);
+}
+
 /* Tear one session down; counted and logged with @why. */
 static int teardown(struct sw_health *h, const struct sw_kernel *k, struct sw_daemon_state *ds,
 		    const struct sw_session_key *key, const char *why, bool emergency)
@@ -209,7 +215,7 @@ static void idle_policy(struct sw_health *h, struct sw_loader *l, const struct s
 			continue;
 		}
 		ds->idle_penalties++;
-		sw_format_duration(worst->idle_ns, idle, sizeof(idle));
+		secs_text(worst->idle_ns, idle, sizeof(idle));
 		sw_format_duration(worst->threshold_ns, limit, sizeof(limit));
 		sw_info("idle: %s holds %u idle sessions (limit %u; the longest idle %s in phase %s, "
 			"threshold %s): penalised", who, c[i].idle, s->max_idle, idle, phase_name(worst->phase),
@@ -289,7 +295,7 @@ static void teardown_emergency(struct sw_health *h, const struct sw_kernel *k, c
 		const struct sw_idle_session *is = &gc->idle[cand[i].idx];
 		char why[128], idle[32];
 
-		sw_format_duration(is->idle_ns, idle, sizeof(idle));
+		secs_text(is->idle_ns, idle, sizeof(idle));
 		snprintf(why, sizeof(why), "idle %s in phase %s during the emergency (its source holds %u idle)",
 			 idle, phase_name(is->phase), cand[i].src_idle);
 		if (!teardown(h, k, ds, &is->key, why, true))
@@ -322,8 +328,14 @@ static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, unsigne
 	sw_info("emergency: left: %s", detail);
 }
 
+/*
+ * @pressure_ns: the last run in which emergency mode refused enough new
+ * sessions to fill the MTA again. Leaving needs the sessions below the
+ * low-water mark and no such pressure for the hold time: with an attack
+ * still knocking, leaving would let it refill the MTA's slots at once.
+ */
 static void emergency(const struct sw_kernel *k, const struct sw_settings *s, enum sw_emergency_mode mode,
-		      uint64_t now, struct sw_daemon_state *ds)
+		      uint64_t now, uint64_t pressure_ns, struct sw_daemon_state *ds)
 {
 	bool active = ds->emergency_since_ns != 0;
 	uint64_t per_s = s->emerg_rate_interval_ns ? NS_PER_SEC / s->emerg_rate_interval_ns : 0;
@@ -348,9 +360,12 @@ static void emergency(const struct sw_kernel *k, const struct sw_settings *s, en
 			enter(k, ds, now, SW_ER_RATE, detail);
 		}
 	} else if (mode == SW_EM_AUTO && active && ds->sessions_now < ds->low && !fast &&
-		   now - ds->emergency_since_ns >= s->emerg_hold_ns) {
-		snprintf(detail, sizeof(detail), "%" PRIu64 " sessions, below the low-water mark %u, after %" PRIu64
-			 " s", (uint64_t)ds->sessions_now, ds->low, (uint64_t)((now - ds->emergency_since_ns) / NS_PER_SEC));
+		   now - ds->emergency_since_ns >= s->emerg_hold_ns &&
+		   (!pressure_ns || now - pressure_ns >= s->emerg_hold_ns)) {
+		snprintf(detail, sizeof(detail), "%" PRIu64 " sessions, below the low-water mark %u, no pressure "
+			 "for %" PRIu64 " s, after %" PRIu64 " s", (uint64_t)ds->sessions_now, ds->low,
+			 (uint64_t)(s->emerg_hold_ns / NS_PER_SEC),
+			 (uint64_t)((now - ds->emergency_since_ns) / NS_PER_SEC));
 		leave(k, ds, SW_ER_CALM, detail);
 	}
 	/* The kernel's flag follows the decision even if something rewrote the config. */
@@ -378,10 +393,21 @@ void sw_health_run(struct sw_health *h, struct sw_loader *l, const struct sw_set
 	}
 	ds.sessions_now = sessions;
 	if (!sw_kernel_stats(k, &st)) {
+		uint64_t refused = st.dropped[SW_R_EMERGENCY] + st.would_drop[SW_R_EMERGENCY];
+
 		if (h->last_run_ns && now > h->last_run_ns && st.sessions_opened >= h->last_opened)
 			ds.new_session_rate = (st.sessions_opened - h->last_opened) * NS_PER_SEC /
 					      (now - h->last_run_ns);
+		/*
+		 * Pressure: more new sessions refused in this run than the MTA
+		 * has free slots, so leaving now would fill it again. A trickle
+		 * of unknown but real senders on a busy host is not pressure.
+		 */
+		if (h->last_run_ns && refused > h->last_refused &&
+		    refused - h->last_refused + ds.sessions_now >= sw_settings_emerg_high(s))
+			h->pressure_ns = now;
 		h->last_opened = st.sessions_opened;
+		h->last_refused = refused;
 	}
 	h->last_run_ns = now;
 
@@ -392,7 +418,7 @@ void sw_health_run(struct sw_health *h, struct sw_loader *l, const struct sw_set
 	for (long i = 0; i < nc; i++)
 		ds.idle_now += c[i].idle;
 	idle_policy(h, l, s, gc, c, nc, &ds);
-	emergency(k, s, sw_health_mode(store, s), now, &ds);
+	emergency(k, s, sw_health_mode(store, s), now, h->pressure_ns, &ds);
 	teardown_doomed(h, k, &ds);
 	if (ds.emergency_since_ns)
 		teardown_emergency(h, k, s, gc, c, nc, &ds);

@@ -30,6 +30,8 @@ struct sw_health {
 	struct sw_sockdiag *diag;	/* NULL: no sock_diag, nothing can be torn down */
 	uint64_t last_opened;		/* sw_stats.sessions_opened at the last run */
 	uint64_t last_run_ns;
+	uint64_t last_refused;		/* SYNs refused by emergency mode, at the last run */
+	uint64_t pressure_ns;		/* last run in which new sessions were still being refused */
 	struct sw_src_key *doomed;	/* sources whose sessions are to be torn down */
 	long n_doomed, cap_doomed;
 	bool warned_count;
