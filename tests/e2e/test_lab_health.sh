@@ -18,6 +18,9 @@
 #     some 9 s a transaction, well within the idle thresholds (10 s):
 #     every transaction succeeds, it is not penalised, its sessions count
 #     as completed and it is known good.
+#   - idle holder (third attacker address): 3 sessions that answer EHLO and
+#     go silent, over max_idle 2: once idle past idle_helo (10 s) the daemon
+#     penalises it (reason idle) and tears its sessions down.
 #   - the legitimate client (first legitimate address) is served throughout.
 # Then the totals of `status --json` .health against what the clients and
 # Postfix's own log saw.
@@ -111,6 +114,7 @@ check_dropped() {
 labt_setup
 HARVESTER=$LAB_ATK_FIRST
 PREGREETER=$LAB_NET.101
+IDLER=$LAB_NET.102
 SLOW=$LAB_NET.3
 note "lab $LAB_ID: Postfix on $LAB_SRV:25; legit $LAB_LEGIT, slow sender $SLOW" \
 	"(--slow-ms $SLOW_MS), harvester $HARVESTER, pregreet $PREGREETER"
@@ -131,6 +135,7 @@ note "lab $LAB_ID: Postfix on $LAB_SRV:25; legit $LAB_LEGIT, slow sender $SLOW" 
 	echo "idle_greeted = 10s"
 	echo "idle_helo = 10s"
 	echo "idle_mail = 10s"
+	echo "max_idle = 2"
 	echo "harvest_min = $HARVEST_MIN"
 	echo "harvest_ratio = 50%"
 	echo "pregreet = 1"
@@ -149,6 +154,11 @@ check_jq "XDP attached to $LAB_IF_SRV in native mode, emergency mode off" "$st" 
 	'any(.attached[]; .ifname == $i and .mode == "native") and .emergency.mode == "off"' \
 	--arg i "$LAB_IF_SRV"
 
+# Three sessions that say EHLO and go silent, from one address.
+if ! start_load idler "$LAB_NS_ATK" idle --to "$LAB_SRV" --from-range "$IDLER-$IDLER" --per-source 3 \
+	--stage helo --duration 20 2>"$LAB_DIR/start.err"; then
+	bail "start the idle holder" "$(cat "$LAB_DIR/start.err")"
+fi
 if ! start_load legit "$LAB_NS_LEGIT" legit --to "$LAB_SRV" --from "$LAB_LEGIT" \
 	--duration "$LEGIT_S" --interval-ms 500 --timeout-ms 5000 2>"$LAB_DIR/start.err"; then
 	bail "start the legitimate client" "$(cat "$LAB_DIR/start.err")"
@@ -224,6 +234,22 @@ tap_check "legitimate client $LAB_LEGIT: served throughout ($legit_ok/$legit_tot
 check_jq "legitimate client $LAB_LEGIT: not penalised" "$(swj show "$LAB_LEGIT" --json)" \
 	'.penalty.active == false and .dropped.penalty == 0'
 
+# ------------------------------------------------------------------ idle holder
+
+wait_load idler
+check_penalised "idle holder" "$IDLER" idle "idle sessions"
+if grep -q "idle: $IDLER\(/32\)\? holds [3-9] idle sessions (limit 2" "$DAEMON_LOG"; then
+	tap_ok "idle holder $IDLER: the daemon said why (3 idle sessions, limit 2)"
+else
+	tap_fail "idle holder $IDLER: the daemon said why" "$(grep -E "idle|teardown" "$DAEMON_LOG" | tail -n 10)"
+fi
+if grep -q "teardown: $IDLER:[0-9]* -> .*source penalised (idle)" "$DAEMON_LOG"; then
+	tap_ok "idle holder $IDLER: its sessions were torn down"
+else
+	tap_fail "idle holder $IDLER: its sessions were torn down" "$(grep teardown "$DAEMON_LOG" | tail -n 10)"
+fi
+note "idle holder: $(grep '^t=' "$LAB_DIR/idler.out" | tail -n 1)"
+
 # ------------------------------------------------------------------ totals
 
 st=$(swj status --json)
@@ -247,8 +273,8 @@ tap_check "status .health: rcpt_rejected ($rej) is what Postfix rejected ($pf_re
 	[ "$rej" -eq "$pf_rejected" ]
 check_jq "status .health: messages >= the slow sender's and the client's ($slow_ok + $legit_ok)" \
 	"$st" '.health.messages >= $n' --argjson n $((slow_ok + legit_ok))
-check_jq "status: two penalties, their sessions torn down" "$st" \
-	'.stats.penalties >= 2 and .health.teardowns_penalised >= 2'
+check_jq "status: three penalties (harvest, pregreet, idle), their sessions torn down" "$st" \
+	'.stats.penalties >= 3 and .health.teardowns_penalised >= 5 and .health.idle_penalties >= 1'
 if _proc_alive "$DAEMON_PID"; then
 	tap_ok "the daemon ran through the test"
 else
