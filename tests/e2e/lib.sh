@@ -347,7 +347,7 @@ write_config_to() {
 		vals[$key]=$val
 	done
 	# Sections in the file's usual order; [country ...] ones as first given.
-	local -a secs=(general limits penalty flood capacity geo)
+	local -a secs=(general limits penalty flood capacity sessions emergency geo)
 	for key in "${order[@]}"; do
 		sec=${key%%.*}
 		case $sec in
@@ -355,6 +355,13 @@ write_config_to() {
 		esac
 	done
 	secs+=(allow deny)
+	# A key whose section is not written would vanish without a word.
+	for key in "${order[@]}"; do
+		if [[ " ${secs[*]} " != *" ${key%%.*} "* ]]; then
+			echo "write_config: unknown section in '$key'" >&2
+			return 1
+		fi
+	done
 	{
 		echo "# smtpwall e2e config, run $ID"
 		for sec in "${secs[@]}"; do

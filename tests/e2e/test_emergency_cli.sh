@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Emergency mode from the command line: `smtpwall emergency on` refuses new
+# sessions from sources not known to be good while allowlisted ones and
+# established sessions carry on; the mode is kept in state.db, so a daemon
+# killed with -9 and started again is still in emergency mode; `auto` lets
+# the controller leave once calm, `off` forces it off; bad arguments are
+# usage errors.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+active_is() {
+	[ "$(sw status --json | jq -r .emergency.active)" = "$1" ]
+}
+
+e2e_setup
+write_config limits.syn_rate=off limits.max_sessions=0 emergency.hold=1s \
+	"allow.cidr=$(c4 4)/32"
+must_start_daemon
+check_native
+
+expect_conn "before: an unknown source connects" "$(c4 2)" 1 1
+start_hold est "$(c4 3)" 2 || bail "hold two sessions from $(c4 3)" "$(hold_output est)"
+
+out=$(sw emergency maybe 2>&1) && rc=0 || rc=$?
+tap_is "emergency maybe: a usage error (exit 2)" "$rc" 2
+out=$(sw emergency on off 2>&1) && rc=0 || rc=$?
+tap_is "emergency on off: a usage error (exit 2)" "$rc" 2
+
+check "emergency on" sw emergency on
+js=$(swj emergency --json)
+check_jq "emergency --json: mode on, active" "$js" '.mode == "on" and .active == true'
+if wait_for 5 grep -q "emergency: entered: turned on by the operator" "$DAEMON_LOG"; then
+	tap_ok "the daemon logged the transition with its reason"
+else
+	tap_fail "the daemon logged the transition with its reason" "$(tail -n 5 "$DAEMON_LOG")"
+fi
+expect_conn "in emergency: a source never seen is refused" "$(c4 5)" 2 0
+expect_conn "in emergency: a known source that never completed a session is refused" "$(c4 2)" 2 0
+expect_conn "in emergency: an allowlisted source is admitted" "$(c4 4)" 2 2
+release_holds est
+check_jq "in emergency: the established sessions carried on" "$(hold_output est)" \
+	'true' --raw-input >/dev/null 2>&1
+ho=$(hold_output est)
+tap_is "in emergency: both held sessions were still alive when released" "$(kv "$(grep '^alive=' <<<"$ho")" alive)" 2
+st=$(swj status --json)
+check_jq "status: emergency active, mode on, reason manual; refusals counted" "$st" \
+	'.emergency.active == true and .emergency.mode == "on" and .emergency.reason == "manual" and
+	 .stats.dropped.emergency >= 4 and .emergency.entered >= 1'
+check "show: the refused source's drops are counted as emergency" \
+	sh -c "$(printf '%q ' "$SMTPWALL") -c $(printf '%q' "$CONF") show $(c4 5) --json | jq -e '.known == false'"
+
+# A crash and a restart: the mode comes from state.db, the state from the pins.
+kill9_daemon
+expect_conn "daemon killed: the kernel still refuses unknown sources" "$(c4 6)" 1 0
+must_start_daemon
+st=$(swj status --json)
+check_jq "restarted: still in emergency mode, mode on, the count kept" "$st" \
+	'.emergency.active == true and .emergency.mode == "on" and .emergency.entered >= 1'
+expect_conn "restarted: unknown sources still refused" "$(c4 6)" 1 0
+
+# auto: the controller leaves once sessions are below the low-water mark and
+# nothing has pressed for the hold time (1 s).
+check "emergency auto" sw emergency auto
+if wait_for 10 active_is false; then
+	tap_ok "auto: emergency mode left once calm"
+else
+	tap_fail "auto: emergency mode left once calm" "$(swj status --json | jq -c .emergency)"
+fi
+if grep -q "emergency: left: .*below the low-water mark" "$DAEMON_LOG"; then
+	tap_ok "the daemon logged why it left"
+else
+	tap_fail "the daemon logged why it left" "$(grep emergency "$DAEMON_LOG" | tail -n 5)"
+fi
+expect_conn "after: unknown sources connect again" "$(c4 6)" 1 1
+
+check "emergency on, then off" sh -c "$(printf '%q ' "$SMTPWALL") -c $(printf '%q' "$CONF") emergency on >/dev/null &&
+	$(printf '%q ' "$SMTPWALL") -c $(printf '%q' "$CONF") emergency off >/dev/null"
+wait_for 5 active_is false || true
+st=$(swj status --json)
+check_jq "off: inactive, mode off" "$st" '.emergency.active == false and .emergency.mode == "off"'
+expect_conn "off: unknown sources connect" "$(c4 7)" 1 1
+
+tap_done
