@@ -12,8 +12,7 @@
 # lab's line in /etc/postfix/main.cf) is removed on exit, failure or signal.
 #
 # Not tests/e2e/lib.sh: sourcing it builds that harness's own topology and
-# temp dir and sets its own exit trap. The TAP helpers here are the same
-# small set.
+# temp dir and sets its own exit trap. The TAP helpers are shared (tap.sh).
 
 set -euo pipefail
 
@@ -25,9 +24,6 @@ SMTPLOAD=${SMTPLOAD:-$LABT_ROOT/build/tools/smtpload}
 # shellcheck source=scripts/lab.sh
 . "$LABT_ROOT/scripts/lab.sh"
 
-TAP_N=0
-TAP_FAILED=0
-TAP_FINISHED=0
 LABT_PIDS=()
 DAEMON_PID=""
 DAEMON_LOG=""
@@ -35,109 +31,8 @@ CONF=""
 _ERR_WHERE=""
 _LABT_UP=0
 
-# ------------------------------------------------------------------ TAP
-
-diag() {
-	# Every line of "$*" as a TAP diagnostic.
-	local line
-
-	while IFS= read -r line; do
-		printf '#   %s\n' "$line"
-	done <<<"$*"
-}
-
-# note TEXT: a one-line TAP comment.
-note() {
-	printf '# %s\n' "$*"
-}
-
-tap_ok() {
-	TAP_N=$((TAP_N + 1))
-	printf 'ok %d - %s\n' "$TAP_N" "$1"
-}
-
-# tap_fail DESC [DETAIL]
-tap_fail() {
-	TAP_N=$((TAP_N + 1))
-	TAP_FAILED=$((TAP_FAILED + 1))
-	printf 'not ok %d - %s\n' "$TAP_N" "$1"
-	if [ $# -gt 1 ] && [ -n "$2" ]; then
-		diag "$2"
-	fi
-}
-
-tap_skip() {
-	TAP_N=$((TAP_N + 1))
-	printf 'ok %d # SKIP %s\n' "$TAP_N" "$1"
-}
-
-# tap_check DESC DETAIL CMD...: ok if CMD exits 0, else DETAIL.
-tap_check() {
-	local desc=$1 detail=$2
-
-	shift 2
-	if "$@"; then
-		tap_ok "$desc"
-	else
-		tap_fail "$desc" "$detail"
-	fi
-	return 0
-}
-
-# check_jq DESC JSON FILTER [jq args...]: ok if FILTER is true for JSON.
-check_jq() {
-	local desc=$1 json=$2 filter=$3
-
-	shift 3
-	if jq -e "$@" "$filter" >/dev/null 2>&1 <<<"$json"; then
-		tap_ok "$desc"
-	else
-		tap_fail "$desc" "jq: $filter"$'\n'"json: $json"
-	fi
-	return 0
-}
-
-tap_done() {
-	printf '1..%d\n' "$TAP_N"
-	TAP_FINISHED=1
-	if [ "$TAP_FAILED" -gt 0 ]; then
-		printf '# %d of %d failed\n' "$TAP_FAILED" "$TAP_N"
-		exit 1
-	fi
-	exit 0
-}
-
-# bail DESC [DETAIL]: a failure the rest of the script cannot go on after.
-bail() {
-	tap_fail "$@"
-	tap_done
-}
-
-# ------------------------------------------------------------------ processes
-
-_proc_alive() {
-	# A reaped or zombie process is not alive.
-	local state
-
-	[ -n "${1:-}" ] || return 1
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
-
-# _kill_wait PID SIGNAL TIMEOUT_S: signal, wait, then SIGKILL.
-_kill_wait() {
-	local pid=$1 sig=$2 i
-
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for ((i = 0; i < $3 * 20; i++)); do
-		_proc_alive "$pid" || break
-		sleep 0.05
-	done
-	if _proc_alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=tests/e2e/tap.sh
+. "$LABT_DIR/tap.sh"
 
 _labt_cleanup() {
 	local rc=$? pid
