@@ -117,47 +117,7 @@ static void usage(FILE *f)
 		prog, prog, prog, prog);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	usage(stderr);
-	exit(2);
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "smtpload: --max-seconds elapsed, giving up\n";
-	ssize_t r;
-
-	(void)sig;
-	r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)r;
-	_exit(3);
-}
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
+#include "tool.h"
 
 static int64_t clock_ms(clockid_t id)
 {
@@ -168,11 +128,6 @@ static int64_t clock_ms(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
 static int64_t t0_ms;
 
 static double since_start(int64_t t)
@@ -181,15 +136,6 @@ static double since_start(int64_t t)
 }
 
 /* Remaining milliseconds until @deadline, never negative, for poll(). */
-static int remaining(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
 /* Sleep until @t (monotonic ms), or until a stop is requested. */
 static void sleep_until(int64_t t)
 {
@@ -211,45 +157,6 @@ static const char *errname(int e)
 		return n;
 	snprintf(buf, sizeof(buf), "errno%d", e);
 	return buf;
-}
-
-static int parse_int(const char *opt, const char *s, int min, int max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		usage_error("%s: '%s' is not an integer in [%d, %d]", opt, s, min, max);
-	return (int)v;
-}
-
-/* An IPv4 or IPv6 address ("[...]" accepted around IPv6); 0 if it is none. */
-static socklen_t parse_addr(const char *s, int port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	char buf[INET6_ADDRSTRLEN + 2];
-	size_t n = strlen(s);
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		return sizeof(*sin);
-	}
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(buf)) {
-		memcpy(buf, s + 1, n - 2);
-		buf[n - 2] = '\0';
-		s = buf;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		return sizeof(*sin6);
-	}
-	return 0;
 }
 
 static socklen_t addr_len(const struct sockaddr_storage *ss)
