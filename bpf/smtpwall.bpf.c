@@ -1395,10 +1395,11 @@ int smtpwall_tc_egress(struct __sk_buff *skb)
 	}
 	if (!p.has_payload)
 		return TC_ACT_OK;
+	/* A retransmitted reply is read once, and is not new activity of the server. */
+	if (!sw_seq_fresh(&sess->server_next_seq, &p))
+		return TC_ACT_OK;
 	now = sw_now();
 	sess->last_server_ns = now;
-	if (!sw_seq_fresh(&sess->server_next_seq, &p))
-		return TC_ACT_OK;	/* a retransmitted reply: read once */
 	if (sess->flags & SW_SESS_TLS) {
 		if (!sess->greeting_ns)
 			sess->greeting_ns = now;
