@@ -70,6 +70,19 @@ static struct sw_store *open_store(struct cli_ctx *c)
 	return st;
 }
 
+void sw_cli_format_utc(uint64_t unix_s, char *buf, size_t len)
+{
+	time_t t = unix_s;
+	struct tm tm;
+
+	if (!unix_s) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void sw_cli_json_reasons(struct sw_json *j, const char *key, const __u64 *v)
 {
 	sw_json_obj_begin(j, key);

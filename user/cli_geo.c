@@ -60,19 +60,6 @@ void sw_cli_source_country(const struct sw_kernel *k, const struct sw_geo_view *
 	snprintf(out, 8, "%s", country_label(id, code));
 }
 
-static void format_time(uint64_t unix_s, char *buf, size_t len)
-{
-	time_t t = unix_s;
-	struct tm tm;
-
-	if (!unix_s) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int open_view(const struct sw_kernel *k, struct sw_geo_view *v, const char *cmd)
 {
 	char err[512];
@@ -174,8 +161,8 @@ int sw_cmd_geo_status(const struct sw_kernel *k, const struct sw_settings *s, bo
 	if (v.loaded && have_file)
 		changed = i->file_ino != (uint64_t)st.st_ino || i->file_size != (uint64_t)st.st_size ||
 			  i->file_mtime_ns != (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
-	format_time(i->build_epoch, built, sizeof(built));
-	format_time(i->loaded_at, loaded, sizeof(loaded));
+	sw_cli_format_utc(i->build_epoch, built, sizeof(built));
+	sw_cli_format_utc(i->loaded_at, loaded, sizeof(loaded));
 
 	if (json) {
 		struct sw_json j;

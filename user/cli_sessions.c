@@ -4,23 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "cli.h"
 #include "cli_sessions.h"
 #include "gc.h"
 #include "health.h"
 #include "json.h"
-
-static void fmt_since(uint64_t unix_s, char *buf, size_t len)
-{
-	time_t t = unix_s;
-	struct tm tm;
-
-	if (!unix_s) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 void sw_cli_status_health_json(struct sw_json *j, const struct sw_kernel *k, const struct sw_stats *st,
 			       struct sw_store *store, const struct sw_settings *s)
@@ -29,7 +17,7 @@ void sw_cli_status_health_json(struct sw_json *j, const struct sw_kernel *k, con
 	char since[32];
 
 	sw_kernel_daemon_state(k, &ds);
-	fmt_since(ds.emergency_since_unix, since, sizeof(since));
+	sw_cli_format_utc(ds.emergency_since_unix, since, sizeof(since));
 	sw_json_obj_begin(j, "emergency");
 	sw_json_str(j, "mode", sw_emergency_mode_name(sw_health_mode(store, s)));
 	sw_json_bool(j, "active", (k->config->flags & SW_CFG_EMERGENCY) != 0);
@@ -73,7 +61,7 @@ void sw_cli_status_health_text(const struct sw_kernel *k, const struct sw_stats 
 	bool active = k->config->flags & SW_CFG_EMERGENCY;
 
 	sw_kernel_daemon_state(k, &ds);
-	fmt_since(ds.emergency_since_unix, since, sizeof(since));
+	sw_cli_format_utc(ds.emergency_since_unix, since, sizeof(since));
 	printf("emergency:   %s (mode %s; enter at %u sessions, leave below %u; entered %" PRIu64 " times)\n",
 	       active ? "ON" : "off", sw_emergency_mode_name(sw_health_mode(store, s)), ds.high, ds.low,
 	       (uint64_t)ds.emergency_entered);

@@ -133,8 +133,6 @@ swj() {
 # start_daemon: background `smtpwall run`; waits (10 s at most) until status
 # shows this daemon running and attached to the server's interface.
 start_daemon() {
-	local i st=""
-
 	if [ ! -x "$SMTPWALL" ]; then
 		echo "$SMTPWALL is missing: run 'make' first" >&2
 		return 1
@@ -142,24 +140,7 @@ start_daemon() {
 	echo "=== $(date +%T.%N) run" >>"$DAEMON_LOG"
 	nsenter --net="/run/netns/$LAB_NS_SRV" -- "$SMTPWALL" -c "$CONF" run >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		if ! _proc_alive "$DAEMON_PID"; then
-			wait "$DAEMON_PID" 2>/dev/null || true
-			echo "daemon exited during start-up; log:" >&2
-			tail -n 20 "$DAEMON_LOG" >&2
-			DAEMON_PID=""
-			return 1
-		fi
-		st=$(sw status --json 2>/dev/null) || st=""
-		if [ -n "$st" ] && jq -e --arg i "$LAB_IF_SRV" --argjson pid "$DAEMON_PID" \
-			'.daemon.running == true and .daemon.pid == $pid and
-			 any(.attached[]; .ifname == $i)' >/dev/null 2>&1 <<<"$st"; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "daemon not attached to $LAB_IF_SRV after 10 s; status: $st" >&2
-	return 1
+	await_daemon "$LAB_IF_SRV"
 }
 
 # stop_daemon: SIGTERM, then `smtpwall detach` (the links stay otherwise).

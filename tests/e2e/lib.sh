@@ -279,29 +279,10 @@ status_json() {
 # start_daemon [run args...]: background `smtpwall run`; waits (10 s at
 # most) until status shows this daemon running and the interface attached.
 start_daemon() {
-	local i st
-
 	echo "=== $(date +%T.%N) run $*" >>"$DAEMON_LOG"
 	nsenter --net="/run/netns/$NS_S" -- "$SMTPWALL" -c "$CONF" run "$@" >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		if ! _proc_alive "$DAEMON_PID"; then
-			wait "$DAEMON_PID" 2>/dev/null || true
-			echo "daemon exited during start-up; log:" >&2
-			tail -n 20 "$DAEMON_LOG" >&2
-			DAEMON_PID=""
-			return 1
-		fi
-		st=$(sw status --json 2>/dev/null) || st=""
-		if [ -n "$st" ] && jq -e --arg i "$IF_S" --argjson pid "$DAEMON_PID" \
-			'.daemon.running == true and .daemon.pid == $pid and
-			 any(.attached[]; .ifname == $i)' >/dev/null 2>&1 <<<"$st"; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "daemon not attached to $IF_S after 10 s; status: $st" >&2
-	return 1
+	await_daemon "$IF_S"
 }
 
 # stop_daemon: SIGTERM (enforcement stays attached), SIGKILL after 10 s.

@@ -155,3 +155,29 @@ _kill_wait() {
 	fi
 	wait "$pid" 2>/dev/null || true
 }
+
+# await_daemon IFNAME: wait (10 s at most) until `sw status` shows the
+# daemon $DAEMON_PID running and attached to IFNAME; 1 if it exited or did
+# not attach. `sw` (the CLI with the run's config) comes from the harness.
+await_daemon() {
+	local ifname=$1 i st=""
+
+	for ((i = 0; i < 100; i++)); do
+		if ! _proc_alive "$DAEMON_PID"; then
+			wait "$DAEMON_PID" 2>/dev/null || true
+			echo "daemon exited during start-up; log:" >&2
+			tail -n 20 "$DAEMON_LOG" >&2
+			DAEMON_PID=""
+			return 1
+		fi
+		st=$(sw status --json 2>/dev/null) || st=""
+		if [ -n "$st" ] && jq -e --arg i "$ifname" --argjson pid "$DAEMON_PID" \
+			'.daemon.running == true and .daemon.pid == $pid and
+			 any(.attached[]; .ifname == $i)' >/dev/null 2>&1 <<<"$st"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "daemon not attached to $ifname after 10 s; status: $st" >&2
+	return 1
+}
