@@ -220,6 +220,8 @@ static __always_inline void sw_penalize(const struct sw_config *cfg, const struc
 	src->offences++;
 	src->last_offence_ns = now;
 	src->strikes = 0;
+	/* Whatever it did before, a penalised source has to prove itself again. */
+	src->last_good_ns = 0;
 	st->penalties++;
 	sw_emit_penalty(key, src, reason, detail, now, st);
 }
@@ -418,7 +420,12 @@ static __always_inline void sw_session_end(const struct sw_session *sess, struct
 
 	if (sw_session_completed(sess, client_fin)) {
 		__sync_fetch_and_add(&src->sessions_completed, 1);
-		src->last_good_ns = now;
+		/*
+		 * On probation only a message proves a source (see the reply
+		 * to it): a QUIT after EHLO is what any attacker can send.
+		 */
+		if (!(sess->flags & SW_SESS_PROBATION))
+			src->last_good_ns = now;
 		st->sessions_completed++;
 	} else {
 		__sync_fetch_and_add(&src->sessions_abandoned, 1);
@@ -433,6 +440,68 @@ static __always_inline void sw_session_end(const struct sw_session *sess, struct
 static __always_inline bool sw_source_good(const struct sw_config *cfg, const struct sw_source *src, __u64 now)
 {
 	return src && src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
+}
+
+/*
+ * The dialogue advanced: what the daemon's idle judgement measures from.
+ * Only steps towards a delivered message count (see struct sw_session).
+ */
+static __always_inline void sw_progress(struct sw_session *sess, __u64 now)
+{
+	sess->progress_ns = now;
+}
+
+/* A phase reached: progress if the transaction never got this far before. */
+static __always_inline void sw_phase_reached(struct sw_session *sess, __u8 phase, __u64 now)
+{
+	sess->phase = phase;
+	if (phase > sess->phase_max) {
+		sess->phase_max = phase;
+		sw_progress(sess, now);
+	}
+}
+
+/*
+ * During an emergency: may this source open a session? Known-good sources
+ * and (with admit_home) home sources may; others go on probation.
+ */
+static __always_inline bool sw_emergency_admits(const struct sw_config *cfg, const struct sw_source *src,
+						 const struct sw_country_policy *pol, __u64 now)
+{
+	return sw_source_good(cfg, src, now) || ((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home);
+}
+
+/*
+ * Take one probation slot: at most probation_limit admissions in all
+ * (the daemon moves the limit as slots free). Lock-free: the counter is
+ * added to first and given back when it went past the limit.
+ */
+static __always_inline bool sw_probation_take(const struct sw_config *cfg)
+{
+	struct sw_global *g;
+	__u32 zero = 0;
+	__u64 n;
+
+	g = bpf_map_lookup_elem(&sw_global, &zero);
+	if (!g)
+		return false;
+	n = __sync_fetch_and_add(&g->probation_admitted, 1);
+	if (n < *(volatile const __u64 *)&cfg->probation_limit)
+		return true;
+	__sync_fetch_and_add(&g->probation_admitted, -1);
+	return false;
+}
+
+/* Is a probation slot free now? Takes none. */
+static __always_inline bool sw_probation_free(const struct sw_config *cfg)
+{
+	struct sw_global *g;
+	__u32 zero = 0;
+
+	if (!cfg->probation_per_source)
+		return false;
+	g = bpf_map_lookup_elem(&sw_global, &zero);
+	return g && g->probation_admitted < *(volatile const __u64 *)&cfg->probation_limit;
 }
 
 /*
@@ -717,8 +786,12 @@ static __always_inline int sw_pending_find(const struct sw_source *src, __u32 h,
 	return found;
 }
 
-/* Reserve a slot for handshake @h until @until (free slots were freed by sw_pending_live). */
-static __always_inline void sw_pending_add(struct sw_source *src, __u32 h, __u64 until)
+/*
+ * Reserve a slot for handshake @h until @until (free slots were freed by
+ * sw_pending_live); @probation: admitted on probation, which its session
+ * will carry.
+ */
+static __always_inline void sw_pending_add(struct sw_source *src, __u32 h, __u64 until, bool probation)
 {
 	int free_slot = -1;
 
@@ -727,8 +800,14 @@ static __always_inline void sw_pending_add(struct sw_source *src, __u32 h, __u64
 		if (!src->pending_tuple[i])
 			free_slot = i;
 	if (free_slot >= 0) {
+		__u8 bit = 1U << (free_slot & (SW_PENDING_SLOTS - 1));
+
 		src->pending_tuple[free_slot & (SW_PENDING_SLOTS - 1)] = h;
 		src->pending_until[free_slot & (SW_PENDING_SLOTS - 1)] = until;
+		if (probation)
+			src->pending_probation |= bit;
+		else if (src->pending_probation & bit)
+			src->pending_probation &= ~bit;
 		return;
 	}
 	/* More handshakes at once than slots: counted, not remembered. */
@@ -755,7 +834,7 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 	__u64 interval = cfg->syn_interval_ns, tolerance = cfg->syn_tolerance_ns;
 	__u32 max_sessions = cfg->max_sessions;
 	__u8 action = pol ? pol->action : SW_CA_ALLOW;
-	bool judged = false;
+	bool judged = false, probation = false;
 	int slot;
 
 	src->last_syn_ns = now;
@@ -772,12 +851,22 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 	}
 	if (bypass)
 		goto admit;
-	/* Emergency: only sources known to be good (or home, if so configured) start sessions. */
-	if ((cfg->flags & SW_CFG_EMERGENCY) && !sw_source_good(cfg, src, now) &&
-	    !((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home)) {
-		if (sw_drop(cfg, st, src, cs, SW_R_EMERGENCY) == XDP_DROP)
-			return XDP_DROP;
-		goto admit;
+	/*
+	 * Emergency: sources known to be good (or home, if so configured)
+	 * start sessions; the others only on probation, probation_per_source
+	 * sessions each, in the share of the MTA reserved for them.
+	 */
+	if ((cfg->flags & SW_CFG_EMERGENCY) && !sw_emergency_admits(cfg, src, pol, now)) {
+		if (!cfg->probation_per_source ||
+		    (src->sessions_open + pending >= cfg->probation_per_source &&
+		     sw_live_sessions(key, src) + pending >= cfg->probation_per_source)) {
+			if (cfg->probation_per_source)
+				st->probation_busy++;
+			if (sw_drop(cfg, st, src, cs, SW_R_EMERGENCY) == XDP_DROP)
+				return XDP_DROP;
+			goto admit;
+		}
+		probation = true;
 	}
 	if (action == SW_CA_BLOCK) {
 		/* A policy, not an offence of the source: no strike. */
@@ -819,11 +908,22 @@ static __always_inline int sw_syn(const struct sw_config *cfg, const struct sw_p
 				sw_would(st, src, cs, SW_R_RATE);
 		}
 	}
+	/* Last, so that a SYN another limit refuses takes no probation slot. */
+	if (probation) {
+		if (!sw_probation_take(cfg)) {
+			st->probation_full++;
+			if (sw_drop(cfg, st, src, cs, SW_R_EMERGENCY) == XDP_DROP)
+				return XDP_DROP;
+			goto admit;
+		}
+		st->probation_admitted++;
+		__sync_fetch_and_add(&src->probation_admitted, 1);
+	}
 	if (interval)
 		sw_gcra_admit(&src->syn_tat_ns, now, interval, (__u64)-1);
 
 admit:
-	sw_pending_add(src, h, now + cfg->handshake_timeout_ns);
+	sw_pending_add(src, h, now + cfg->handshake_timeout_ns, probation);
 	__sync_fetch_and_add(&src->admitted, 1);
 	st->admitted++;
 	if (cs)
@@ -865,7 +965,12 @@ static __always_inline struct sw_session *sw_segment(const struct sw_config *cfg
 		if (!p->has_payload)
 			return NULL;
 		sess->last_client_ns = sw_clock(now);
-		return sess->flags & (SW_SESS_TLS | SW_SESS_BODY) ? NULL : sess;
+		if (sess->flags & SW_SESS_TLS) {
+			/* The dialogue is unseen: new data is all the progress there is to see. */
+			sess->progress_ns = *now;
+			return NULL;
+		}
+		return sess;
 	}
 
 	/* Is this the completion (or abandon) of a handshake admitted here? */
@@ -884,13 +989,16 @@ static __always_inline struct sw_session *sw_segment(const struct sw_config *cfg
 	}
 
 	fresh.start_ns = sw_clock(now);
+	fresh.progress_ns = fresh.start_ns;
 	fresh.packets = 1;
 	fresh.bytes = len;
 	fresh.flags = slot >= 0 ? SW_SESS_HANDSHAKE : 0;
 	if (sw_port_tls(cfg, p->dport)) {
 		fresh.flags |= SW_SESS_TLS;
-		fresh.phase = SW_PH_TLS;
+		fresh.phase = fresh.phase_max = SW_PH_TLS;
 	}
+	if (slot >= 0 && (src->pending_probation & (1U << (slot & (SW_PENDING_SLOTS - 1)))))
+		fresh.flags |= SW_SESS_PROBATION;
 	if (p->has_payload)
 		fresh.last_client_ns = fresh.start_ns;
 	if (bpf_map_update_elem(&sw_sessions, &sk, &fresh, BPF_NOEXIST))
@@ -926,6 +1034,40 @@ static __always_inline bool sw_seq_fresh(__u32 *next, const struct sw_packet *p)
 		return false;
 	*next = end ? end : 1;	/* 0 means unknown */
 	return true;
+}
+
+/*
+ * Message data from the client: progress every SW_BODY_PROGRESS bytes, and
+ * a segment ending with the final dot leaves the server owing the reply.
+ * Nothing else of the message is read.
+ */
+static __always_inline void sw_client_body(struct xdp_md *ctx, const struct sw_packet *p,
+					   struct sw_session *sess, __u64 now)
+{
+	__u8 tail[5] = {};
+	__u32 n = p->payload_len;
+
+	sess->body_unprogressed += n;
+	if (sess->body_unprogressed >= SW_BODY_PROGRESS) {
+		sess->body_unprogressed = 0;
+		sw_progress(sess, now);
+	}
+	if (sess->flags & SW_SESS_BDAT)
+		return;		/* a chunk ends by its size, not by a dot */
+	if (n >= 5) {
+		if (bpf_xdp_load_bytes(ctx, p->payload_off + n - 5, tail, 5))
+			return;
+	} else if (n == 3) {
+		/* ".\r\n" alone: the line break before it ended the previous segment. */
+		if (bpf_xdp_load_bytes(ctx, p->payload_off, tail + 2, 3))
+			return;
+		tail[0] = '\r';
+		tail[1] = '\n';
+	} else {
+		return;
+	}
+	if (tail[0] == '\r' && tail[1] == '\n' && tail[2] == '.' && tail[3] == '\r' && tail[4] == '\n')
+		sess->flags |= SW_SESS_DOT;
 }
 
 /* Copy up to SW_SCAN_BYTES of the payload into the per-CPU buffer: its length, or 0. */
@@ -1029,8 +1171,13 @@ int smtpwall_xdp(struct xdp_md *ctx)
 		if (list == SW_LIST_ALLOW) {
 			pol = NULL;
 		} else if ((cfg->flags & SW_CFG_EMERGENCY) &&
-			   !((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home)) {
-			/* A source never seen is not known good: refused before any state. */
+			   !((cfg->flags & SW_CFG_EMERG_HOME) && pol && pol->home) && !sw_probation_free(cfg)) {
+			/*
+			 * A source never seen is not known good: without a free
+			 * probation slot it is refused before any state. With
+			 * one, sw_syn takes the slot once the state exists.
+			 */
+			st->probation_full++;
 			if (sw_drop(cfg, st, NULL, cs, SW_R_EMERGENCY) == XDP_DROP)
 				return XDP_DROP;
 			bypass = true;
@@ -1122,8 +1269,13 @@ int smtpwall_xdp(struct xdp_md *ctx)
 
 		if (sess && sw_seq_fresh(&sess->client_next_seq, &p)) {
 			sw_client_pregreet(cfg, &key, src, sess, sw_clock(&now), st);
-			__u32 first = sw_first_cmd(ctx, &p);
+			__u32 first;
 
+			if (sess->flags & SW_SESS_BODY) {
+				sw_client_body(ctx, &p, sess, now);
+				return XDP_PASS;
+			}
+			first = sw_first_cmd(ctx, &p);
 			if (first == SW_CMD_OTHER) {
 				sw_queue_cmd(sess, SW_CMD_OTHER);
 			} else if (first == SW_CMD_PARTIAL) {
@@ -1152,8 +1304,9 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 	if (!sess->greeting_ns) {
 		/* The first reply is the greeting; it answers no command. */
 		sess->greeting_ns = now;
+		sw_progress(sess, now);
 		if (code == 220 && sess->phase < SW_PH_GREETED)
-			sess->phase = SW_PH_GREETED;
+			sw_phase_reached(sess, SW_PH_GREETED, now);
 		st->greetings++;
 		return;
 	}
@@ -1161,13 +1314,20 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 		/* The answer to the message (after the final dot) or to a BDAT chunk. */
 		bool bdat = sess->flags & SW_SESS_BDAT, last = sess->flags & SW_SESS_BDAT_LAST;
 
-		sess->flags &= ~(SW_SESS_BODY | SW_SESS_BDAT | SW_SESS_BDAT_LAST);
+		sess->flags &= ~(SW_SESS_BODY | SW_SESS_BDAT | SW_SESS_BDAT_LAST | SW_SESS_DOT);
 		if (bdat && sess->cmd_tail != sess->cmd_head)
 			sess->cmd_tail++;	/* the BDAT command itself; DATA was answered by 354 */
+		/* The client did its part: the answer to its data is a step, whatever it says. */
+		sw_progress(sess, now);
+		sess->body_unprogressed = 0;
 		/* A message is accepted by the reply to its final dot, or to its LAST chunk. */
 		if (cls == 2 && (!bdat || last)) {
+			if ((sess->flags & SW_SESS_PROBATION) && !sess->messages)
+				st->probation_graduated++;
 			sess->messages++;
 			sess->phase = SW_PH_DELIVERED;
+			/* A new transaction: its MAIL is progress again. */
+			sess->phase_max = SW_PH_AUTH;
 			st->messages++;
 			__sync_fetch_and_add(&src->messages, 1);
 			src->last_good_ns = now;
@@ -1196,7 +1356,7 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 		if (code == 235) {
 			sess->flags &= ~SW_SESS_AUTH;
 			if (sess->phase < SW_PH_AUTH)
-				sess->phase = SW_PH_AUTH;
+				sw_phase_reached(sess, SW_PH_AUTH, now);
 		} else if (cls == 5 || cls == 4) {
 			sess->flags &= ~SW_SESS_AUTH;
 			if (cls == 5) {
@@ -1213,24 +1373,30 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 	}
 	switch (cmd) {
 	case SW_CMD_HELO:
+		/* A repeated HELO/EHLO leaves the phase, and is no progress. */
 		if (cls == 2 && sess->phase < SW_PH_HELO)
-			sess->phase = SW_PH_HELO;
+			sw_phase_reached(sess, SW_PH_HELO, now);
 		break;
 	case SW_CMD_STARTTLS:
 		if (code == 220) {
 			sess->flags |= SW_SESS_TLS;
-			sess->phase = SW_PH_TLS;
+			sw_phase_reached(sess, SW_PH_TLS, now);
 		}
 		break;
 	case SW_CMD_MAIL:
+		/* After RSET, a MAIL again is no progress: the transaction got this far before. */
 		if (cls == 2)
-			sess->phase = SW_PH_MAIL;
+			sw_phase_reached(sess, SW_PH_MAIL, now);
 		break;
 	case SW_CMD_RCPT:
 		sess->rcpt++;
 		st->rcpt++;
-		if (cls == 2 && sess->phase < SW_PH_RCPT)
-			sess->phase = SW_PH_RCPT;
+		if (cls == 2) {
+			/* Every recipient accepted is a step of the transaction. */
+			sw_progress(sess, now);
+			if (sess->phase < SW_PH_RCPT)
+				sw_phase_reached(sess, SW_PH_RCPT, now);
+		}
 		if (cls == 5) {
 			sess->rcpt_rejected++;
 			st->rcpt_rejected++;
@@ -1248,7 +1414,8 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 	case SW_CMD_DATA:
 		if (code == 354) {
 			sess->flags |= SW_SESS_BODY;
-			sess->phase = SW_PH_DATA;
+			sess->body_unprogressed = 0;
+			sw_phase_reached(sess, SW_PH_DATA, now);
 		}
 		break;
 	case SW_CMD_RSET:
@@ -1260,7 +1427,7 @@ static __always_inline void sw_server_reply(const struct sw_config *cfg, const s
 			sess->flags |= SW_SESS_QUIT;
 			/* Only a dialogue that got past HELO ends in the QUIT phase (completed). */
 			if (sess->phase >= SW_PH_HELO && sess->phase != SW_PH_TLS)
-				sess->phase = SW_PH_QUIT;
+				sw_phase_reached(sess, SW_PH_QUIT, now);
 		}
 		break;
 	default:
@@ -1449,6 +1616,11 @@ int smtpwall_ctl_penalize(struct sw_ctl_penalty *req)
 		result = -114;	/* EALREADY */
 	else
 		sw_penalize(cfg, &r.src, src, r.reason, r.detail, now, st);
+	if (src && r.reason == SW_R_PROBATION && (result == 0 || result == -114)) {
+		/* Counted even when already penalised: show tells each failure. */
+		__sync_fetch_and_add(&src->probation_failed, 1);
+		src->probation_detail = r.detail;
+	}
 	req->result = result;
 	return 0;
 }

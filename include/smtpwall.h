@@ -43,6 +43,7 @@ enum sw_reason {
 	SW_R_PREGREET,	   /* the client talked before the server's greeting */
 	SW_R_HARVEST,	   /* too many rejected recipients (directory harvest) */
 	SW_R_AUTH,	   /* too many failed logins */
+	SW_R_PROBATION,	   /* an unproven source's session made no progress during an emergency */
 	SW_R_ALL
 };
 
@@ -106,6 +107,17 @@ struct sw_config {
 	__u32 harvest_ratio;	  /* percent of recipients rejected that is a harvest */
 	__u32 auth_fail_limit;	  /* failed logins that earn a penalty */
 	__u16 tls_ports[SW_TLS_PORTS]; /* TLS from the first byte (465); 0 = unused */
+	/*
+	 * Probation ([emergency] probation_*): during an emergency, a source
+	 * that is not known good may still open probation_per_source sessions
+	 * while sw_global.probation_admitted is below probation_limit. The
+	 * daemon moves the limit every run: the admissions counted when it
+	 * last looked, plus the probation slots then free. 0 per source: no
+	 * probation (only known-good sources in an emergency).
+	 */
+	__u64 probation_limit;
+	__u32 probation_per_source;
+	__u32 pad_probation;
 };
 
 /* sw_daemon_state.reason: why emergency mode was last entered or left. */
@@ -136,6 +148,9 @@ struct sw_daemon_state {
 	__u64 idle_now;			/* idle sessions, last run */
 	__u64 new_session_rate;		/* sessions opened per second, last run */
 	__u64 last_run_unix;
+	__u64 probation_failed;		/* sources penalised for a failed probation */
+	__u64 probation_slots;		/* probation sessions allowed at once */
+	__u64 probation_used;		/* ... in use at the last run */
 	__u32 mode;			/* enum sw_emergency_mode in force */
 	__u32 reason;			/* enum sw_emergency_reason of the last transition */
 	__u32 high, low;		/* the marks in force, in sessions */
@@ -169,6 +184,10 @@ struct sw_stats {
 	__u64 sessions_completed; /* closed after a message or a QUIT */
 	__u64 sessions_abandoned; /* closed without either */
 	__u64 server_closed;	/* sessions reset or closed by the server */
+	__u64 probation_admitted; /* SYNs of unproven sources admitted on probation in an emergency */
+	__u64 probation_full;	/* ... refused: every probation slot taken */
+	__u64 probation_busy;	/* ... refused: the source holds its probation_per_source already */
+	__u64 probation_graduated; /* probation sessions that delivered a message: the source is known good */
 	__u64 dropped[SW_R_MAX];
 	__u64 would_drop[SW_R_MAX];	/* dry-run */
 	__u64 malformed[SW_M_MAX];	/* seen, whatever the verdict */
@@ -179,6 +198,7 @@ struct sw_global {
 	__u64 new_source_tat_ns; /* GCRA state of the new-source gate */
 	__u64 gate_shut_ns;	 /* last time the gate refused a new source */
 	__u64 tuple_key;	 /* secret of the pending-handshake hash, drawn once; pinned */
+	__u64 probation_admitted; /* SYNs admitted on probation, ever (see sw_config.probation_limit) */
 };
 
 /*
@@ -236,7 +256,9 @@ struct sw_source {
 	__u16 flags;		/* SW_SRC_* */
 	__u32 geo_gen;		/* sw_config.geo_gen when `country` was classified */
 	__u16 country;		/* SW_COUNTRY_* id of the source key's address; valid while geo_gen matches */
-	__u16 pad[3];
+	__u8 pending_probation;	/* bit i: pending slot i was admitted on probation (while its tuple is set) */
+	__u8 pad8;
+	__u16 pad[2];
 	/* Session health: totals, and counts within the health window. */
 	__u64 last_good_ns;	/* last session completed (a message, or a QUIT after HELO) */
 	__u64 health_window_ns;	/* start of the current health window */
@@ -253,6 +275,11 @@ struct sw_source {
 	__u32 win_rejected;
 	__u32 win_auth_failed;
 	__u32 win_pregreet;
+	/* Probation (emergency mode): sessions admitted on it, and failed (the daemon's penalties). */
+	__u32 probation_admitted;
+	__u32 probation_failed;
+	__u32 probation_detail;	/* the last failure: SW_PROBATION_* of sw_ctl_penalty.detail */
+	__u32 pad_probation;
 };
 
 /* A TCP connection to a guarded port, seen from the client's side. */
@@ -276,6 +303,15 @@ struct sw_session_key {
 #define SW_SESS_COUNTED	  (1U << 7) /* completed/abandoned already counted for the source */
 #define SW_SESS_BDAT	  (1U << 8) /* the data being sent is a BDAT chunk */
 #define SW_SESS_BDAT_LAST (1U << 9) /* ... the last one of its message (BDAT n LAST) */
+#define SW_SESS_PROBATION (1U << 10) /* opened on probation: an unproven source during an emergency */
+#define SW_SESS_DOT	  (1U << 11) /* the message's final dot was sent: the server owes the reply */
+
+/*
+ * Message data counts as progress every SW_BODY_PROGRESS bytes: a slow
+ * link uploading a large message progresses, a drip of a byte or two
+ * every few seconds does not.
+ */
+#define SW_BODY_PROGRESS 1024
 
 /*
  * SMTP phase: how far the dialogue went, from the client's commands and the
@@ -347,6 +383,18 @@ struct sw_session {
 	 */
 	__u32 client_next_seq;
 	__u32 server_next_seq;
+	/*
+	 * Progress: the last time the dialogue advanced (see sw_progress in
+	 * bpf/smtpwall.bpf.c): the greeting, a phase reached for the first
+	 * time in the transaction, an accepted recipient, SW_BODY_PROGRESS
+	 * bytes of message data, a message accepted; on an encrypted
+	 * session, any new client data. NOOP, RSET, HELP, VRFY, a repeated
+	 * HELO/EHLO and their replies are not progress.
+	 */
+	__u64 progress_ns;
+	__u32 body_unprogressed; /* message bytes since the last body progress */
+	__u8 phase_max;		/* the furthest phase of the current transaction */
+	__u8 pad2[3];
 };
 
 /* Allow/deny list LPM keys. */
@@ -510,11 +558,22 @@ enum sw_event_type {
 struct sw_ctl_penalty {
 	struct sw_src_key src;
 	__u32 reason;		/* enum sw_reason */
-	__u32 detail;		/* e.g. idle sessions held, for the event */
+	__u32 detail;		/* e.g. idle sessions held, for the event; SW_PROBATION_* for probation */
 	__u64 now_ns;		/* CLOCK_MONOTONIC */
 	__s32 result;		/* out: 0 penalised, -ENOENT no state, -EALREADY already */
 	__u32 pad;
 };
+
+/*
+ * sw_ctl_penalty.detail of a probation failure, kept in
+ * sw_source.probation_detail for `show`: how long the session went
+ * without progress (ms, capped), in which phase, and whether it was its
+ * lifetime budget that ran out.
+ */
+#define SW_PROBATION_MS_MASK	 0x00ffffffU
+#define SW_PROBATION_PHASE_SHIFT 24
+#define SW_PROBATION_PHASE_MASK	 0xfU
+#define SW_PROBATION_LIFETIME	 (1U << 28)
 
 struct sw_event {
 	__u64 ts_ns;

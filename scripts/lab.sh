@@ -15,12 +15,29 @@
 #
 #   netns IDl (legit)          netns IDb (switch)            netns IDs (server)
 #   veth IDl 10.77.X.2-9 ----- br0 ---------------------- veth IDs 10.77.X.1/24
-#                               |                          Postfix on :25, smtpwall
-#   netns IDa (attackers)       |                          attaches to IDs
+#    fd77:77:X:2::1, :3::1      |                          fd77:77:X::1/48
+#                               |                          Postfix on :25 (both),
+#   netns IDa (attackers)       |                          smtpwall attaches to IDs
 #   veth IDa 10.77.X.100-159 ---+
+#    fd77:77:X:100::1 .. fd77:77:X:13b::1
 #
 # A bridge rather than a router: every client frame arrives on the server's
 # one veth with its own source address, and nothing between rewrites it.
+#
+# IPv6, always on beside IPv4: the ULA fd77:77:X::/48 ($LAB_NET6 is
+# fd77:77:X, X's decimal digits read as a hex group: lab X=219 has
+# fd77:77:219::/48), the fourth group the subnet of a /64. Every address is
+# added as a /48, so all of them are on-link; DAD and router advertisements
+# are off (accept_dad=0, accept_ra=0, addresses added `nodad`), so an
+# address is usable the moment it is added and nothing solicits routers.
+# smtpwall aggregates IPv6 sources per /64, so each client address has a
+# /64 of its own: the server $LAB_NET6::1 ($LAB_SRV6), the legit sender
+# $LAB_NET6:2::1 ($LAB_LEGIT6) and a "never seen" one $LAB_NET6:3::1
+# ($LAB_LEGIT6_NEW), attacker i (0-based) $LAB_NET6:G::1 with G = 0x100 + i
+# in hex (100, 101, .., 109, 10a, .., 13b for the 60th): contiguous, so
+# smtpload --from-range "$LAB_ATK6_FIRST-$LAB_ATK6_LAST" enumerates exactly
+# the attackers (the array LAB_ATK6 and lab_atk6_addrs list them too).
+# LAB_LEGIT_NEW ($LAB_NET.3) is the IPv4 "never seen" legit address.
 #
 # Postfix: a private instance (config, queue, data and log under the lab
 # dir) started with `postfix -c DIR start` inside the server namespace. The
@@ -35,7 +52,14 @@
 #
 # Knobs (environment): LAB_PROCESS_LIMIT (default_process_limit, 10),
 # LAB_SMTPD_TIMEOUT (300s), LAB_ATTACKERS (number of attacker addresses, 60),
-# LAB_TMPDIR (/tmp).
+# LAB_TMPDIR (/tmp); unset unless given, Postfix's own defaults then:
+# LAB_SMTPD_JUNK_LIMIT (smtpd_junk_command_limit, Postfix
+# ${stress?{1}:{100}}) and LAB_SMTPD_HARD_ERROR_LIMIT
+# (smtpd_hard_error_limit, ${stress?{1}:{20}}). An smtpd started while
+# Postfix is at its process limit runs "stressed" for its whole life: it
+# hangs up (421 too many errors) on the second NOOP/RSET/VRFY of a session,
+# or on its first 5xx; pin both to keep such sessions (smtpload idle
+# --drip-ms) open.
 set -euo pipefail
 
 LAB_ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,7 +73,7 @@ _lab_err() {
 
 # lab_init ID: the names of everything the lab with this id has or will have.
 lab_init() {
-	local id=$1 sum
+	local id=$1 sum i
 
 	if ! [[ $id =~ ^[a-z][a-z0-9]{0,11}$ ]]; then
 		_lab_err "id '$id': a lower-case letter, then at most 11 letters or digits"
@@ -79,6 +103,19 @@ lab_init() {
 	fi
 	LAB_ATK_FIRST=$LAB_NET.100
 	LAB_ATK_LAST=$LAB_NET.$((99 + LAB_ATTACKERS))
+	LAB_LEGIT_NEW=$LAB_NET.3
+	# IPv6 (see the top): each client address in its own /64 of the /48.
+	LAB_NET6=fd77:77:$LAB_X
+	LAB_SRV6=$LAB_NET6::1
+	LAB_LEGIT6=$LAB_NET6:2::1
+	LAB_LEGIT6_NEW=$LAB_NET6:3::1
+	LAB_ATK6=()
+	for ((i = 0; i < LAB_ATTACKERS; i++)); do
+		# As _lab_atk6, without a subshell per address.
+		printf -v "LAB_ATK6[i]" '%s:%x::1' "$LAB_NET6" $((0x100 + i))
+	done
+	LAB_ATK6_FIRST=${LAB_ATK6[0]}
+	LAB_ATK6_LAST=${LAB_ATK6[LAB_ATTACKERS - 1]}
 	LAB_DIR=${LAB_TMPDIR:-/tmp}/smtpwall-lab-$id
 	LAB_PF_DIR=$LAB_DIR/postfix
 	LAB_PF_QUEUE=$LAB_DIR/queue
@@ -87,6 +124,22 @@ lab_init() {
 	LAB_BPFFS=/sys/fs/bpf/smtpwall-lab-$id
 	LAB_PROCESS_LIMIT=${LAB_PROCESS_LIMIT:-10}
 	LAB_SMTPD_TIMEOUT=${LAB_SMTPD_TIMEOUT:-300s}
+	LAB_SMTPD_JUNK_LIMIT=${LAB_SMTPD_JUNK_LIMIT:-}
+	LAB_SMTPD_HARD_ERROR_LIMIT=${LAB_SMTPD_HARD_ERROR_LIMIT:-}
+	if ! [[ $LAB_SMTPD_JUNK_LIMIT =~ ^[0-9]*$ && $LAB_SMTPD_HARD_ERROR_LIMIT =~ ^[0-9]*$ ]]; then
+		_lab_err "LAB_SMTPD_JUNK_LIMIT, LAB_SMTPD_HARD_ERROR_LIMIT: a number, or unset"
+		return 1
+	fi
+}
+
+# _lab_atk6 I: the IPv6 address of attacker I (0-based), in the /64 0x100 + I.
+_lab_atk6() {
+	printf '%s:%x::1\n' "$LAB_NET6" $((0x100 + $1))
+}
+
+# lab_atk6_addrs: the attackers' IPv6 addresses, one a line, first to last.
+lab_atk6_addrs() {
+	printf '%s\n' "${LAB_ATK6[@]}"
 }
 
 # in_ns NS CMD...: CMD in the namespace's network only. Not `ip netns exec`,
@@ -125,29 +178,50 @@ lab_net_up() {
 			return 1
 		fi
 		ip netns add "$ns" || return 1
+		# IPv6 on, quiet and at once: no DAD (addresses usable as soon as
+		# they are added), no router solicitations or advertisements. Set
+		# before the veths exist, which take "default".
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+			net.ipv6.conf.default.disable_ipv6=0 \
+			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+			net.ipv6.conf.all.router_solicitations=0 \
+			net.ipv6.conf.default.router_solicitations=0 >/dev/null || return 1
 		ip -n "$ns" link set lo up || return 1
 	done
-	ip -n "$LAB_NS_SW" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
+	# No multicast snooping: without an MLD querier in the lab it would
+	# only make neighbour discovery depend on reports having been seen.
+	ip -n "$LAB_NS_SW" link add br0 type bridge stp_state 0 forward_delay 0 \
+		mcast_snooping 0 || return 1
 	# One veth pair per host, its switch end a bridge port.
 	for port in "srv:$LAB_NS_SRV:$LAB_IF_SRV" "legit:$LAB_NS_LEGIT:$LAB_IF_LEGIT" \
 		"atk:$LAB_NS_ATK:$LAB_IF_ATK"; do
 		IFS=: read -r name ns ifname <<<"$port"
 		ip -n "$LAB_NS_SW" link add "p-$name" type veth peer name "$ifname" netns "$ns" ||
 			return 1
+		# A port is no host: no IPv6 of its own (no MLD, link-local, ..
+		# from it onto the host's veth).
+		in_ns "$LAB_NS_SW" sysctl -qw "net.ipv6.conf.p-$name.disable_ipv6=1" || return 1
 		ip -n "$LAB_NS_SW" link set "p-$name" master br0 up || return 1
 	done
 	ip -n "$LAB_NS_SW" link set br0 up || return 1
 	ip -n "$LAB_NS_SRV" addr add "$LAB_SRV/24" dev "$LAB_IF_SRV" || return 1
-	for ((i = 2; i <= 9; i++)); do
-		echo "addr add $LAB_NET.$i/24 dev $LAB_IF_LEGIT"
-	done | ip -n "$LAB_NS_LEGIT" -batch - || return 1
-	for ((i = 100; i < 100 + LAB_ATTACKERS; i++)); do
-		echo "addr add $LAB_NET.$i/24 dev $LAB_IF_ATK"
-	done | ip -n "$LAB_NS_ATK" -batch - || return 1
-	for ns in "$LAB_NS_SRV" "$LAB_NS_LEGIT" "$LAB_NS_ATK"; do
-		# IPv4 only: no router solicitations or DAD noise on the wire.
-		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || return 1
-	done
+	ip -n "$LAB_NS_SRV" addr add "$LAB_SRV6/48" dev "$LAB_IF_SRV" nodad || return 1
+	{
+		for ((i = 2; i <= 9; i++)); do
+			echo "addr add $LAB_NET.$i/24 dev $LAB_IF_LEGIT"
+		done
+		echo "addr add $LAB_LEGIT6/48 dev $LAB_IF_LEGIT nodad"
+		echo "addr add $LAB_LEGIT6_NEW/48 dev $LAB_IF_LEGIT nodad"
+	} | ip -n "$LAB_NS_LEGIT" -batch - || return 1
+	{
+		for ((i = 100; i < 100 + LAB_ATTACKERS; i++)); do
+			echo "addr add $LAB_NET.$i/24 dev $LAB_IF_ATK"
+		done
+		for i in "${LAB_ATK6[@]}"; do
+			echo "addr add $i/48 dev $LAB_IF_ATK nodad"
+		done
+	} | ip -n "$LAB_NS_ATK" -batch - || return 1
 	ip -n "$LAB_NS_SRV" link set "$LAB_IF_SRV" up || return 1
 	ip -n "$LAB_NS_LEGIT" link set "$LAB_IF_LEGIT" up || return 1
 	ip -n "$LAB_NS_ATK" link set "$LAB_IF_ATK" up || return 1
@@ -272,9 +346,11 @@ lab_postfix_setup() {
 	mydomain = lab.test
 	myorigin = lab.test
 	mydestination = lab.test
-	inet_interfaces = $LAB_SRV
-	inet_protocols = ipv4
-	mynetworks = 127.0.0.0/8
+	inet_interfaces = $LAB_SRV, [$LAB_SRV6]
+	inet_protocols = ipv4, ipv6
+	# Only the host itself, over either protocol: lab clients (legit or
+	# not) are trusted for nothing, they send to local users.
+	mynetworks = 127.0.0.0/8, [::1]/128
 	smtpd_banner = \$myhostname ESMTP smtpwall lab
 	smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 	biff = no
@@ -301,6 +377,14 @@ lab_postfix_setup() {
 	default_process_limit = $LAB_PROCESS_LIMIT
 	smtpd_timeout = $LAB_SMTPD_TIMEOUT
 	EOF
+	if [ -n "$LAB_SMTPD_JUNK_LIMIT" ]; then
+		echo "smtpd_junk_command_limit = $LAB_SMTPD_JUNK_LIMIT" >>"$LAB_PF_DIR/main.cf" ||
+			return 1
+	fi
+	if [ -n "$LAB_SMTPD_HARD_ERROR_LIMIT" ]; then
+		echo "smtpd_hard_error_limit = $LAB_SMTPD_HARD_ERROR_LIMIT" >>"$LAB_PF_DIR/main.cf" ||
+			return 1
+	fi
 	# No chroot (the lab dirs are not set up for it), no postscreen: plain
 	# smtpd on port 25, and the postlog service for maillog_file.
 	cat >"$LAB_PF_DIR/master.cf" <<-'EOF' || return 1
@@ -369,26 +453,27 @@ lab_postfix_restart() {
 	lab_postfix_stop && lab_postfix_start
 }
 
-# _lab_greets: one 220 from the server, asked from its own namespace.
+# _lab_greets ADDR: one 220 from the server at ADDR, asked from its own namespace.
 _lab_greets() {
 	# shellcheck disable=SC2016 # the inner script expands its own $1
 	lab_in_server timeout 3 bash -c '
 		exec 3<>"/dev/tcp/$1/25" || exit 1
 		IFS= read -r -t 2 line <&3 || exit 1
 		printf "QUIT\r\n" >&3
-		[[ $line == 220* ]]' _ "$LAB_SRV" 2>/dev/null
+		[[ $line == 220* ]]' _ "$1" 2>/dev/null
 }
 
-# lab_wait_smtp [TIMEOUT_S]: until the server answers 220 on port 25.
+# lab_wait_smtp [TIMEOUT_S]: until the server answers 220 on port 25, over
+# IPv4 and IPv6.
 lab_wait_smtp() {
 	local limit=${1:-20} end
 
 	end=$((SECONDS + limit))
 	while [ "$SECONDS" -lt "$end" ]; do
-		_lab_greets && return 0
+		_lab_greets "$LAB_SRV" && _lab_greets "$LAB_SRV6" && return 0
 		sleep 0.2
 	done
-	_lab_err "no 220 from $LAB_SRV:25 within $limit s; maillog:"
+	_lab_err "no 220 from $LAB_SRV:25 and [$LAB_SRV6]:25 within $limit s; maillog:"
 	tail -n 20 "$LAB_MAILLOG" >&2 2>/dev/null || true
 	return 1
 }
@@ -435,6 +520,7 @@ lab_up() {
 	{
 		echo "LAB_ID=$LAB_ID"
 		echo "LAB_NET=$LAB_NET"
+		echo "LAB_NET6=$LAB_NET6"
 		echo "LAB_ATTACKERS=$LAB_ATTACKERS"
 		echo "LAB_PROCESS_LIMIT=$LAB_PROCESS_LIMIT"
 	} >"$LAB_DIR/lab.env"
@@ -479,17 +565,24 @@ lab_describe() {
 
 	cat <<-EOF
 	lab $LAB_ID is up; its files are in $LAB_DIR
-	  server    netns $LAB_NS_SRV  interface $LAB_IF_SRV  $LAB_SRV/24
-	            Postfix (config $LAB_PF_DIR): $LAB_SRV:25, process limit $LAB_PROCESS_LIMIT,
-	            smtpd_timeout $LAB_SMTPD_TIMEOUT, users ${LAB_USERS[*]} @lab.test, log $LAB_MAILLOG
-	  legit     netns $LAB_NS_LEGIT  $LAB_LEGIT .. $LAB_LEGIT_LAST
+	  server    netns $LAB_NS_SRV  interface $LAB_IF_SRV  $LAB_SRV/24  $LAB_SRV6/48
+	            Postfix (config $LAB_PF_DIR): $LAB_SRV:25 and [$LAB_SRV6]:25,
+	            process limit $LAB_PROCESS_LIMIT, smtpd_timeout $LAB_SMTPD_TIMEOUT,
+	            smtpd_junk_command_limit ${LAB_SMTPD_JUNK_LIMIT:-stock}, smtpd_hard_error_limit ${LAB_SMTPD_HARD_ERROR_LIMIT:-stock},
+	            users ${LAB_USERS[*]} @lab.test, log $LAB_MAILLOG
+	  legit     netns $LAB_NS_LEGIT  $LAB_LEGIT .. $LAB_LEGIT_LAST (never seen: $LAB_LEGIT_NEW)
+	            $LAB_LEGIT6 (never seen: $LAB_LEGIT6_NEW)
 	  attackers netns $LAB_NS_ATK  $LAB_ATK_FIRST .. $LAB_ATK_LAST ($LAB_ATTACKERS addresses)
+	            $LAB_ATK6_FIRST .. $LAB_ATK6_LAST (one a /64, the 4th group in hex)
 	  switch    netns $LAB_NS_SW  bridge br0, ports p-srv p-legit p-atk
 	try:
 	  nsenter --net=/run/netns/$LAB_NS_LEGIT swaks --server $LAB_SRV --from a@legit.lab.test --to user@lab.test
 	  nsenter --net=/run/netns/$LAB_NS_LEGIT $load legit --to $LAB_SRV --from $LAB_LEGIT --duration 30
+	  nsenter --net=/run/netns/$LAB_NS_LEGIT $load legit --to $LAB_SRV6 --from $LAB_LEGIT6 --duration 30
 	  nsenter --net=/run/netns/$LAB_NS_ATK $load idle --to $LAB_SRV \\
 	      --from-range $LAB_ATK_FIRST-$LAB_ATK_LAST --per-source 2 --stage helo --duration 30
+	  nsenter --net=/run/netns/$LAB_NS_ATK $load idle --to $LAB_SRV6 \\
+	      --from-range $LAB_ATK6_FIRST-$LAB_ATK6_LAST --stage helo --drip-ms 2000 --duration 30
 	  nsenter --net=/run/netns/$LAB_NS_SRV $sw -c CONF run    # [general] interfaces = $LAB_IF_SRV
 	                                                 #   bpffs_dir = $LAB_BPFFS
 	remove it: scripts/lab.sh down --id $LAB_ID
@@ -512,7 +605,9 @@ lab_status() {
 	else
 		state="not running"
 	fi
-	echo "  Postfix on $LAB_SRV:25: $state"
+	echo "  Postfix on $LAB_SRV:25 and [$LAB_SRV6]:25: $state"
+	echo "  IPv4: server $LAB_SRV, legit $LAB_LEGIT .. $LAB_LEGIT_LAST (never seen: $LAB_LEGIT_NEW), attackers $LAB_ATK_FIRST .. $LAB_ATK_LAST"
+	echo "  IPv6: server $LAB_SRV6, legit $LAB_LEGIT6 (never seen: $LAB_LEGIT6_NEW), attackers $LAB_ATK6_FIRST .. $LAB_ATK6_LAST"
 	if [ -d "$LAB_BPFFS" ]; then
 		echo "  smtpwall pins: $LAB_BPFFS"
 	fi
@@ -538,10 +633,28 @@ _lab_usage() {
 	exit 2
 }
 
+_lab_help() {
+	cat <<-'EOF'
+	usage: scripts/lab.sh up|down|status [--id ID]
+	  up      build the lab (IPv4 and IPv6), start Postfix, print how to use it
+	  down    remove everything the lab made (the only lab, without --id)
+	  status  what is up (all labs without --id)
+	The top of scripts/lab.sh describes the topology, the addresses and the
+	knobs (LAB_ATTACKERS, LAB_PROCESS_LIMIT, LAB_SMTPD_TIMEOUT, LAB_TMPDIR,
+	LAB_SMTPD_JUNK_LIMIT, LAB_SMTPD_HARD_ERROR_LIMIT).
+	EOF
+}
+
 lab_main() {
 	local cmd=${1:-} id="" ids
 
 	[ $# -ge 1 ] || _lab_usage
+	case $cmd in
+	-h | --help | help)
+		_lab_help
+		exit 0
+		;;
+	esac
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in

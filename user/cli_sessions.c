@@ -29,6 +29,16 @@ void sw_cli_status_health_json(struct sw_json *j, const struct sw_kernel *k, con
 	sw_json_u64(j, "high", ds.high);
 	sw_json_u64(j, "low", ds.low);
 	sw_json_u64(j, "capacity", s->mta_capacity);
+	sw_json_obj_begin(j, "probation");
+	sw_json_u64(j, "slots", ds.probation_slots);
+	sw_json_u64(j, "in_use", ds.probation_used);
+	sw_json_u64(j, "per_source", k->config->probation_per_source);
+	sw_json_u64(j, "admitted", st->probation_admitted);
+	sw_json_u64(j, "refused_full", st->probation_full);
+	sw_json_u64(j, "refused_busy", st->probation_busy);
+	sw_json_u64(j, "graduated", st->probation_graduated);
+	sw_json_u64(j, "failed", ds.probation_failed);
+	sw_json_obj_end(j);
 	sw_json_obj_end(j);
 	sw_json_obj_begin(j, "health");
 	sw_json_u64(j, "sessions_now", ds.sessions_now);
@@ -68,6 +78,15 @@ void sw_cli_status_health_text(const struct sw_kernel *k, const struct sw_stats 
 	if (active || ds.detail[0])
 		printf("             %s %s: %s\n", active ? "since" : "last", active ? since : "change",
 		       ds.detail[0] ? ds.detail : "-");
+	if (k->config->probation_per_source)
+		printf("probation:   %" PRIu64 " of %" PRIu64 " slots in use, %u per source; %" PRIu64
+		       " admitted, %" PRIu64 " graduated (delivered), %" PRIu64 " failed (penalised); refused: %"
+		       PRIu64 " slots full, %" PRIu64 " source busy\n",
+		       (uint64_t)ds.probation_used, (uint64_t)ds.probation_slots, k->config->probation_per_source,
+		       (uint64_t)st->probation_admitted, (uint64_t)st->probation_graduated,
+		       (uint64_t)ds.probation_failed, (uint64_t)st->probation_full, (uint64_t)st->probation_busy);
+	else
+		printf("probation:   off ([emergency] probation_share = 0): only known-good sources in an emergency\n");
 	printf("health:      %" PRIu64 " MTA sessions, %" PRIu64 " idle, %" PRIu64 " new/s; %" PRIu64
 	       " torn down (%" PRIu64 " in emergencies, %" PRIu64 " of penalised sources, %" PRIu64
 	       " failed); %" PRIu64 " idle penalties\n",
@@ -155,9 +174,27 @@ static void source_sessions(const struct sw_kernel *k, const struct sw_settings 
 	free(vals);
 }
 
-static bool known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now)
+#define known_good sw_source_known_good
+
+/* The source's probation record: admitted, failed, the last failure. */
+static void probation_json(struct sw_json *j, const struct sw_settings *s, const struct sw_source *src)
 {
-	return src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
+	char why[128];
+	unsigned phase = src->probation_detail >> SW_PROBATION_PHASE_SHIFT & SW_PROBATION_PHASE_MASK;
+	bool lifetime = src->probation_detail & SW_PROBATION_LIFETIME;
+
+	sw_json_obj_begin(j, "probation");
+	sw_json_u64(j, "admitted", src->probation_admitted);
+	sw_json_u64(j, "failed", src->probation_failed);
+	if (src->probation_failed) {
+		sw_probation_text(src->probation_detail,
+				  lifetime ? s->probation_lifetime_ns : sw_settings_probation_ns(s, phase), why,
+				  sizeof(why));
+		sw_json_str(j, "last_failure", why);
+	} else {
+		sw_json_null(j, "last_failure");
+	}
+	sw_json_obj_end(j);
 }
 
 void sw_cli_show_health_json(struct sw_json *j, const struct sw_kernel *k, const struct sw_settings *s,
@@ -185,6 +222,7 @@ void sw_cli_show_health_json(struct sw_json *j, const struct sw_kernel *k, const
 	sw_json_u64(j, "rcpt_rejected", src->rcpt_rejected);
 	sw_json_u64(j, "auth_failed", src->auth_failed);
 	sw_json_u64(j, "pregreet", src->pregreet);
+	probation_json(j, s, src);
 	sw_json_obj_end(j);
 }
 
@@ -205,4 +243,16 @@ void sw_cli_show_health_text(const struct sw_kernel *k, const struct sw_settings
 	       " failed logins, %" PRIu64 " pregreet\n",
 	       (uint64_t)src->messages, (uint64_t)src->rcpt_rejected, (uint64_t)src->rcpt,
 	       (uint64_t)src->auth_failed, (uint64_t)src->pregreet);
+	if (src->probation_admitted || src->probation_failed) {
+		unsigned phase = src->probation_detail >> SW_PROBATION_PHASE_SHIFT & SW_PROBATION_PHASE_MASK;
+		bool lifetime = src->probation_detail & SW_PROBATION_LIFETIME;
+		char why[128] = "-";
+
+		if (src->probation_failed)
+			sw_probation_text(src->probation_detail,
+					  lifetime ? s->probation_lifetime_ns : sw_settings_probation_ns(s, phase),
+					  why, sizeof(why));
+		printf("  probation: %u sessions admitted in emergencies, %u failed; last failure: %s\n",
+		       src->probation_admitted, src->probation_failed, why);
+	}
 }

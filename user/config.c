@@ -138,6 +138,13 @@ static const struct key_def keys[] = {
 	{ "emergency", "idle", K_DURATION, F(emerg_idle_ns), 1, MAX_DURATION },
 	{ "emergency", "teardown_max", K_UINT, F(emerg_teardown_max), 0, 1000000 },
 	{ "emergency", "admit_home", K_BOOL, F(emerg_admit_home) },
+	{ "emergency", "probation_share", K_PERCENT, F(probation_share), 0, 100 },
+	{ "emergency", "probation_per_source", K_UINT, F(probation_per_source), 1, 100 },
+	{ "emergency", "probation_greeted", K_DURATION, F(probation_greeted_ns), NS_PER_MS, MAX_DURATION },
+	{ "emergency", "probation_helo", K_DURATION, F(probation_helo_ns), NS_PER_MS, MAX_DURATION },
+	{ "emergency", "probation_mail", K_DURATION, F(probation_mail_ns), NS_PER_MS, MAX_DURATION },
+	{ "emergency", "probation_data", K_DURATION, F(probation_data_ns), NS_PER_MS, MAX_DURATION },
+	{ "emergency", "probation_lifetime", K_DURATION, F(probation_lifetime_ns), NS_PER_MS, MAX_DURATION },
 
 	{ "geo", "database", K_GEO_PATH, 0 },
 	{ "geo", "home", K_HOME, 0 },
@@ -1089,6 +1096,13 @@ void sw_settings_defaults(struct sw_settings *s)
 	s->emerg_idle_ns = 10 * NS_PER_SEC;
 	s->emerg_teardown_max = 100;
 	s->emerg_admit_home = false;
+	s->probation_share = 20;
+	s->probation_per_source = 1;
+	s->probation_greeted_ns = 10 * NS_PER_SEC;
+	s->probation_helo_ns = 10 * NS_PER_SEC;
+	s->probation_mail_ns = 20 * NS_PER_SEC;
+	s->probation_data_ns = 30 * NS_PER_SEC;
+	s->probation_lifetime_ns = 60 * NS_PER_SEC;
 }
 
 unsigned sw_settings_emerg_high(const struct sw_settings *s)
@@ -1102,6 +1116,34 @@ unsigned sw_settings_emerg_high(const struct sw_settings *s)
 unsigned sw_settings_emerg_low(const struct sw_settings *s)
 {
 	return s->emerg_low_pct ? (unsigned)((uint64_t)s->mta_capacity * s->emerg_low / 100) : s->emerg_low;
+}
+
+unsigned sw_settings_probation_slots(const struct sw_settings *s)
+{
+	uint64_t n = (uint64_t)s->mta_capacity * s->probation_share / 100;
+
+	if (!s->probation_share)
+		return 0;
+	return n ? (unsigned)n : 1;
+}
+
+uint64_t sw_settings_probation_ns(const struct sw_settings *s, unsigned phase)
+{
+	switch (phase) {
+	case SW_PH_GREETED:
+		return s->probation_greeted_ns;
+	case SW_PH_HELO:
+	case SW_PH_AUTH:
+	case SW_PH_DELIVERED:
+		return s->probation_helo_ns;
+	case SW_PH_MAIL:
+	case SW_PH_RCPT:
+		return s->probation_mail_ns;
+	case SW_PH_DATA:
+		return s->probation_data_ns;
+	default:
+		return 0;
+	}
 }
 
 uint64_t sw_settings_idle_ns(const struct sw_settings *s, unsigned phase)
@@ -1286,4 +1328,6 @@ void sw_settings_to_kernel(const struct sw_settings *s, struct sw_config *k)
 	k->harvest_ratio = s->harvest_ratio;
 	k->auth_fail_limit = s->auth_fail_limit;
 	memcpy(k->tls_ports, s->tls_ports, sizeof(k->tls_ports));
+	k->probation_per_source = s->probation_share ? s->probation_per_source : 0;
+	k->probation_limit = 0;	/* the daemon's, every run */
 }

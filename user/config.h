@@ -113,6 +113,20 @@ struct sw_settings {
 	uint64_t emerg_idle_ns;		/* sessions idle this long are torn down while it lasts */
 	unsigned emerg_teardown_max;	/* teardowns per GC run */
 	bool emerg_admit_home;
+	/*
+	 * Probation: during an emergency, sources not known good may hold
+	 * probation_per_source sessions each, in probation_share % of the
+	 * capacity, and are judged by progress: no step of the dialogue for
+	 * their phase's limit, or probation_lifetime before a message, and
+	 * the source is penalised (reason probation). Share 0: off.
+	 */
+	unsigned probation_share;	/* percent of mta_capacity */
+	unsigned probation_per_source;
+	uint64_t probation_greeted_ns;
+	uint64_t probation_helo_ns;
+	uint64_t probation_mail_ns;
+	uint64_t probation_data_ns;
+	uint64_t probation_lifetime_ns;
 
 	/* [geo] */
 	char geo_database[SW_PATH_LEN];	/* "" = no country data (default) */
@@ -156,6 +170,10 @@ void sw_settings_country_policy(const struct sw_settings *s, unsigned id, struct
 /* The emergency marks in sessions, percentages resolved against the capacity. */
 unsigned sw_settings_emerg_high(const struct sw_settings *s);
 unsigned sw_settings_emerg_low(const struct sw_settings *s);
+/* Probation sessions at once: probation_share of the capacity, at least 1; 0 when probation is off. */
+unsigned sw_settings_probation_slots(const struct sw_settings *s);
+/* The no-progress limit of a probation session in @phase; 0 = not judged (before the greeting, TLS, after QUIT). */
+uint64_t sw_settings_probation_ns(const struct sw_settings *s, unsigned phase);
 /* The idle threshold of a session in @phase (enum sw_phase); 0: not judged. */
 uint64_t sw_settings_idle_ns(const struct sw_settings *s, unsigned phase);
 

@@ -44,7 +44,7 @@ const char *sw_reason_name(unsigned reason)
 		[SW_R_DENY] = "deny",	  [SW_R_MALFORMED] = "malformed",     [SW_R_FLOOD] = "flood",
 		[SW_R_COUNTRY] = "country", [SW_R_COUNTRY_RATE] = "country_rate",
 		[SW_R_EMERGENCY] = "emergency", [SW_R_IDLE] = "idle",	      [SW_R_PREGREET] = "pregreet",
-		[SW_R_HARVEST] = "harvest", [SW_R_AUTH] = "auth",
+		[SW_R_HARVEST] = "harvest", [SW_R_AUTH] = "auth",   [SW_R_PROBATION] = "probation",
 	};
 	return reason < SW_R_ALL ? names[reason] : "unknown";
 }
@@ -115,7 +115,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct event_ctx *e = ctx;
 	const struct sw_event *ev = data;
 	struct sw_cidr c;
-	char who[64], dur[32], why[96];
+	char who[64], dur[32], why[160];
 
 	if (size < sizeof(*ev))
 		return 0;
@@ -138,6 +138,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	case SW_R_AUTH:
 		snprintf(why, sizeof(why), "%u failed logins", ev->strikes);
 		break;
+	case SW_R_PROBATION: {
+		char what[96];
+
+		sw_probation_text(ev->strikes, 0, what, sizeof(what));
+		snprintf(why, sizeof(why), "failed probation in an emergency: %s", what);
+		break;
+	}
 	default:
 		snprintf(why, sizeof(why), "%u %s strikes", ev->strikes, sw_reason_name(ev->reason));
 	}
@@ -156,6 +163,8 @@ static void apply_kernel_config(const struct sw_kernel *k, const struct sw_setti
 	next.list_gen = __atomic_load_n(&k->config->list_gen, __ATOMIC_SEQ_CST);
 	next.list_fine = __atomic_load_n(&k->config->list_fine, __ATOMIC_SEQ_CST);
 	next.geo_gen = __atomic_load_n(&k->config->geo_gen, __ATOMIC_SEQ_CST);
+	/* The health controller's; a reload must not close the probation slots until its next run. */
+	next.probation_limit = __atomic_load_n(&k->config->probation_limit, __ATOMIC_SEQ_CST);
 	/* Emergency mode is the health controller's, the egress flag the attacher's: not the file's. */
 	next.flags |= __atomic_load_n(&k->config->flags, __ATOMIC_SEQ_CST) & (SW_CFG_EMERGENCY | SW_CFG_EGRESS);
 	/* Fields are independent; a reader seeing a mix of old and new is harmless. */

@@ -56,13 +56,44 @@ void sw_gc_result_free(struct sw_gc_result *res)
 uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now)
 {
 	uint64_t server = v->last_server_ns ? v->last_server_ns : v->greeting_ns;
+	uint64_t since;
+	bool owed;
 
 	/* Before the greeting, or after the server closed, the client owes nothing. */
 	if (!server || (v->flags & (SW_SESS_SRV_CLOSE | SW_SESS_QUIT)))
 		return 0;
-	if (v->last_client_ns > server || now <= server)
+	if (v->flags & SW_SESS_TLS) {
+		/* Unreadable: the client is idle while silent after the server spoke. */
+		if (v->last_client_ns > server || now <= server)
+			return 0;
+		return now - server;
+	}
+	/*
+	 * The server owes an answer: the client waits, however long the
+	 * server takes, up to SW_OWED_MAX_NS (a queue that never empties
+	 * must not shield a client for ever).
+	 */
+	owed = v->cmd_head != v->cmd_tail || (v->flags & SW_SESS_DOT);
+	if (owed && v->last_client_ns && now > v->last_client_ns && now - v->last_client_ns < SW_OWED_MAX_NS)
 		return 0;
-	return now - server;
+	since = v->progress_ns > v->greeting_ns ? v->progress_ns : v->greeting_ns;
+	return now > since ? now - since : 0;
+}
+
+bool sw_source_known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now)
+{
+	return src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
+}
+
+bool sw_source_on_probation(const struct sw_config *cfg, const struct sw_settings *s,
+			    const struct sw_source *src, uint64_t now)
+{
+	if (sw_source_known_good(cfg, src, now) || src->list_verdict == SW_LIST_ALLOW)
+		return false;
+	if (s->emerg_admit_home && src->country >= SW_COUNTRY_FIRST && src->country <= SW_COUNTRY_LAST &&
+	    s->geo_home[src->country])
+		return false;
+	return true;
 }
 
 void sw_gc_free(struct sw_gc *gc)
@@ -116,6 +147,7 @@ static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struc
 	struct src_count *counts;
 	struct sw_sess_seen *seen;
 	long n, nc = 0, ns = 0;
+	bool emergency = __atomic_load_n(&k->config->flags, __ATOMIC_RELAXED) & SW_CFG_EMERGENCY;
 
 	n = sw_map_dump(k->sessions_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
 	if (n < 0)
@@ -159,14 +191,25 @@ static long gc_sessions(struct sw_gc *gc, const struct sw_kernel *k, const struc
 		uint64_t idle = sw_session_idle_ns(&vals[i], now);
 		uint64_t limit = sw_settings_idle_ns(s, vals[i].phase);
 		uint64_t watch = limit && limit < s->emerg_idle_ns ? limit : s->emerg_idle_ns;
+		uint64_t probation = emergency ? sw_settings_probation_ns(s, vals[i].phase) : 0;
+		/* A probation candidate by age: its lifetime runs out outside the message data. */
+		bool aged = emergency && s->probation_share && !(vals[i].flags & (SW_SESS_TLS | SW_SESS_BODY)) &&
+			    !(vals[i].flags & (SW_SESS_QUIT | SW_SESS_SRV_CLOSE)) && vals[i].greeting_ns &&
+			    now - vals[i].start_ns >= s->probation_lifetime_ns;
 
-		if (idle && idle >= watch) {
+		if (probation && probation < watch)
+			watch = probation;
+		if (vals[i].flags & SW_SESS_PROBATION)
+			res->probation_sessions++;
+		if ((idle && idle >= watch) || aged) {
 			struct sw_idle_session *is = &res->idle[res->n_idle++];
 
 			is->key = keys[i];
 			is->src = c->key;
 			is->idle_ns = idle;
 			is->threshold_ns = limit;
+			is->start_ns = vals[i].start_ns;
+			is->flags = vals[i].flags;
 			is->phase = vals[i].phase;
 		}
 	}
@@ -217,6 +260,14 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 	int ret = 0;
 
 	memset(res, 0, sizeof(*res));
+	/* Before the walk: admissions after this read are charged against the slots it finds free. */
+	{
+		struct sw_global g;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(k->global_fd, &zero, &g))
+			res->probation_admitted = g.probation_admitted;
+	}
 	nc = gc_sessions(gc, k, s, now, &counts, res);
 	if (nc < 0)
 		return (int)nc;
@@ -238,6 +289,11 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		uint32_t in_map = c ? c->in_map : 0;
 		uint32_t live = sw_source_live(k, &keys[i], &vals[i]);
 		const struct sw_source *src = &vals[i];
+		uint32_t pending = sw_source_pending(src, now);
+
+		for (int j = 0; j < SW_PENDING_SLOTS && src->pending_probation; j++)
+			res->probation_pending += (src->pending_probation >> j & 1) && src->pending_tuple[j] &&
+						  src->pending_until[j] > now;
 
 		/*
 		 * More sessions open than in the map: the LRU evicted some. A
@@ -258,8 +314,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 			}
 		}
 
-		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now &&
-		    !sw_source_pending(src, now) && src->last_syn_ns < now &&
+		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now && !pending && src->last_syn_ns < now &&
 		    now - src->last_syn_ns > s->source_idle_ns &&
 		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns) &&
 		    (!src->last_good_ns || now - src->last_good_ns > s->good_ttl_ns)) {

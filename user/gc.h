@@ -23,14 +23,20 @@
 #include "config.h"
 #include "kernel.h"
 
-/* A session whose client is silent while the server waits for it. */
+/*
+ * A session that made no progress for a while although it is the client's
+ * turn (see sw_session_idle_ns), or (during an emergency) one older than
+ * the probation lifetime: the candidates of the health policies.
+ */
 struct sw_idle_session {
 	struct sw_session_key key;
 	struct sw_src_key src;
-	uint64_t idle_ns;	/* since the server last spoke */
+	uint64_t idle_ns;	/* without progress, the client to move */
 	uint64_t threshold_ns;	/* the [sessions] idle threshold of its phase; 0 = not judged */
+	uint64_t start_ns;	/* the session's start */
+	uint32_t flags;		/* SW_SESS_* */
 	uint8_t phase;		/* enum sw_phase */
-	uint8_t pad[7];
+	uint8_t pad[3];
 };
 
 struct sw_gc_result {
@@ -47,6 +53,14 @@ struct sw_gc_result {
 	long sources_seen;
 	long sources_expired;
 	long list_expired;
+	/*
+	 * Probation: sw_global.probation_admitted read before the walk, and
+	 * the probation slots in use found by it (sessions opened on
+	 * probation, handshakes pending from sources not known good).
+	 */
+	uint64_t probation_admitted;
+	long probation_sessions;
+	long probation_pending;
 };
 
 /* Remembers suspected evictions and session activity between runs. */
@@ -59,8 +73,27 @@ struct sw_gc {
 
 void sw_gc_init(struct sw_gc *gc);
 void sw_gc_result_free(struct sw_gc_result *res);
-/* How long the client of @v has kept the server waiting at @now; 0 if it has not. */
+/*
+ * How long session @v has gone without progress while it was the
+ * client's turn, at @now; 0 while the server owes a reply (a command
+ * unanswered, the final dot sent), before the greeting and after the
+ * server closed or answered QUIT. An encrypted session's dialogue is not
+ * seen: it is idle while the client is silent after the server spoke.
+ */
 uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now);
+
+/* How long the server may owe a reply before the client is judged again. */
+#define SW_OWED_MAX_NS (120 * 1000000000ULL)
+
+/* A session completed within good_ttl: the source is known good. */
+bool sw_source_known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now);
+
+/*
+ * Does an emergency put this source on probation: not known good, not
+ * allowlisted, and not a home source admitted by [emergency] admit_home?
+ */
+bool sw_source_on_probation(const struct sw_config *cfg, const struct sw_settings *s,
+			    const struct sw_source *src, uint64_t now);
 void sw_gc_free(struct sw_gc *gc);
 int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
 	      struct sw_gc_result *res);

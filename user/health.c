@@ -45,7 +45,8 @@ void sw_health_free(struct sw_health *h)
 
 static bool is_health_reason(uint32_t reason)
 {
-	return reason == SW_R_IDLE || reason == SW_R_PREGREET || reason == SW_R_HARVEST || reason == SW_R_AUTH;
+	return reason == SW_R_IDLE || reason == SW_R_PREGREET || reason == SW_R_HARVEST || reason == SW_R_AUTH ||
+	       reason == SW_R_PROBATION;
 }
 
 void sw_health_penalised(struct sw_health *h, const struct sw_settings *s, const struct sw_src_key *key,
@@ -103,16 +104,7 @@ static void session_text(const struct sw_session_key *key, char *buf, size_t len
 		 ntohs(key->dport));
 }
 
-static const char *phase_name(unsigned phase)
-{
-	static const char *const names[SW_PH_MAX] = {
-		[SW_PH_CONNECTED] = "connected", [SW_PH_GREETED] = "greeted", [SW_PH_HELO] = "helo",
-		[SW_PH_AUTH] = "auth",		 [SW_PH_MAIL] = "mail",	      [SW_PH_RCPT] = "rcpt",
-		[SW_PH_DATA] = "data",		 [SW_PH_DELIVERED] = "delivered", [SW_PH_QUIT] = "quit",
-		[SW_PH_TLS] = "tls",
-	};
-	return phase < SW_PH_MAX ? names[phase] : "unknown";
-}
+#define phase_name sw_phase_name
 
 /* "2.1s": idle times are measured, not configured, so they are never round. */
 static void secs_text(uint64_t ns, char *buf, size_t len)
@@ -253,6 +245,84 @@ static void teardown_doomed(struct sw_health *h, const struct sw_kernel *k, stru
 	h->n_doomed = 0;
 }
 
+/*
+ * Probation, during an emergency: a plaintext session of a source not
+ * known good that made no progress within its phase's probation limit, or
+ * outlived probation_lifetime (counted from the emergency's start at the
+ * earliest, outside message data), fails: its source is penalised (reason
+ * probation, the kernel's escalation) and its sessions torn down. An
+ * encrypted session cannot be read, so it is never judged here.
+ */
+static void probation_judge(struct sw_health *h, struct sw_loader *l, const struct sw_settings *s,
+			    const struct sw_gc_result *gc, struct sw_daemon_state *ds, uint64_t now)
+{
+	const struct sw_kernel *k = &l->k;
+
+	if (!s->probation_share)
+		return;
+	for (long i = 0; i < gc->n_idle; i++) {
+		const struct sw_idle_session *is = &gc->idle[i];
+		uint64_t limit = sw_settings_probation_ns(s, is->phase);
+		uint64_t from = is->start_ns > ds->emergency_since_ns ? is->start_ns : ds->emergency_since_ns;
+		uint64_t age = now > from ? now - from : 0;
+		bool stalled, expired;
+		struct sw_source src;
+		char who[64], sess[128], why[160];
+		uint32_t detail, ms;
+		int r;
+
+		if (is->flags & (SW_SESS_TLS | SW_SESS_QUIT | SW_SESS_SRV_CLOSE))
+			continue;
+		stalled = limit && is->idle_ns >= limit;
+		expired = !(is->flags & SW_SESS_BODY) && age >= s->probation_lifetime_ns;
+		if (!stalled && !expired)
+			continue;
+		if (bpf_map_lookup_elem(k->sources_fd, &is->src, &src))
+			continue;	/* forgotten: nothing to judge it by */
+		if (!sw_source_on_probation(k->config, s, &src, now))
+			continue;
+		ms = (stalled ? is->idle_ns : age) / 1000000;
+		if (ms > SW_PROBATION_MS_MASK)
+			ms = SW_PROBATION_MS_MASK;
+		detail = ms | (uint32_t)(is->phase & SW_PROBATION_PHASE_MASK) << SW_PROBATION_PHASE_SHIFT |
+			 (stalled ? 0 : SW_PROBATION_LIFETIME);
+		sw_probation_text(detail, stalled ? limit : s->probation_lifetime_ns, why, sizeof(why));
+		src_text(k, &is->src, who, sizeof(who));
+		session_text(&is->key, sess, sizeof(sess));
+		r = sw_loader_penalize(l, &is->src, SW_R_PROBATION, detail);
+		if (r && r != -EALREADY) {
+			sw_warn("probation: cannot penalise %s: %s", who, strerror(-r));
+			continue;
+		}
+		if (!r) {
+			ds->probation_failed++;
+			sw_info("probation: %s failed: %s (session %s): penalised", who, why, sess);
+		} else {
+			sw_debug("probation: %s: another session failed: %s (session %s)", who, why, sess);
+		}
+		/* Its sessions go, this one included, unless [sessions] teardown = never. */
+		sw_health_penalised(h, s, &is->src, SW_R_PROBATION);
+	}
+}
+
+/*
+ * The probation slots free now, as a limit on the kernel's admission
+ * counter: what it read before the walk plus the slots the walk found
+ * free. An admission racing with the walk is counted twice at worst (a
+ * slot held back for one run), never missed.
+ */
+static void probation_budget(const struct sw_kernel *k, const struct sw_settings *s,
+			     const struct sw_gc_result *gc, struct sw_daemon_state *ds)
+{
+	uint64_t slots = sw_settings_probation_slots(s);
+	uint64_t used = gc->probation_sessions + gc->probation_pending;
+	uint64_t free_slots = slots > used ? slots - used : 0;
+
+	ds->probation_slots = slots;
+	ds->probation_used = used;
+	__atomic_store_n(&k->config->probation_limit, gc->probation_admitted + free_slots, __ATOMIC_SEQ_CST);
+}
+
 struct candidate {
 	uint32_t idx;		/* into gc->idle */
 	uint32_t src_idle;	/* idle sessions its source holds */
@@ -313,8 +383,8 @@ static void enter(const struct sw_kernel *k, struct sw_daemon_state *ds, uint64_
 	ds->emergency_entered++;
 	ds->reason = reason;
 	snprintf(ds->detail, sizeof(ds->detail), "%s", detail);
-	sw_warn("emergency: entered: %s; new sessions only from known-good sources, idle sessions torn down",
-		detail);
+	sw_warn("emergency: entered: %s; new sessions from known-good sources, the others on probation; "
+		"idle sessions torn down", detail);
 }
 
 static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, unsigned reason, const char *detail)
@@ -419,6 +489,9 @@ void sw_health_run(struct sw_health *h, struct sw_loader *l, const struct sw_set
 		ds.idle_now += c[i].idle;
 	idle_policy(h, l, s, gc, c, nc, &ds);
 	emergency(k, s, sw_health_mode(store, s), now, h->pressure_ns, &ds);
+	probation_budget(k, s, gc, &ds);
+	if (ds.emergency_since_ns)
+		probation_judge(h, l, s, gc, &ds, now);
 	teardown_doomed(h, k, &ds);
 	if (ds.emergency_since_ns)
 		teardown_emergency(h, k, s, gc, c, nc, &ds);

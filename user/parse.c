@@ -673,3 +673,31 @@ void sw_prefix_mask_v6(unsigned prefixlen, uint32_t v6[4])
 		v6[i] = mask32(bits > 32 ? 32 : bits);
 	}
 }
+
+const char *sw_phase_name(unsigned phase)
+{
+	static const char *const names[SW_PH_MAX] = {
+		[SW_PH_CONNECTED] = "connected", [SW_PH_GREETED] = "greeted", [SW_PH_HELO] = "helo",
+		[SW_PH_AUTH] = "auth",		 [SW_PH_MAIL] = "mail",	      [SW_PH_RCPT] = "rcpt",
+		[SW_PH_DATA] = "data",		 [SW_PH_DELIVERED] = "delivered", [SW_PH_QUIT] = "quit",
+		[SW_PH_TLS] = "tls",
+	};
+	return phase < SW_PH_MAX ? names[phase] : "unknown";
+}
+
+void sw_probation_text(uint32_t detail, uint64_t limit_ns, char *buf, size_t len)
+{
+	unsigned phase = detail >> SW_PROBATION_PHASE_SHIFT & SW_PROBATION_PHASE_MASK;
+	double secs = (detail & SW_PROBATION_MS_MASK) / 1000.0;
+	char limit[32] = "";
+	int n;
+
+	if (detail & SW_PROBATION_LIFETIME)
+		n = snprintf(buf, len, "lifetime %.1fs used up in phase %s", secs, sw_phase_name(phase));
+	else
+		n = snprintf(buf, len, "no progress for %.1fs in phase %s", secs, sw_phase_name(phase));
+	if (limit_ns && n >= 0 && (size_t)n < len) {
+		sw_format_duration(limit_ns, limit, sizeof(limit));
+		snprintf(buf + n, len - n, " (limit %s)", limit);
+	}
+}

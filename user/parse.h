@@ -38,6 +38,17 @@ int sw_parse_duration(const char *s, uint64_t *ns, char err[SW_ERR_LEN]);
 /* Shortest exact form: "90s", "15m", "1h30m", "500ms", "0s". */
 void sw_format_duration(uint64_t ns, char *buf, size_t len);
 
+/* An SMTP phase (enum sw_phase) by name: "greeted", "helo", ... */
+const char *sw_phase_name(unsigned phase);
+
+/*
+ * A probation failure (sw_source.probation_detail) as an operator reads
+ * it: "no progress for 3.2s in phase helo (limit 3s)" or "lifetime 61.0s
+ * used up in phase mail (limit 60s)". @limit_ns: the limit it broke; 0
+ * leaves it out.
+ */
+void sw_probation_text(uint32_t detail, uint64_t limit_ns, char *buf, size_t len);
+
 /*
  * A rate "N/s", "N/min" (or "N/m"), "N/h"; N > 0 integer; "off" or "0"
  * disables (interval 0). Output: the GCRA emission interval in ns.

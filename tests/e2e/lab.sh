@@ -25,6 +25,9 @@ SMTPLOAD=${SMTPLOAD:-$LABT_ROOT/build/tools/smtpload}
 . "$LABT_ROOT/scripts/lab.sh"
 
 LABT_PIDS=()
+# start_load's pids by load name (any name; LOAD_PID_<name> too where the
+# name is a shell identifier).
+declare -gA LABT_LOAD_PID=()
 DAEMON_PID=""
 DAEMON_LOG=""
 CONF=""
@@ -154,37 +157,55 @@ stop_daemon() {
 
 # ------------------------------------------------------------------ load
 
-# start_load NAME NS ARGS...: `smtpload ARGS` in the background in NS, its
-# output in $LAB_DIR/NAME.out; sets LOAD_PID_NAME. Waits (5 s) for its
-# start line.
-start_load() {
-	local name=$1 ns=$2 out=$LAB_DIR/$1.out pid i
+# load_out NAME [EXT]: the file of that load's output (EXT out, the
+# default) or errors (err): $LAB_DIR/NAME.EXT, with any "/" in NAME as "_".
+load_out() {
+	printf '%s/%s.%s\n' "$LAB_DIR" "${1//\//_}" "${2:-out}"
+}
 
+# start_load NAME NS ARGS...: `smtpload ARGS` in the background in NS, its
+# output in $(load_out NAME) ($LAB_DIR/NAME.out); records its pid for
+# wait_load (and sets LOAD_PID_NAME if NAME is a shell identifier). NAME
+# is any non-empty string; each load needs a name of its own. Waits (5 s)
+# for its start line.
+start_load() {
+	local name=$1 ns=$2 out err pid i
+
+	if [ -z "$name" ]; then
+		echo "start_load: a load needs a name" >&2
+		return 1
+	fi
+	out=$(load_out "$name")
+	err=$(load_out "$name" err)
 	shift 2
 	# nsenter itself in the background: it execs smtpload, so $! is its pid.
-	nsenter --net="/run/netns/$ns" -- "$SMTPLOAD" "$@" >"$out" 2>"$LAB_DIR/$name.err" &
+	nsenter --net="/run/netns/$ns" -- "$SMTPLOAD" "$@" >"$out" 2>"$err" &
 	pid=$!
 	LABT_PIDS+=("$pid")
-	printf -v "LOAD_PID_$name" '%s' "$pid"
+	LABT_LOAD_PID[$name]=$pid
+	if [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+		printf -v "LOAD_PID_$name" '%s' "$pid"
+	fi
 	for ((i = 0; i < 100; i++)); do
 		grep -q '^start unix_ms=' "$out" 2>/dev/null && return 0
 		_proc_alive "$pid" || break
 		sleep 0.05
 	done
-	echo "smtpload $name did not start: $(cat "$out" "$LAB_DIR/$name.err")" >&2
+	echo "smtpload $name did not start: $(cat "$out" "$err")" >&2
 	return 1
 }
 
 # wait_load NAME: until that smtpload has finished (its --duration).
 wait_load() {
-	local var="LOAD_PID_$1"
+	local pid=${LABT_LOAD_PID[$1]:-}
 
-	wait "${!var}" 2>/dev/null || true
+	[ -n "$pid" ] || return 0
+	wait "$pid" 2>/dev/null || true
 }
 
 # load_start_ms NAME: the wall clock (ms) at which that smtpload started.
 load_start_ms() {
-	sed -n 's/^start unix_ms=\([0-9]*\) .*/\1/p' "$LAB_DIR/$1.out" | head -n 1
+	sed -n 's/^start unix_ms=\([0-9]*\) .*/\1/p' "$(load_out "$1")" | head -n 1
 }
 
 # kv LINE KEY: the value of KEY=value in LINE.
@@ -210,7 +231,9 @@ kv() {
 #                       0..TO_S): from then on every attempt succeeded
 #   last_fail           the cause of the last failure
 legit_window() {
-	local out=$LAB_DIR/$1.out
+	local out
+
+	out=$(load_out "$1")
 
 	awk -v L="$(load_start_ms "$1")" -v A="$2" -v W0="$(($3 * 1000))" -v W1="$(($4 * 1000))" '
 	function val(k,   i, f) {

@@ -5,25 +5,48 @@
  *
  *   smtpload legit    --to ADDR [--port P] --from SRC... --duration S
  *                     [--interval-ms I] [--timeout-ms T] [--slow-ms D]
+ *                     [--body-kb N [--body-delay-ms D]]
  *   smtpload idle     --to ADDR [--port P] --from-range A-B [--per-source K]
- *                     [--stage greeting|helo|mail] --duration S
+ *                     [--stage greeting|helo|mail] --duration S [--drip-ms D]
  *   smtpload pregreet --to ADDR [--port P] --from SRC [--count N]
  *   smtpload harvest  --to ADDR [--port P] --from SRC --rcpts N [--sessions M]
  *
- * Sources: --from ADDR (repeatable) and --from-range A-B (IPv4, inclusive;
- * "10.77.1.100-10.77.1.159" or "10.77.1.100-159"). Modes that open one
- * connection at a time use the sources in turn.
+ * Sources: --from ADDR (repeatable) and --from-range A-B (inclusive): IPv4
+ * ("10.77.1.100-10.77.1.159" or "10.77.1.100-159"), or IPv6 with A and B
+ * differing in one 16-bit group only, which is enumerated
+ * ("fd77:1:100::1-fd77:1:13b::1": fd77:1:100::1, fd77:1:101::1, ..,
+ * fd77:1:10a::1, .., fd77:1:13b::1; the group counts in hex, as written).
+ * At most 65536 sources in all. Modes that open one connection at a time
+ * use the sources in turn. Sources and --to are of one family, IPv4 or
+ * IPv6, in every mode.
  *
  * legit: complete transactions (220, EHLO, MAIL, RCPT, DATA, body, ".",
  *   QUIT), one started every --interval-ms (later if the previous one took
  *   longer), each bounded by --timeout-ms as a whole. One line per attempt:
  *   "t=<s since start> ok=<0|1> ms=<duration> err=<reason|-> from=<src>".
  *   --slow-ms D waits D ms before each command: slow, but legitimate.
+ *   --body-kb N sends a message of N KiB (headers, then N KiB of 64-byte
+ *   lines) instead of the short default, written 1 KiB at a time;
+ *   --body-delay-ms D pauses D ms before each of those writes and before
+ *   the final ".": a large upload over a slow link. --timeout-ms still
+ *   bounds the whole transaction (give it room: N * D ms for the body).
  * idle: "ping-pong-dash". From every source, --per-source sessions that
  *   connect, read the 220, answer up to --stage and go silent, never QUIT.
  *   A session the server closes or resets, or that fails to connect, is
  *   opened again after --reconnect-ms, as attackers do. Every --report-ms:
- *   "t=.. open=N connecting=M closed_by_server=C refused=R ...".
+ *   "t=.. open=N connecting=M closed_by_server=C refused=R ... drips=D
+ *   drip_errors=E", and a "summary t=.." line of the same at the end.
+ *   --drip-ms D: a session that reached its stage is not silent but sends
+ *   a harmless command every D ms, cycling NOOP, RSET, EHLO <helo> (again),
+ *   HELP, VRFY postmaster, and reads each (multi-line) reply; it never
+ *   QUITs, nor goes past its stage (RSET even drops a --stage mail
+ *   transaction). drips counts the replies, drip_errors those of them with
+ *   a 4xx or 5xx code (Postfix answers HELP 502, which counts towards its
+ *   smtpd_hard_error_limit; an smtpd started at the process limit runs
+ *   "stressed", with junk command and hard error limits of 1, and hangs up
+ *   on the second drip: see LAB_SMTPD_JUNK_LIMIT in scripts/lab.sh). A drip
+ *   unanswered within --reply-timeout-ms, or a session closed, is dealt
+ *   with as for a silent session.
  * pregreet: "EHLO x" right after connect, before the greeting: reports
  *   whether the 220 came and what the server answered to the EHLO.
  * harvest: EHLO, MAIL, then --rcpts RCPT TO:<randomN@DOMAIN> (unknown
@@ -68,6 +91,9 @@
 #define MAX_SESSIONS		60000
 #define REPLY_BUF		4096	/* a whole (multi-line) reply fits */
 #define TEXT_LEN		160
+#define BODY_CHUNK		1024	/* --body-kb: one write of the body */
+#define BODY_LINE		64	/* ... 16 lines of 62 characters and CR LF */
+#define MAX_BODY_KB		1048576	/* 1 GiB (Postfix's message_size_limit: 10 MB) */
 
 static const char *prog = "smtpload";
 static volatile sig_atomic_t stop_requested;
@@ -87,6 +113,9 @@ struct opts {
 	int timeout_ms;
 	int reply_timeout_ms;
 	int slow_ms;
+	int body_kb;
+	int body_delay_ms;
+	int drip_ms;
 	int per_source;
 	enum stage stage;
 	int count;
@@ -106,13 +135,21 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s legit    --to ADDR [--port P] --from SRC... --duration S\n"
 		"                   [--interval-ms I] [--timeout-ms T] [--slow-ms D] [--rcpt ADDR]\n"
+		"                   [--body-kb N [--body-delay-ms D]]\n"
 		"       %s idle     --to ADDR [--port P] --from-range A-B [--per-source K]\n"
 		"                   [--stage greeting|helo|mail] --duration S [--timeout-ms T]\n"
 		"                   [--reply-timeout-ms T] [--reconnect-ms R] [--report-ms R]\n"
+		"                   [--drip-ms D]\n"
 		"       %s pregreet --to ADDR [--port P] --from SRC [--count N] [--timeout-ms T]\n"
 		"       %s harvest  --to ADDR [--port P] --from SRC --rcpts N [--sessions M]\n"
 		"                   [--domain D] [--timeout-ms T]\n"
-		"sources: --from ADDR (repeatable), --from-range A-B (IPv4)\n"
+		"sources: --from ADDR (repeatable), --from-range A-B: IPv4 (10.77.1.100-10.77.1.159,\n"
+		"         10.77.1.100-159) or IPv6 differing in one 16-bit group\n"
+		"         (fd77:1:100::1-fd77:1:13b::1); IPv4 or IPv6 as --to\n"
+		"legit:   --body-kb N: a message of N KiB, written 1 KiB at a time, --body-delay-ms D\n"
+		"         before each write; --timeout-ms bounds the whole transaction\n"
+		"idle:    --drip-ms D: at its stage, a session sends NOOP, RSET, EHLO, HELP, VRFY\n"
+		"         in turn, one every D ms, instead of going silent\n"
 		"all modes: --helo NAME, --mail-from ADDR, --max-seconds S (hard limit, exit 3)\n",
 		prog, prog, prog, prog);
 }
@@ -188,23 +225,77 @@ static void add_source(struct opts *o, const struct sockaddr_storage *ss)
 	o->src[o->n_src++] = *ss;
 }
 
-/* "A-B" with A and B IPv4 addresses, or B the last octet alone. */
+/*
+ * IPv6 "A-B": A and B differ in one 16-bit group at most, which runs from
+ * A's value to B's. @first and @last are the two halves of the argument.
+ */
+static void add_range6(struct opts *o, const char *first, const char *last)
+{
+	struct sockaddr_storage a, b;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a, *b6 = (struct sockaddr_in6 *)&b;
+	int g = -1;
+	uint16_t lo = 0, hi = 0;
+
+	if (parse_addr(first, 0, &a) != sizeof(struct sockaddr_in6))
+		usage_error("--from-range: '%s' is not an IPv6 address", first);
+	if (parse_addr(last, 0, &b) != sizeof(struct sockaddr_in6))
+		usage_error("--from-range: '%s' is not an IPv6 address (an IPv6 range needs"
+			    " two whole addresses)", last);
+	for (int i = 0; i < 8; i++) {
+		uint16_t x = (uint16_t)(a6->sin6_addr.s6_addr[2 * i] << 8 |
+					a6->sin6_addr.s6_addr[2 * i + 1]);
+		uint16_t y = (uint16_t)(b6->sin6_addr.s6_addr[2 * i] << 8 |
+					b6->sin6_addr.s6_addr[2 * i + 1]);
+
+		if (x == y)
+			continue;
+		if (g >= 0)
+			usage_error("--from-range: %s and %s differ in more than one 16-bit group"
+				    " (groups %d and %d)", first, last, g + 1, i + 1);
+		g = i;
+		lo = x;
+		hi = y;
+	}
+	if (g < 0) {
+		add_source(o, &a);
+		return;
+	}
+	if (hi < lo)
+		usage_error("--from-range: %s is below %s", last, first);
+	for (uint32_t v = lo; v <= hi; v++) {
+		a6->sin6_addr.s6_addr[2 * g] = (uint8_t)(v >> 8);
+		a6->sin6_addr.s6_addr[2 * g + 1] = (uint8_t)v;
+		add_source(o, &a);
+	}
+}
+
+/*
+ * "A-B" with A and B IPv4 addresses, or B the last octet alone; or A and B
+ * IPv6 addresses (add_range6).
+ */
 static void add_range(struct opts *o, const char *arg)
 {
 	struct sockaddr_storage a, b;
-	char first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN + 4];
+	char first[INET6_ADDRSTRLEN + 2], last[INET6_ADDRSTRLEN + 2];
 	const char *dash = strchr(arg, '-');
 	uint32_t lo, hi;
 	size_t n;
 
-	if (!dash || (n = (size_t)(dash - arg)) >= sizeof(first) ||
-	    strlen(dash + 1) >= INET_ADDRSTRLEN)
+	if (!dash || (n = (size_t)(dash - arg)) >= sizeof(first) || !n || !dash[1] ||
+	    strlen(dash + 1) >= sizeof(last) || strchr(dash + 1, '-'))
 		usage_error("--from-range: '%s' is not A-B", arg);
 	memcpy(first, arg, n);
 	first[n] = '\0';
+	if (strchr(first, ':')) {
+		snprintf(last, sizeof(last), "%s", dash + 1);
+		add_range6(o, first, last);
+		return;
+	}
 	if (parse_addr(first, 0, &a) != sizeof(struct sockaddr_in))
-		usage_error("--from-range: '%s' is not an IPv4 address", first);
-	if (strchr(dash + 1, '.')) {
+		usage_error("--from-range: '%s' is not an IPv4 or IPv6 address", first);
+	if (strchr(dash + 1, ':')) {
+		usage_error("--from-range: %s is IPv4, %s is not", first, dash + 1);
+	} else if (strchr(dash + 1, '.')) {
 		snprintf(last, sizeof(last), "%s", dash + 1);
 	} else {
 		/* The short form: the last octet replaced. */
@@ -506,6 +597,55 @@ static void print_start(const struct opts *o)
 
 /* ---------------------------------------------------------------- legit */
 
+/*
+ * --body-kb: the message after the 354, the headers first, then body_kb
+ * writes of BODY_CHUNK bytes (lines of BODY_LINE), then the final ".",
+ * each write but the headers after --body-delay-ms. Before @deadline; the
+ * cause of a failure in @err as "<timeout|closed|reset>_at_body".
+ */
+static bool send_body(struct conn *c, const struct opts *o, int64_t deadline, char *err,
+		      size_t errlen)
+{
+	static const char head[] = "From: <sender@legit.lab.test>\r\n"
+				   "To: <user@lab.test>\r\n"
+				   "Subject: smtpload legit transaction, large\r\n"
+				   "\r\n";
+	char chunk[BODY_CHUNK + 1];
+	enum io r;
+
+	/* Lines that never start with a dot: nothing to stuff. */
+	for (int i = 0; i < BODY_CHUNK; i++)
+		chunk[i] = (char)('a' + i % BODY_LINE % 26);
+	for (int i = BODY_LINE; i <= BODY_CHUNK; i += BODY_LINE) {
+		chunk[i - 2] = '\r';
+		chunk[i - 1] = '\n';
+	}
+	chunk[BODY_CHUNK] = '\0';
+	if (o->slow_ms) {
+		int64_t t = now_ms() + o->slow_ms;
+
+		sleep_until(t < deadline ? t : deadline);
+	}
+	r = send_all(c, head, deadline);
+	for (int k = 0; k <= o->body_kb && r == IO_OK; k++) {
+		if (o->body_delay_ms) {
+			int64_t t = now_ms() + o->body_delay_ms;
+
+			sleep_until(t < deadline ? t : deadline);
+		}
+		if (stop_requested || now_ms() >= deadline) {
+			r = IO_TIMEOUT;
+			break;
+		}
+		r = send_all(c, k < o->body_kb ? chunk : ".\r\n", deadline);
+	}
+	if (r != IO_OK) {
+		snprintf(err, errlen, "%s_at_body", io_name(r));
+		return false;
+	}
+	return true;
+}
+
 static bool transaction(const struct opts *o, const struct sockaddr_storage *src, char *err,
 			size_t errlen)
 {
@@ -530,7 +670,9 @@ static bool transaction(const struct opts *o, const struct sockaddr_storage *src
 	     step(&c, o, "MAIL", mail, 250, deadline, NULL, err, errlen) &&
 	     step(&c, o, "RCPT", rcpt, 250, deadline, NULL, err, errlen) &&
 	     step(&c, o, "DATA", "DATA\r\n", 354, deadline, NULL, err, errlen) &&
-	     step(&c, o, "dot", body, 250, deadline, NULL, err, errlen) &&
+	     (o->body_kb ? send_body(&c, o, deadline, err, errlen) &&
+			   step(&c, o, "dot", NULL, 250, deadline, NULL, err, errlen) :
+			   step(&c, o, "dot", body, 250, deadline, NULL, err, errlen)) &&
 	     step(&c, o, "QUIT", "QUIT\r\n", 221, deadline, NULL, err, errlen);
 	conn_close(&c);
 	return ok;
@@ -582,7 +724,12 @@ struct session {
 	int fd;
 	int src;
 	enum sess_state state;
-	int64_t deadline;	/* of the state; for S_WAIT, when to connect */
+	int64_t deadline;	/* of the state; for S_WAIT, when to connect; for
+				 * S_OPEN with --drip-ms, of the drip's reply or
+				 * when to send the next one */
+	int64_t drip_sent;	/* --drip-ms: when the last drip went */
+	bool drip_pending;	/* ... and it has not been answered yet */
+	unsigned int drip_next;	/* ... the next command of the cycle */
 	size_t len;
 	char buf[REPLY_BUF];
 };
@@ -598,6 +745,8 @@ struct idle_stats {
 	long reply_timeouts;	/* the server did not answer in --reply-timeout-ms */
 	long rejected;		/* a reply other than the one expected (421, 554, ...) */
 	long other_errors;
+	long drips;		/* --drip-ms: replies to drips */
+	long drip_errors;	/* ... of which 4xx or 5xx */
 };
 
 static void raise_nofile(int need)
@@ -665,12 +814,52 @@ static bool sess_send(struct session *s, const char *cmd, struct idle_stats *st)
 	return false;
 }
 
-/* The session reached its stage: silent from now on. */
-static void sess_open(struct session *s, struct idle_stats *st)
+/* The session reached its stage: silent from now on, or dripping. */
+static void sess_open(struct session *s, const struct opts *o, struct idle_stats *st)
 {
 	st->reached++;
 	s->state = S_OPEN;
-	s->deadline = INT64_MAX;
+	s->drip_pending = false;
+	s->drip_next = 0;
+	s->deadline = o->drip_ms ? now_ms() + o->drip_ms : INT64_MAX;
+}
+
+/*
+ * --drip-ms, the session's deadline passed in S_OPEN: the drip went
+ * unanswered (a reply timeout), or the next one is due. false: the session
+ * is over.
+ */
+static bool sess_drip(struct session *s, const struct opts *o, struct idle_stats *st)
+{
+	char cmd[300];
+
+	if (s->drip_pending) {
+		st->reply_timeouts++;
+		return false;
+	}
+	switch (s->drip_next++ % 5) {
+	case 0:
+		snprintf(cmd, sizeof(cmd), "NOOP\r\n");
+		break;
+	case 1:
+		snprintf(cmd, sizeof(cmd), "RSET\r\n");
+		break;
+	case 2:
+		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", o->helo);
+		break;
+	case 3:
+		snprintf(cmd, sizeof(cmd), "HELP\r\n");
+		break;
+	default:
+		snprintf(cmd, sizeof(cmd), "VRFY postmaster\r\n");
+		break;
+	}
+	if (!sess_send(s, cmd, st))
+		return false;
+	s->drip_pending = true;
+	s->drip_sent = now_ms();
+	s->deadline = s->drip_sent + o->reply_timeout_ms;
+	return true;
 }
 
 /* A reply arrived in state @s->state; false: the session is over. */
@@ -686,7 +875,7 @@ static bool sess_reply(struct session *s, const struct opts *o, int code, struct
 		}
 		st->greeted++;
 		if (o->stage == STAGE_GREETING) {
-			sess_open(s, st);
+			sess_open(s, o, st);
 			return true;
 		}
 		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", o->helo);
@@ -701,7 +890,7 @@ static bool sess_reply(struct session *s, const struct opts *o, int code, struct
 			return false;
 		}
 		if (o->stage == STAGE_HELO) {
-			sess_open(s, st);
+			sess_open(s, o, st);
 			return true;
 		}
 		snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>\r\n", o->mail_from);
@@ -715,10 +904,23 @@ static bool sess_reply(struct session *s, const struct opts *o, int code, struct
 			st->rejected++;
 			return false;
 		}
-		sess_open(s, st);
+		sess_open(s, o, st);
 		return true;
 	default:
-		/* S_OPEN: whatever the server says now (a 421 before it closes) changes nothing. */
+		/*
+		 * S_OPEN: the reply to a drip; the next one on schedule (at
+		 * once if the reply took that long). Anything else the server
+		 * says now (a 421 before it closes) changes nothing.
+		 */
+		if (s->drip_pending) {
+			int64_t t = now_ms(), next = s->drip_sent + o->drip_ms;
+
+			st->drips++;
+			if (code >= 400)
+				st->drip_errors++;
+			s->drip_pending = false;
+			s->deadline = next > t ? next : t;
+		}
 		return true;
 	}
 }
@@ -777,10 +979,10 @@ static void idle_report(const struct session *ss, int n, const struct idle_stats
 	}
 	printf("%st=%.3f open=%d connecting=%d closed_by_server=%ld refused=%ld"
 	       " connect_timeouts=%ld reply_timeouts=%ld rejected=%ld greeted=%ld reached=%ld"
-	       " connects=%ld resets=%ld waiting=%d\n",
+	       " connects=%ld resets=%ld waiting=%d drips=%ld drip_errors=%ld\n",
 	       prefix, since_start(now_ms()), open, connecting, st->closed_by_server, st->refused,
 	       st->connect_timeouts, st->reply_timeouts, st->rejected, st->greeted, st->reached,
-	       st->connects, st->resets, waiting);
+	       st->connects, st->resets, waiting, st->drips, st->drip_errors);
 }
 
 static int do_idle(const struct opts *o)
@@ -833,7 +1035,11 @@ static int do_idle(const struct opts *o)
 		for (int i = 0; i < n; i++) {
 			struct session *s = &ss[i];
 
-			if (s->state != S_OPEN && s->deadline <= t) {
+			if (s->state == S_OPEN && s->deadline <= t) {
+				/* Only with --drip-ms: otherwise S_OPEN has no deadline. */
+				if (!sess_drip(s, o, &st))
+					sess_reconnect_later(s, o);
+			} else if (s->state != S_OPEN && s->deadline <= t) {
 				switch (s->state) {
 				case S_WAIT:
 					sess_connect(s, o, &st);
@@ -1064,7 +1270,8 @@ enum {
 	OPT_TO = OPT_BASE, OPT_PORT, OPT_FROM, OPT_FROM_RANGE, OPT_DURATION, OPT_INTERVAL,
 	OPT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_SLOW, OPT_PER_SOURCE, OPT_STAGE, OPT_COUNT,
 	OPT_RCPTS, OPT_SESSIONS, OPT_RECONNECT, OPT_REPORT, OPT_MAXSECS, OPT_HELO,
-	OPT_MAIL_FROM, OPT_RCPT, OPT_DOMAIN, OPT_HELP, OPT_END,
+	OPT_MAIL_FROM, OPT_RCPT, OPT_DOMAIN, OPT_BODY_KB, OPT_BODY_DELAY, OPT_DRIP, OPT_HELP,
+	OPT_END,
 };
 
 static const struct option longopts[] = {
@@ -1089,6 +1296,9 @@ static const struct option longopts[] = {
 	{ "mail-from", required_argument, NULL, OPT_MAIL_FROM },
 	{ "rcpt", required_argument, NULL, OPT_RCPT },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "body-kb", required_argument, NULL, OPT_BODY_KB },
+	{ "body-delay-ms", required_argument, NULL, OPT_BODY_DELAY },
+	{ "drip-ms", required_argument, NULL, OPT_DRIP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1096,11 +1306,12 @@ static const struct option longopts[] = {
 /* What each mode takes besides --to, --port, --from*, --helo, --mail-from and --max-seconds. */
 static const struct {
 	const char *mode;
-	int opts[8];
+	int opts[12];
 } mode_opts[] = {
-	{ "legit", { OPT_DURATION, OPT_INTERVAL, OPT_TIMEOUT, OPT_SLOW, OPT_RCPT } },
+	{ "legit", { OPT_DURATION, OPT_INTERVAL, OPT_TIMEOUT, OPT_SLOW, OPT_RCPT, OPT_BODY_KB,
+		     OPT_BODY_DELAY } },
 	{ "idle", { OPT_DURATION, OPT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_PER_SOURCE, OPT_STAGE,
-		    OPT_RECONNECT, OPT_REPORT } },
+		    OPT_RECONNECT, OPT_REPORT, OPT_DRIP } },
 	{ "pregreet", { OPT_COUNT, OPT_TIMEOUT } },
 	{ "harvest", { OPT_RCPTS, OPT_SESSIONS, OPT_TIMEOUT, OPT_DOMAIN } },
 };
@@ -1110,7 +1321,7 @@ static bool takes(int mode, int opt)
 	if (opt == OPT_TO || opt == OPT_PORT || opt == OPT_FROM || opt == OPT_FROM_RANGE ||
 	    opt == OPT_HELO || opt == OPT_MAIL_FROM || opt == OPT_MAXSECS)
 		return true;
-	for (int i = 0; i < 8 && mode_opts[mode].opts[i]; i++)
+	for (int i = 0; i < 12 && mode_opts[mode].opts[i]; i++)
 		if (mode_opts[mode].opts[i] == opt)
 			return true;
 	return false;
@@ -1250,6 +1461,15 @@ int main(int argc, char **argv)
 		case OPT_DOMAIN:
 			o.domain = optarg;
 			break;
+		case OPT_BODY_KB:
+			o.body_kb = parse_int("--body-kb", optarg, 1, MAX_BODY_KB);
+			break;
+		case OPT_BODY_DELAY:
+			o.body_delay_ms = parse_int("--body-delay-ms", optarg, 0, 3600000);
+			break;
+		case OPT_DRIP:
+			o.drip_ms = parse_int("--drip-ms", optarg, 1, 3600000);
+			break;
 		}
 		if ((c == OPT_HELO || c == OPT_MAIL_FROM || c == OPT_RCPT || c == OPT_DOMAIN) &&
 		    (strlen(optarg) > 200 || strpbrk(optarg, "\r\n<> ")))
@@ -1269,6 +1489,12 @@ int main(int argc, char **argv)
 				    addr_str(&o.src[i]), o.to);
 	if (!o.helo)
 		o.helo = mode == 0 ? "legit.lab.test" : "x";
+	if (o.body_delay_ms && !o.body_kb)
+		usage_error("--body-delay-ms needs --body-kb N");
+	if (o.body_kb && (int64_t)(o.body_kb + 1) * o.body_delay_ms >= o.timeout_ms)
+		fprintf(stderr, "%s: warning: the body's pauses alone (%lld ms) exceed --timeout-ms %d:"
+			" every transaction will time out\n", prog,
+			(long long)(o.body_kb + 1) * o.body_delay_ms, o.timeout_ms);
 
 	/* Never hang a test: a hard limit beyond whatever the run asked for. */
 	if (!o.max_seconds)
