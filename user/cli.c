@@ -509,6 +509,7 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 			sw_json_u64(&j, "packets", rows[i].src.packets);
 			sw_json_u64(&j, "bytes", rows[i].src.bytes);
 			sw_json_u64(&j, "penalty_remaining_s", pen ? secs_until(rows[i].src.penalty_until_ns, now) : 0);
+			sw_json_str(&j, "penalty_reason", pen ? sw_reason_name(rows[i].src.penalty_reason) : NULL);
 			sw_json_obj_end(&j);
 		} else {
 			printf("%-40s %-7s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8u %12" PRIu64 " %s\n",

@@ -7,9 +7,14 @@
  * free for the next sender instead of waiting out smtpd_timeout.
  *
  * Sockets are found by their exact 4-tuple, which the session table
- * holds; the daemon must run in the MTA's network namespace.
+ * holds, then destroyed by the cookie of what was found: only a
+ * connection, never the MTA's listening socket (which the kernel's exact
+ * lookup returns for a tuple whose connection is gone). The daemon must
+ * run in the MTA's network namespace.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -104,6 +109,55 @@ static void fill_id(struct inet_diag_sockid *id, const struct sw_session_key *ke
 	id->idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 }
 
+struct find_ctx {
+	bool found;
+	uint8_t state;
+	uint32_t cookie[2];
+};
+
+static int find_one(struct nl_msg *msg, void *arg)
+{
+	struct find_ctx *f = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	const struct inet_diag_msg *m;
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m))
+		return NL_OK;
+	m = nlmsg_data(h);
+	f->found = true;
+	f->state = m->idiag_state;
+	f->cookie[0] = m->id.idiag_cookie[0];
+	f->cookie[1] = m->id.idiag_cookie[1];
+	/* Not NL_STOP: the ACK that follows must be read too, or the next request reads it. */
+	return NL_OK;
+}
+
+/*
+ * The socket with exactly this 4-tuple: its state and cookie. The
+ * kernel's exact lookup falls back to the listener when no connection
+ * has the tuple (a session record outliving its socket), so what it
+ * returns must be checked: destroying that would close the MTA's port.
+ */
+static int find_socket(struct sw_sockdiag *d, const struct inet_diag_req_v2 *req, struct find_ctx *f)
+{
+	struct nl_cb *cb;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	r = nl_send_simple(d->sk, SOCK_DIAG_BY_FAMILY, 0, (void *)req, sizeof(*req));
+	if (r < 0)
+		return nl_to_errno(r);
+	cb = nl_cb_clone(nl_socket_get_cb(d->sk));
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, find_one, f);
+	r = nl_recvmsgs(d->sk, cb);
+	nl_cb_put(cb);
+	if (r < 0)
+		return nl_to_errno(r);
+	return f->found ? 0 : -ENOENT;
+}
+
 int sw_sockdiag_destroy(struct sw_sockdiag *d, const struct sw_session_key *key)
 {
 	struct inet_diag_req_v2 req = {
@@ -111,10 +165,19 @@ int sw_sockdiag_destroy(struct sw_sockdiag *d, const struct sw_session_key *key)
 		.sdiag_protocol = IPPROTO_TCP,
 		.idiag_states = SW_DIAG_STATES,
 	};
+	struct find_ctx f;
 	struct nl_msg *msg;
 	int r;
 
 	fill_id(&req.id, key);
+	r = find_socket(d, &req, &f);
+	if (r)
+		return r;
+	if (f.state >= 32 || !(SW_DIAG_STATES & (1U << f.state)))
+		return -ENOENT;	/* the listener, or a socket on its way out: not this session */
+	/* The cookie pins the destroy to the socket just found, not to a later one of the same tuple. */
+	req.id.idiag_cookie[0] = f.cookie[0];
+	req.id.idiag_cookie[1] = f.cookie[1];
 	msg = nlmsg_alloc_simple(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK);
 	if (!msg)
 		return -ENOMEM;
