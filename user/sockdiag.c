@@ -128,8 +128,7 @@ static int find_one(struct nl_msg *msg, void *arg)
 	f->state = m->idiag_state;
 	f->cookie[0] = m->id.idiag_cookie[0];
 	f->cookie[1] = m->id.idiag_cookie[1];
-	/* Not NL_STOP: the ACK that follows must be read too, or the next request reads it. */
-	return NL_OK;
+	return NL_STOP;
 }
 
 /*
@@ -155,7 +154,11 @@ static int find_socket(struct sw_sockdiag *d, const struct inet_diag_req_v2 *req
 	nl_cb_put(cb);
 	if (r < 0)
 		return nl_to_errno(r);
-	return f->found ? 0 : -ENOENT;
+	if (!f->found)
+		return -ENOENT;
+	/* The answer came in its own message; the ACK after it is read here. */
+	r = nl_wait_for_ack(d->sk);
+	return r < 0 ? nl_to_errno(r) : 0;
 }
 
 int sw_sockdiag_destroy(struct sw_sockdiag *d, const struct sw_session_key *key)
