@@ -1177,7 +1177,8 @@ int smtpwall_xdp(struct xdp_md *ctx)
 			 * probation slot it is refused before any state. With
 			 * one, sw_syn takes the slot once the state exists.
 			 */
-			st->probation_full++;
+			if (cfg->probation_per_source)
+				st->probation_full++;
 			if (sw_drop(cfg, st, NULL, cs, SW_R_EMERGENCY) == XDP_DROP)
 				return XDP_DROP;
 			bypass = true;

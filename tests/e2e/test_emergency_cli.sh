@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Emergency mode from the command line: `smtpwall emergency on` refuses new
-# sessions from sources not known to be good while allowlisted ones and
-# established sessions carry on; the mode is kept in state.db, so a daemon
-# killed with -9 and started again is still in emergency mode; `auto` lets
-# the controller leave once calm, `off` forces it off; bad arguments are
-# usage errors.
+# Emergency mode from the command line: `smtpwall emergency on` with
+# probation off (probation_share = 0%) refuses new sessions from sources not
+# known to be good while allowlisted ones and established sessions carry on;
+# the mode is kept in state.db, so a daemon killed with -9 and started again
+# is still in emergency mode; `auto` lets the controller leave once calm,
+# `off` forces it off; bad arguments are usage errors. Then, with probation
+# on (the default share) and a reload: an unproven source is admitted one
+# session at a time, its second concurrent session refused as busy, and
+# status and show count both.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +20,7 @@ active_is() {
 
 e2e_setup
 write_config limits.syn_rate=off limits.max_sessions=0 emergency.hold=1s \
-	"allow.cidr=$(c4 4)/32"
+	emergency.probation_share=0% "allow.cidr=$(c4 4)/32"
 must_start_daemon
 check_native
 
@@ -82,5 +85,36 @@ wait_for 5 active_is false || true
 st=$(swj status --json)
 check_jq "off: inactive, mode off" "$st" '.emergency.active == false and .emergency.mode == "off"'
 expect_conn "off: unknown sources connect" "$(c4 7)" 1 1
+
+# Probation: the default share (20 % of mta_capacity), one session per
+# unproven source. A reload brings it in; the mode stays as set.
+write_config limits.syn_rate=off limits.max_sessions=0 emergency.hold=1s \
+	"allow.cidr=$(c4 4)/32"
+log_lines=$(wc -l <"$DAEMON_LOG")
+kill -HUP "$DAEMON_PID"
+if wait_for 5 sh -c "tail -n +$((log_lines + 1)) $(printf '%q' "$DAEMON_LOG") | grep -q 'configuration reloaded'"; then
+	tap_ok "probation: the daemon reloaded the config"
+else
+	tap_fail "probation: the daemon reloaded the config" "$(tail -n 5 "$DAEMON_LOG")"
+fi
+check "probation: emergency on" sw emergency on
+# The slots are the health controller's, set on its next run (gc_interval).
+slots_are() { [ "$(sw status --json | jq -r .emergency.probation.slots)" = "$1" ]; }
+wait_for 5 slots_are 20 || true
+js=$(swj status --json)
+check_jq "probation: status shows the slots (20 of capacity 100), one per source" "$js" \
+	'.emergency.active == true and .emergency.probation.slots == 20 and .emergency.probation.per_source == 1'
+start_hold prob "$(c4 8)" 1 || bail "probation: hold one session from $(c4 8)" "$(hold_output prob)"
+tap_is "probation: an unproven source is admitted on probation" "$(kv "$(hold_output prob)" connected)" 1
+expect_conn "probation: its second concurrent session is refused (one per source)" "$(c4 8)" 1 0
+expect_conn "probation: another unproven source is admitted beside it" "$(c4 9)" 1 1
+release_holds prob
+js=$(swj status --json)
+check_jq "probation: admissions and the busy refusal counted" "$js" \
+	'.emergency.probation.admitted >= 2 and .emergency.probation.refused_busy >= 1'
+sh_out=$(swj show "$(c4 8)" --json)
+check_jq "probation: show names the source's probation admission" "$sh_out" \
+	'.known == true and .health.probation.admitted >= 1'
+check "probation: emergency off" sw emergency off
 
 tap_done
