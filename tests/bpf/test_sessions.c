@@ -6,8 +6,8 @@
  * NIC would see it. Covered: the phases of a plaintext dialogue, pipelined
  * commands and replies, the session-health penalties (pregreet, harvest,
  * failed logins), STARTTLS and implicit TLS, the server's close, completed
- * and abandoned sessions, emergency admission, and the daemon's control
- * program.
+ * and abandoned sessions, emergency admission and probation, progress of
+ * the dialogue, and the daemon's control program.
  *
  * Time is the program's test clock (sw_test_now_ns), starting at T0: no
  * test sleeps, and every expiry is asserted on both sides of its edge.
@@ -1630,6 +1630,435 @@ static void test_ctl_penalize_daemon_clock(void **state)
 	assert_int_equal(source(h, CLI).penalty_until_ns, now + 180 * NS);
 }
 
+/* ---- progress and probation ---- */
+
+/* A body segment of @n bytes: lines of 'x' ending in CRLF (no final dot). */
+static void body(struct swh *h, const char *cli, uint16_t sport, size_t n)
+{
+	char buf[1200];
+
+	assert_true(n >= 2 && n < sizeof(buf));
+	memset(buf, 'x', n);
+	for (size_t i = 78; i < n - 2; i += 80) {
+		buf[i] = '\r';
+		buf[i + 1] = '\n';
+	}
+	buf[n - 2] = '\r';
+	buf[n - 1] = '\n';
+	buf[n] = 0;
+	say(h, cli, sport, buf);
+}
+
+static __u64 progress_of(struct swh *h, const char *cli, uint16_t sport)
+{
+	return sess_of(h, cli, sport).progress_ns;
+}
+
+/*
+ * Progress is a step towards a delivered message, whatever else is said:
+ * NOOP, RSET, HELP, VRFY and a repeated EHLO (and their replies) are none;
+ * MAIL (once per transaction), each accepted RCPT, 354, every 1 KiB of
+ * message data and the reply to the final dot are.
+ */
+static void test_progress(void **state)
+{
+	struct swh *h = *state;
+	struct sw_session s;
+	__u64 p;
+
+	helo(h, CLI, 40001);
+	p = progress_of(h, CLI, 40001);
+	assert_int_equal(p, swh_now(h));
+
+	swh_advance(h, 5 * NS);
+	say(h, CLI, 40001, "NOOP\r\n");
+	reply(h, CLI, 40001, "250 2.0.0 Ok\r\n");
+	say(h, CLI, 40001, "RSET\r\n");
+	reply(h, CLI, 40001, "250 2.0.0 Ok\r\n");
+	say(h, CLI, 40001, "HELP\r\n");
+	reply(h, CLI, 40001, "214 2.0.0 see the RFC\r\n");
+	say(h, CLI, 40001, "VRFY postmaster\r\n");
+	reply(h, CLI, 40001, "252 2.0.0 postmaster\r\n");
+	swh_advance(h, 5 * NS);
+	say(h, CLI, 40001, "EHLO client.example\r\n");
+	reply(h, CLI, 40001, "250-mx.example\r\n250 PIPELINING\r\n");
+	say(h, CLI, 40001, "HELO client.example\r\n");
+	reply(h, CLI, 40001, "250 mx.example\r\n");
+	s = sess_of(h, CLI, 40001);
+	assert_int_equal(s.progress_ns, p);
+	assert_int_equal(s.phase, SW_PH_HELO);
+	/* ... though the session was not silent. */
+	assert_true(s.last_client_ns > p);
+
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), swh_now(h));
+	assert_int_equal(sess_of(h, CLI, 40001).phase, SW_PH_MAIL);
+
+	/* RSET and MAIL again: the transaction got this far before. */
+	p = swh_now(h);
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "RSET\r\n");
+	reply(h, CLI, 40001, "250 2.0.0 Ok\r\n");
+	assert_int_equal(sess_of(h, CLI, 40001).phase, SW_PH_HELO);
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), p);
+
+	/* A rejected recipient is no step; an accepted one is. */
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "RCPT TO:<nobody@mx.example>\r\n");
+	reply(h, CLI, 40001, "550 5.1.1 unknown\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), p);
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), swh_now(h));
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "RCPT TO:<c@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), swh_now(h));
+
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), swh_now(h));
+	assert_true(sess_of(h, CLI, 40001).flags & SW_SESS_BODY);
+
+	/* Message data: progress every SW_BODY_PROGRESS bytes, not per segment. */
+	p = swh_now(h);
+	swh_advance(h, 3 * NS);
+	body(h, CLI, 40001, 600);
+	s = sess_of(h, CLI, 40001);
+	assert_int_equal(s.progress_ns, p);
+	assert_int_equal(s.body_unprogressed, 600);
+	swh_advance(h, 3 * NS);
+	body(h, CLI, 40001, 600);
+	s = sess_of(h, CLI, 40001);
+	assert_int_equal(s.progress_ns, swh_now(h));
+	assert_int_equal(s.body_unprogressed, 0);
+	/* A drip of a few bytes at a time is no progress. */
+	p = swh_now(h);
+	for (int i = 0; i < 10; i++) {
+		swh_advance(h, NS);
+		say(h, CLI, 40001, "x\r\n");
+	}
+	assert_int_equal(progress_of(h, CLI, 40001), p);
+	assert_false(sess_of(h, CLI, 40001).flags & SW_SESS_DOT);
+
+	/* The final dot: the server owes the reply, which is progress. */
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "last line\r\n.\r\n");
+	s = sess_of(h, CLI, 40001);
+	assert_true(s.flags & SW_SESS_DOT);
+	assert_int_equal(s.progress_ns, p);
+	swh_advance(h, 2 * NS);
+	reply(h, CLI, 40001, "250 2.0.0 Ok: queued as 4F00\r\n");
+	s = sess_of(h, CLI, 40001);
+	assert_false(s.flags & (SW_SESS_DOT | SW_SESS_BODY));
+	assert_int_equal(s.progress_ns, swh_now(h));
+	assert_int_equal(s.messages, 1);
+
+	/* A new transaction: its MAIL is progress again. */
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	assert_int_equal(progress_of(h, CLI, 40001), swh_now(h));
+}
+
+/* A dot alone in its segment ends the message too. */
+static void test_progress_dot_alone(void **state)
+{
+	struct swh *h = *state;
+
+	helo(h, CLI, 40001);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 go ahead\r\n");
+	say(h, CLI, 40001, "Subject: x\r\n\r\nhello\r\n");
+	assert_false(sess_of(h, CLI, 40001).flags & SW_SESS_DOT);
+	say(h, CLI, 40001, ".\r\n");
+	assert_true(sess_of(h, CLI, 40001).flags & SW_SESS_DOT);
+	/* A line that only looks like the end is not: ".." is an escaped dot. */
+	reply(h, CLI, 40001, "250 2.0.0 Ok\r\n");
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 go ahead\r\n");
+	say(h, CLI, 40001, "text\r\n..\r\n");
+	assert_false(sess_of(h, CLI, 40001).flags & SW_SESS_DOT);
+}
+
+static void probation_on(struct swh *h, __u64 limit)
+{
+	h->cfg.probation_per_source = 1;
+	h->cfg.probation_limit = limit;
+	emergency_on(h);
+}
+
+/* Probation admissions the kernel counted, ever (sw_global). */
+static __u64 probation_taken(struct swh *h)
+{
+	struct sw_global g;
+
+	assert_int_equal(swh_global(h, &g), 0);
+	return g.probation_admitted;
+}
+
+/* Handshake, greeting and EHLO of a session admitted on probation. */
+static void probation_helo(struct swh *h, const char *cli, uint16_t sport)
+{
+	assert_int_equal(syn(h, cli, sport), PASS);
+	assert_int_equal(seg(h, cli, sport, PKT_ACK), PASS);
+	assert_int_equal(sess_of(h, cli, sport).flags, SW_SESS_HANDSHAKE | SW_SESS_PROBATION);
+	reply(h, cli, sport, "220 mx.example ESMTP\r\n");
+	say(h, cli, sport, "EHLO client.example\r\n");
+	reply(h, cli, sport, "250-mx.example\r\n250 PIPELINING\r\n");
+}
+
+static void test_probation_admission(void **state)
+{
+	struct swh *h = *state;
+	struct sw_stats st;
+	struct sw_source s;
+
+	/* One strike would be a penalty: probation refusals must give none. */
+	penalties_on(h);
+	h->cfg.penalty_strikes = 1;
+	h->cfg.penalty_window_ns = 60 * NS;
+	probation_on(h, 2);
+
+	/* A source never seen: admitted on probation. */
+	probation_helo(h, CLI, 40001);
+	st = stats(h);
+	assert_int_equal(st.probation_admitted, 1);
+	assert_int_equal(st.dropped[SW_R_EMERGENCY], 0);
+	assert_int_equal(source(h, CLI).probation_admitted, 1);
+	assert_int_equal(probation_taken(h), 1);
+
+	/* Its second session while the first is open: busy, one per source. */
+	assert_int_equal(syn(h, CLI, 40002), DROP);
+	st = stats(h);
+	assert_int_equal(st.probation_busy, 1);
+	assert_int_equal(st.dropped[SW_R_EMERGENCY], 1);
+	s = source(h, CLI);
+	assert_int_equal(s.strikes, 0);
+	assert_int_equal(s.penalty_until_ns, 0);
+	assert_int_equal(probation_taken(h), 1);
+
+	/* A half-open handshake holds the source's one session too. */
+	assert_int_equal(syn(h, CLI6, 40001), PASS);
+	assert_int_equal(syn(h, CLI6, 40002), DROP);
+	assert_int_equal(stats(h).probation_busy, 2);
+	assert_int_equal(probation_taken(h), 2);
+
+	/* Every slot taken: a third source is refused before any state. */
+	assert_int_equal(syn(h, CLI2, 40001), DROP);
+	assert_no_source(h, CLI2);
+	st = stats(h);
+	assert_int_equal(st.probation_full, 1);
+	assert_int_equal(st.dropped[SW_R_EMERGENCY], 3);
+	assert_int_equal(probation_taken(h), 2);
+
+	/* The daemon's next run finds a slot free and raises the limit. */
+	h->cfg.probation_limit = 3;
+	sw_config(h);
+	assert_int_equal(syn(h, CLI2, 40001), PASS);
+	assert_int_equal(probation_taken(h), 3);
+	assert_int_equal(stats(h).probation_admitted, 3);
+
+	/* The first session gone, its source may try again. */
+	assert_int_equal(seg(h, CLI, 40001, PKT_RST), PASS);
+	h->cfg.probation_limit = 4;
+	sw_config(h);
+	assert_int_equal(syn(h, CLI, 40003), PASS);
+	assert_int_equal(source(h, CLI).probation_admitted, 2);
+}
+
+/* Probation off (per source 0): an unproven source is refused, not counted as full. */
+static void test_probation_off(void **state)
+{
+	struct swh *h = *state;
+	struct sw_stats st;
+
+	h->cfg.probation_per_source = 0;
+	h->cfg.probation_limit = 100;
+	emergency_on(h);
+	assert_int_equal(syn(h, CLI, 40001), DROP);
+	st = stats(h);
+	assert_int_equal(st.dropped[SW_R_EMERGENCY], 1);
+	assert_int_equal(st.probation_full, 0);
+	assert_int_equal(st.probation_admitted, 0);
+	assert_int_equal(probation_taken(h), 0);
+}
+
+/* Known-good sources keep their priority: no slot, no per-source cap. */
+static void test_probation_known_good(void **state)
+{
+	struct swh *h = *state;
+
+	h->cfg.good_ttl_ns = 3600 * NS;
+	sw_config(h);
+	complete_session(h, CLI, 40001);
+	probation_on(h, 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(syn(h, CLI, 40002 + i), PASS);
+	assert_int_equal(stats(h).probation_admitted, 0);
+	assert_int_equal(probation_taken(h), 0);
+	/* The one slot is still there for a new sender. */
+	assert_int_equal(syn(h, CLI2, 40001), PASS);
+	assert_int_equal(probation_taken(h), 1);
+}
+
+/* A message delivered on probation makes its source known good at once. */
+static void test_probation_graduates(void **state)
+{
+	struct swh *h = *state;
+	struct sw_session s;
+
+	probation_on(h, 4);
+	probation_helo(h, CLI, 40001);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 go ahead\r\n");
+	assert_int_equal(source(h, CLI).last_good_ns, 0);
+	swh_advance(h, NS);
+	say(h, CLI, 40001, "Subject: hello\r\n\r\nhello\r\n.\r\n");
+	reply(h, CLI, 40001, "250 2.0.0 Ok: queued as 4F00\r\n");
+	s = sess_of(h, CLI, 40001);
+	assert_int_equal(s.messages, 1);
+	assert_int_equal(stats(h).probation_graduated, 1);
+	assert_int_equal(source(h, CLI).last_good_ns, swh_now(h));
+
+	/* Known good now: a second session at once, and no slot taken. */
+	assert_int_equal(syn(h, CLI, 40002), PASS);
+	assert_int_equal(syn(h, CLI, 40003), PASS);
+	assert_int_equal(probation_taken(h), 1);
+	assert_int_equal(stats(h).probation_busy, 0);
+
+	/* A second message on the same session graduates nothing more. */
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 go ahead\r\n");
+	say(h, CLI, 40001, "Subject: again\r\n\r\nhello\r\n.\r\n");
+	reply(h, CLI, 40001, "250 2.0.0 Ok: queued as 4F01\r\n");
+	assert_int_equal(stats(h).probation_graduated, 1);
+}
+
+/* A rejected message proves nothing. */
+static void test_probation_rejected_message(void **state)
+{
+	struct swh *h = *state;
+
+	probation_on(h, 4);
+	probation_helo(h, CLI, 40001);
+	say(h, CLI, 40001, "MAIL FROM:<a@client.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.0 Ok\r\n");
+	say(h, CLI, 40001, "RCPT TO:<b@mx.example>\r\n");
+	reply(h, CLI, 40001, "250 2.1.5 Ok\r\n");
+	say(h, CLI, 40001, "DATA\r\n");
+	reply(h, CLI, 40001, "354 go ahead\r\n");
+	say(h, CLI, 40001, "Subject: spam\r\n\r\nbuy\r\n.\r\n");
+	reply(h, CLI, 40001, "554 5.7.1 rejected\r\n");
+	assert_int_equal(stats(h).probation_graduated, 0);
+	assert_int_equal(source(h, CLI).last_good_ns, 0);
+	assert_int_equal(syn(h, CLI, 40002), DROP);	/* still one at a time */
+}
+
+/* On probation, a QUIT after EHLO is what any attacker can send: not good. */
+static void test_probation_quit_not_good(void **state)
+{
+	struct swh *h = *state;
+	struct sw_source s;
+
+	probation_on(h, 4);
+	probation_helo(h, CLI, 40001);
+	say(h, CLI, 40001, "QUIT\r\n");
+	reply(h, CLI, 40001, "221 2.0.0 Bye\r\n");
+	assert_int_equal(seg(h, CLI, 40001, PKT_FIN | PKT_ACK), PASS);
+	s = source(h, CLI);
+	assert_int_equal(s.sessions_completed, 1);	/* completed, as a dialogue */
+	assert_int_equal(s.last_good_ns, 0);		/* ... but not proven */
+	/* Its next session is on probation again. */
+	assert_int_equal(syn(h, CLI, 40002), PASS);
+	assert_int_equal(stats(h).probation_admitted, 2);
+	assert_int_equal(syn(h, CLI, 40003), DROP);
+
+	/* Outside an emergency the same QUIT makes a source good, as before. */
+	h->cfg.flags &= ~SW_CFG_EMERGENCY;
+	sw_config(h);
+	complete_session(h, CLI2, 41001);
+	assert_int_equal(source(h, CLI2).last_good_ns, swh_now(h));
+}
+
+/* The daemon's verdict on a failed probation: a penalty, counted and explained. */
+static void test_probation_failed(void **state)
+{
+	struct swh *h = *state;
+	__u32 detail = 10500 | (SW_PH_HELO << SW_PROBATION_PHASE_SHIFT);
+	struct sw_source s;
+
+	penalties_on(h);
+	probation_on(h, 4);
+	probation_helo(h, CLI, 40001);
+	swh_advance(h, 11 * NS);
+	assert_int_equal(ctl_penalize(h, CLI, SW_R_PROBATION, detail, 0), 0);
+	s = source(h, CLI);
+	assert_int_equal(s.penalty_reason, SW_R_PROBATION);
+	assert_int_equal(s.penalty_until_ns, swh_now(h) + 60 * NS);
+	assert_int_equal(s.probation_failed, 1);
+	assert_int_equal(s.probation_detail, detail);
+
+	/* Another of its sessions failing while it is boxed: counted, no longer box. */
+	assert_int_equal(ctl_penalize(h, CLI, SW_R_PROBATION, detail | SW_PROBATION_LIFETIME, 0), -EALREADY);
+	s = source(h, CLI);
+	assert_int_equal(s.probation_failed, 2);
+	assert_int_equal(s.probation_detail, detail | SW_PROBATION_LIFETIME);
+	assert_int_equal(s.penalty_until_ns, swh_now(h) + 60 * NS);
+
+	/* Refused, and still refused once the emergency is over. */
+	assert_int_equal(syn(h, CLI, 40002), DROP);
+	h->cfg.flags &= ~SW_CFG_EMERGENCY;
+	sw_config(h);
+	assert_int_equal(syn(h, CLI, 40003), DROP);
+	assert_int_equal(source(h, CLI).dropped[SW_R_PENALTY], 2);
+	swh_advance(h, 60 * NS);
+	assert_int_equal(syn(h, CLI, 40004), PASS);
+}
+
+/* A penalty for any reason ends a source's known-good status. */
+static void test_penalty_ends_good(void **state)
+{
+	struct swh *h = *state;
+
+	penalties_on(h);
+	h->cfg.good_ttl_ns = 3600 * NS;
+	sw_config(h);
+	complete_session(h, CLI, 40001);
+	assert_int_not_equal(source(h, CLI).last_good_ns, 0);
+	assert_int_equal(ctl_penalize(h, CLI, SW_R_IDLE, 4, 0), 0);
+	assert_int_equal(source(h, CLI).last_good_ns, 0);
+
+	/* Served: in an emergency it is an unproven source again. */
+	swh_advance(h, 61 * NS);
+	probation_on(h, 4);
+	assert_int_equal(syn(h, CLI, 40002), PASS);
+	assert_int_equal(stats(h).probation_admitted, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1673,6 +2102,16 @@ int main(void)
 		ST(test_ctl_penalize_after_kernel_penalty),
 		cmocka_unit_test_setup_teardown(test_ctl_penalize_daemon_clock, setup_real_clock,
 						sw_teardown),
+		ST(test_progress),
+		ST(test_progress_dot_alone),
+		ST(test_probation_admission),
+		ST(test_probation_off),
+		ST(test_probation_known_good),
+		ST(test_probation_graduates),
+		ST(test_probation_rejected_message),
+		ST(test_probation_quit_not_good),
+		ST(test_probation_failed),
+		ST(test_penalty_ends_good),
 	};
 
 	return cmocka_run_group_tests_name("bpf sessions", tests, NULL, NULL);
