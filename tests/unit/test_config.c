@@ -561,6 +561,12 @@ static void test_errors(void **state)
 		{ "[emergency]\nhigh = 150%\n", 2, "[emergency] high:", "out of range" },
 		{ "[emergency]\nhigh = 0\n", 2, "[emergency] high:", "out of range" },
 		{ "[emergency]\nidle = 0s\n", 2, "[emergency] idle:", "out of range" },
+		{ "[emergency]\nprobation_share = 101%\n", 2, "[emergency] probation_share:", "out of range" },
+		{ "[emergency]\nprobation_share = lots\n", 2, "[emergency] probation_share:", "invalid" },
+		{ "[emergency]\nprobation_per_source = 0\n", 2, "[emergency] probation_per_source:",
+		  "out of range" },
+		{ "[emergency]\nprobation_helo = 0s\n", 2, "[emergency] probation_helo:", "out of range" },
+		{ "[emergency]\nprobation_lifetime = forever\n", 2, "[emergency] probation_lifetime:", "invalid" },
 		{ "[sessions]\ntls_ports = 465 587 993 995 2465\n", 2, "[sessions] tls_ports:",
 		  "too many ports (at most 4)" },
 		{ "[sessions]\ntls_ports = 465,0\n", 2, "[sessions] tls_ports:", "out of range" },
@@ -917,6 +923,64 @@ static void test_sessions_and_emergency(void **state)
 	assert_int_equal(s.tls_ports[0], 465);
 }
 
+static void test_probation_settings(void **state)
+{
+	static const char text[] =
+		"[emergency]\ncapacity = 50\nprobation_share = 10%\nprobation_per_source = 2\n"
+		"probation_greeted = 3s\nprobation_helo = 4s\nprobation_mail = 5s\nprobation_data = 6s\n"
+		"probation_lifetime = 40s\n";
+	struct sw_settings s;
+	struct sw_config k;
+	char err[512] = "", path[64];
+
+	if (load_text(text, &s, err, sizeof(err), path)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_int_equal(sw_settings_probation_slots(&s), 5);	/* 10 % of 50 */
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_CONNECTED), 0);	/* the server's turn */
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_GREETED), 3 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_HELO), 4 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_AUTH), 4 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_DELIVERED), 4 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_MAIL), 5 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_RCPT), 5 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_DATA), 6 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_TLS), 0);	/* unreadable: [sessions] idle_tls */
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_QUIT), 0);
+	assert_int_equal(s.probation_lifetime_ns, 40 * SEC);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.probation_per_source, 2);
+	assert_int_equal(k.probation_limit, 0);	/* the daemon's, on its first run */
+	sw_settings_free(&s);
+
+	/* A share too small for one whole slot still gives one. */
+	assert_int_equal(load_text("[emergency]\ncapacity = 5\nprobation_share = 10%\n", &s, err, sizeof(err),
+				   path), 0);
+	assert_int_equal(sw_settings_probation_slots(&s), 1);
+	sw_settings_free(&s);
+
+	/* 0 %: probation off, only known-good sources in an emergency. */
+	assert_int_equal(load_text("[emergency]\nprobation_share = 0%\nprobation_per_source = 3\n", &s, err,
+				   sizeof(err), path), 0);
+	assert_int_equal(sw_settings_probation_slots(&s), 0);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.probation_per_source, 0);
+	sw_settings_free(&s);
+
+	/* Defaults: 20 % of capacity 100, one session per source. */
+	sw_settings_defaults(&s);
+	assert_int_equal(sw_settings_probation_slots(&s), 20);
+	assert_int_equal(s.probation_per_source, 1);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_GREETED), 10 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_HELO), 10 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_MAIL), 20 * SEC);
+	assert_int_equal(sw_settings_probation_ns(&s, SW_PH_DATA), 30 * SEC);
+	assert_int_equal(s.probation_lifetime_ns, 60 * SEC);
+	sw_settings_to_kernel(&s, &k);
+	assert_int_equal(k.probation_per_source, 1);
+}
+
 static int id_of(const char *code)
 {
 	int id = sw_country_id(code);
@@ -1042,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_to_kernel),
 		cmocka_unit_test(test_countries),
 		cmocka_unit_test(test_sessions_and_emergency),
+		cmocka_unit_test(test_probation_settings),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
