@@ -14,21 +14,27 @@ BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 
 BUILD	:= build
 CFLAGS	?= -O2 -g
+# user/ is in folders by concern (core, config, store, kernel, geo, daemon,
+# cli); every folder is on the include path, headers are included by name.
+USER_DIRS := $(sort $(dir $(wildcard user/*/*.c user/*/*.h)))
+USER_INC  := $(patsubst %/,-I%,$(USER_DIRS))
+DEPFLAGS   = -MMD -MP
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	   -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser -I/usr/include/libnl3
+	   -D_GNU_SOURCE -Iinclude -I$(BUILD) $(USER_INC) -I/usr/include/libnl3
 LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
-	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf
+	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf $(DEPFLAGS)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS	  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-BPF_DEPS  := $(wildcard bpf/*.h maps/*.h include/*.h)
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
-USER_HDRS := $(wildcard user/*.h include/*.h)
 LIB	  := $(BUILD)/libsmtpwall.a
+# Every header compiles on its own (make headers; part of make tests).
+HDRS	  := $(wildcard user/*/*.h include/*.h)
+HDR_OKS   := $(patsubst %.h,$(BUILD)/headers/%.ok,$(HDRS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -36,49 +42,57 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
-TEST_HDRS := $(wildcard tests/lib/*.h tests/bpf/*.h)
 
-.PHONY: all test bench clean tests
+.PHONY: all test bench clean tests headers
 .SECONDARY:
 
 all: $(BUILD)/smtpwall
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_DEPS)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
+# The skeletons first: dependency files know them only after a first build.
+$(BUILD)/user/%.o: user/%.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(USER_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/smtpwall: user/main.c $(LIB) $(USER_HDRS) $(SKELS)
-	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(BUILD)/smtpwall: user/main.c $(LIB) | $(SKELS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HDRS) $(USER_HDRS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/tools/%: tests/tools/%.c $(TEST_HDRS)
+$(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< -o $@
 
-$(BUILD)/bench: tests/bench/bench.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
-	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
+$(BUILD)/bench: tests/bench/bench.c $(LIB) | $(SKELS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
 
-$(BUILD)/bench_geo: tests/bench/bench_geo.c $(LIB) $(TEST_HDRS) $(USER_HDRS) $(SKELS)
-	$(CC) $(CFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
+$(BUILD)/bench_geo: tests/bench/bench_geo.c $(LIB) | $(SKELS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
 
-tests: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+# A header is self-contained when a file holding only its #include compiles.
+$(BUILD)/headers/%.ok: %.h | $(SKELS)
+	@mkdir -p $(@D)
+	@echo '#include "$(notdir $<)"' | $(CC) $(CFLAGS) -I$(<D) -Itests/lib -fsyntax-only -x c - \
+		-MMD -MP -MT $@ -MF $(@:.ok=.d) && touch $@
+
+headers: $(HDR_OKS)
+
+tests: all headers $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 
 test: tests
 	tests/run.sh
@@ -89,3 +103,9 @@ bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer harnesses (make fuzz): tests/fuzz/fuzz.mk
+-include tests/fuzz/fuzz.mk
+
+# Header dependencies, as the compiler found them (-MMD -MP).
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

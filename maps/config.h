@@ -42,4 +42,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sw_daemon SEC(".maps");
 
+/*
+ * The layout version of the pinned state (struct sw_abi), written by the
+ * loader that creates the pins and checked by every later one. Never read
+ * by the programs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_abi);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sw_abi SEC(".maps");
+
 #endif

@@ -271,7 +271,7 @@ static struct smtpwall_bpf *sw_load(bool vary_sport, __u32 sessions)
 }
 
 /*
- * The daemon's own defaults (user/config.c), as `smtpwall run` with an empty
+ * The daemon's own defaults (user/config/config.c), as `smtpwall run` with an empty
  * config file would load them, tightened to 5 SYN/s and 5 strikes.
  */
 static void cfg_default(struct sw_config *c)

@@ -11,7 +11,7 @@
  * The databases are written by our own fixture writer (build/tools/mkmmdb:
  * a synthetic database with a realistic prefix-length mix), unless
  * --mmdb FILE names a real one for the large case. Each is read with the
- * daemon's loader (user/geo.c), so the load time and kernel memory
+ * daemon's loader (user/geo/geo.c), so the load time and kernel memory
  * reported are the daemon's. Addresses to classify are drawn at random
  * inside the database's prefixes, 65536 of them, cycled.
  *
@@ -497,7 +497,7 @@ int main(int argc, char **argv)
 			printf("%-28s %10.0f %10.0f %10.0f %12.0f %12.0f\n", label, r->ns[P_NONE], r->ns[P_DIR],
 			       r->ns[P_LPM], r->ns[P_DIR] - r->ns[P_NONE], r->ns[P_LPM] - r->ns[P_NONE]);
 		}
-	printf("\nloading (daemon's loader, user/geo.c):\n");
+	printf("\nloading (daemon's loader, user/geo/geo.c):\n");
 	for (int i = 0; i < 2; i++)
 		printf("  %-14s %zu IPv4 + %zu IPv6 prefixes: read and built in %.2f s, installed in %.3f s; "
 		       "tables %.1f MiB of kernel memory; the same data in LPM tries: %.1f MiB, "

@@ -7,7 +7,7 @@
  * and the per-country counters.
  *
  * Everything goes the daemon's way: geo data are real .mmdb files written
- * by tests/lib/mmdb_writer.h, read by user/geo.c (sw_geo_build) and swapped
+ * by tests/lib/mmdb_writer.h, read by user/geo/geo.c (sw_geo_build) and swapped
  * into the test program's maps (sw_geo_install); policies are INI files
  * read by sw_settings_load and written by sw_kernel_country_policy. So a
  * failure here may lie anywhere between the config file and the verdict.
@@ -1252,7 +1252,7 @@ static void test_ipv6_aliases_as_database(void **state)
 					want, got);
 	}
 	/*
-	 * BUG (kept failing on purpose): user/geo.c's walk enters the IPv4
+	 * BUG (kept failing on purpose): user/geo/geo.c's walk enters the IPv4
 	 * subtree only through ::/96 and skips the alias branches, so the
 	 * IPv6 table holds nothing under 2002::/16 or 2001::/32: 6to4 and
 	 * Teredo sources are SW_COUNTRY_UNKNOWN where the database (and

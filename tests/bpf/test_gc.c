@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The daemon's GC (user/gc.c) against the real XDP program: state is made
+ * The daemon's GC (user/kernel/gc.c) against the real XDP program: state is made
  * by running frames through the program, sw_gc_run() is called with a
  * chosen time on the program's test clock, and the program must then act
  * on what the GC did (a reaped session frees a concurrency slot, a removed

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * User space's side of the kernel maps, against a real loaded program:
- * the allow/deny list operations of user/kernel.c, sw_lists_sync()
+ * the allow/deny list operations of user/kernel/kernel.c, sw_lists_sync()
  * (config + state database -> kernel), the wall/monotonic clock
  * conversion behind CLI expiries, and sw_map_dump() on both of its paths
  * (batched for hashes, key by key for LPM tries).

@@ -2,7 +2,7 @@
 /*
  * A MaxMind DB (.mmdb) writer for tests and build/tools/mkmmdb, with no
  * dependency on libmaxminddb: the tests read what it writes with
- * libmaxminddb and with user/geo.c, so a writer built on the reader could
+ * libmaxminddb and with user/geo/geo.c, so a writer built on the reader could
  * hide a bug shared by both.
  *
  * The search tree is built in memory as one array of node pairs (no malloc

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/config.c: defaults, the shipped example, every kind of
+ * Unit tests of user/config/config.c: defaults, the shipped example, every kind of
  * error (which must name file, line and key), [allow]/[deny] lists, and the
  * translation into the kernel's struct sw_config.
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/geo.c's database side: country codes, and
+ * Unit tests of user/geo/geo.c's database side: country codes, and
  * sw_geo_build + sw_geo_lookup4/6 on databases written by our own writer
  * (tests/lib/mmdb_writer.h) into a temporary directory: every schema,
  * IPv4 and IPv6 trees with and without IPv4 aliasing, trie levels and shared chunks, folded

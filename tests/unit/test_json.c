@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The --json writer (user/json.c): commas, nesting and string escaping are
+ * The --json writer (user/core/json.c): commas, nesting and string escaping are
  * what scripts parsing the CLI's output depend on, so every test compares
  * the exact bytes written.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of user/parse.c: every parser with good values, boundaries and
+ * Unit tests of user/core/parse.c: every parser with good values, boundaries and
  * the garbage an operator might type, and the formatters' round trips.
  */
 #include <stdarg.h>

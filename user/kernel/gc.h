@@ -42,7 +42,7 @@ struct sw_idle_session {
 struct sw_gc_result {
 	/*
 	 * Sessions idle for at least the shorter of their phase's threshold
-	 * and [emergency] idle, for the health policies (user/health.c).
+	 * and [emergency] idle, for the health policies (user/daemon/health.c).
 	 * malloc'd; sw_gc_result_free() releases it.
 	 */
 	struct sw_idle_session *idle;

@@ -31,7 +31,6 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
-#include "geo.h"
 
 #define NS_PER_MS  1000000ULL
 #define NS_PER_SEC 1000000000ULL

@@ -37,17 +37,6 @@ static void on_signal(int sig)
 		got_stop = 1;
 }
 
-const char *sw_reason_name(unsigned reason)
-{
-	static const char *const names[SW_R_ALL] = {
-		[SW_R_RATE] = "rate",	  [SW_R_CONCURRENCY] = "concurrency", [SW_R_PENALTY] = "penalty",
-		[SW_R_DENY] = "deny",	  [SW_R_MALFORMED] = "malformed",     [SW_R_FLOOD] = "flood",
-		[SW_R_COUNTRY] = "country", [SW_R_COUNTRY_RATE] = "country_rate",
-		[SW_R_EMERGENCY] = "emergency", [SW_R_IDLE] = "idle",	      [SW_R_PREGREET] = "pregreet",
-		[SW_R_HARVEST] = "harvest", [SW_R_AUTH] = "auth",   [SW_R_PROBATION] = "probation",
-	};
-	return reason < SW_R_ALL ? names[reason] : "unknown";
-}
 
 /* The daemon's lock: one daemon per state directory. */
 static int take_pidfile(const char *state_dir, char *err, size_t errlen)

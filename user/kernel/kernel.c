@@ -14,7 +14,7 @@ static const char *const map_names[SW_N_MAPS] = {
 	"sw_config",   "sw_global",   "sw_stats",	  "sw_sources",	      "sw_reaped",
 	"sw_sessions", "sw_allow_v4", "sw_allow_v6",	  "sw_deny_v4",	      "sw_deny_v6",
 	"sw_events",   "sw_geo4",     "sw_geo6",	  "sw_geo_info",      "sw_country_policy",
-	"sw_country_state", "sw_country_stats", "sw_daemon",
+	"sw_country_state", "sw_country_stats", "sw_daemon",	"sw_abi",
 };
 
 static int *fd_slot(struct sw_kernel *k, int i)
@@ -24,7 +24,7 @@ static int *fd_slot(struct sw_kernel *k, int i)
 		&k->reaped_fd,	 &k->sessions_fd,  &k->allow_v4_fd,	&k->allow_v6_fd,
 		&k->deny_v4_fd, &k->deny_v6_fd,	   &k->events_fd,	&k->geo4_fd,
 		&k->geo6_fd,	 &k->geo_info_fd,  &k->country_policy_fd, &k->country_state_fd,
-		&k->country_stats_fd, &k->daemon_fd,
+		&k->country_stats_fd, &k->daemon_fd, &k->abi_fd,
 	};
 	return slots[i];
 }
@@ -66,15 +66,26 @@ int sw_kernel_open(struct sw_kernel *k, const char *dir, char *err, size_t errle
 		*fd_slot(k, i) = bpf_obj_get(path);
 		if (*fd_slot(k, i) < 0) {
 			ret = -errno;
-			if (ret == -ENOENT)
+			if (ret == -ENOENT && i == 0)
 				snprintf(err, errlen,
 					 "smtpwall is not loaded: no pinned maps in %s (start `smtpwall run`)",
 					 dir);
+			else if (ret == -ENOENT)
+				snprintf(err, errlen,
+					 "the state pinned in %s is incomplete or from another smtpwall version "
+					 "(no %s): `smtpwall detach` removes it (losing the kernel's state; bans "
+					 "and allows stay in state.db), then `smtpwall run` starts afresh",
+					 dir, map_names[i]);
 			else
 				snprintf(err, errlen, "cannot open pinned map %s: %s", path, strerror(-ret));
 			sw_kernel_close(k);
 			return ret;
 		}
+	}
+	ret = sw_kernel_abi_check(k->abi_fd, dir, err, errlen);
+	if (ret) {
+		sw_kernel_close(k);
+		return ret;
 	}
 	ret = map_config(k, err, errlen);
 	if (ret)
@@ -102,6 +113,60 @@ int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[SW_N_MAP
 	if (ret)
 		sw_kernel_close(k);
 	return ret;
+}
+
+void sw_abi_ours(struct sw_abi *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->magic = SW_ABI_MAGIC;
+	a->version = SW_ABI_VERSION;
+	a->config_size = sizeof(struct sw_config);
+	a->source_size = sizeof(struct sw_source);
+	a->session_size = sizeof(struct sw_session);
+	a->stats_size = sizeof(struct sw_stats);
+	a->global_size = sizeof(struct sw_global);
+	a->daemon_size = sizeof(struct sw_daemon_state);
+}
+
+int sw_kernel_abi_check(int abi_fd, const char *dir, char *err, size_t errlen)
+{
+	struct sw_abi found, ours;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(abi_fd, &zero, &found)) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot read the layout version of the state pinned in %s: %s", dir,
+			 strerror(-e));
+		return e;
+	}
+	sw_abi_ours(&ours);
+	if (!memcmp(&found, &ours, sizeof(ours)))
+		return 0;
+	if (found.magic != SW_ABI_MAGIC)
+		snprintf(err, errlen,
+			 "the state pinned in %s has no layout version (its creator stopped before writing "
+			 "it): `smtpwall detach` removes it (losing the kernel's state; bans and allows stay "
+			 "in state.db), then `smtpwall run` starts afresh", dir);
+	else
+		snprintf(err, errlen,
+			 "the state pinned in %s has layout version %u, this smtpwall reads version %u "
+			 "(sizes: config %u/%zu, source %u/%zu, session %u/%zu): it cannot be read as this "
+			 "version's. Stop the running daemon, then `smtpwall detach` removes the pins "
+			 "(losing the kernel's state; bans and allows stay in state.db) and `smtpwall run` "
+			 "starts afresh", dir, found.version, SW_ABI_VERSION, found.config_size,
+			 sizeof(struct sw_config), found.source_size, sizeof(struct sw_source),
+			 found.session_size, sizeof(struct sw_session));
+	return -EPROTO;
+}
+
+int sw_kernel_abi_write(const struct sw_kernel *k)
+{
+	struct sw_abi ours;
+	__u32 zero = 0;
+
+	sw_abi_ours(&ours);
+	return bpf_map_update_elem(k->abi_fd, &zero, &ours, BPF_ANY) ? -errno : 0;
 }
 
 void sw_kernel_close(struct sw_kernel *k)
@@ -213,14 +278,6 @@ void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on)
 		__atomic_fetch_or(&k->config->flags, flag, __ATOMIC_SEQ_CST);
 	else
 		__atomic_fetch_and(&k->config->flags, ~flag, __ATOMIC_SEQ_CST);
-}
-
-uint64_t sw_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 uint64_t sw_wall_to_mono(int64_t wall_s)

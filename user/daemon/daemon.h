@@ -17,6 +17,5 @@ int sw_daemon_run(const struct sw_run_opts *o);
 int sw_daemon_pid(const char *state_dir);
 
 /* "rate", "concurrency", ... for enum sw_reason. */
-const char *sw_reason_name(unsigned reason);
 
 #endif

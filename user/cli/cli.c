@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "cli_util.h"
 #include "cli_geo.h"
 #include "cli_sessions.h"
 #include "daemon.h"
@@ -70,36 +71,6 @@ static struct sw_store *open_store(struct cli_ctx *c)
 	return st;
 }
 
-void sw_cli_format_utc(uint64_t unix_s, char *buf, size_t len)
-{
-	time_t t = unix_s;
-	struct tm tm;
-
-	if (!unix_s) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void sw_cli_json_reasons(struct sw_json *j, const char *key, const __u64 *v)
-{
-	sw_json_obj_begin(j, key);
-	for (int r = 0; r < SW_R_MAX; r++)
-		sw_json_u64(j, sw_reason_name(r), v[r]);
-	sw_json_obj_end(j);
-}
-
-uint64_t sw_cli_sum_reasons(const __u64 *v)
-{
-	uint64_t t = 0;
-
-	for (int r = 0; r < SW_R_MAX; r++)
-		t += v[r];
-	return t;
-}
-
 static void print_reasons(const char *title, const __u64 *v)
 {
 	printf("  %-14s", title);
@@ -141,6 +112,8 @@ static int cmd_status(struct cli_ctx *c, bool json)
 			sw_json_null(&j, "pid");
 		sw_json_obj_end(&j);
 		sw_json_bool(&j, "loaded", c->loaded);
+		if (!c->loaded)
+			sw_json_str(&j, "not_loaded", c->load_err);
 		sw_json_str(&j, "bpffs_dir", c->s.bpffs_dir);
 		sw_json_bool(&j, "dry_run", c->loaded && (c->k.config->flags & SW_CFG_DRY_RUN));
 		sw_json_arr_begin(&j, "attached");
@@ -197,7 +170,10 @@ static int cmd_status(struct cli_ctx *c, bool json)
 	printf("daemon:      %s", pid ? "running" : "not running");
 	if (pid > 0)
 		printf(" (pid %d)", pid);
-	printf("\nmaps:        %s\n", c->loaded ? c->s.bpffs_dir : "not loaded");
+	if (c->loaded)
+		printf("\nmaps:        %s\n", c->s.bpffs_dir);
+	else
+		printf("\nmaps:        not loaded: %s\n", c->load_err);
 	if (!n_att)
 		printf("attached:    none\n");
 	for (int i = 0; i < n_att; i++)

@@ -701,3 +701,54 @@ void sw_probation_text(uint32_t detail, uint64_t limit_ns, char *buf, size_t len
 		snprintf(buf + n, len - n, " (limit %s)", limit);
 	}
 }
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *sw_reason_name(unsigned reason)
+{
+	static const char *const names[SW_R_ALL] = {
+		[SW_R_RATE] = "rate",	  [SW_R_CONCURRENCY] = "concurrency", [SW_R_PENALTY] = "penalty",
+		[SW_R_DENY] = "deny",	  [SW_R_MALFORMED] = "malformed",     [SW_R_FLOOD] = "flood",
+		[SW_R_COUNTRY] = "country", [SW_R_COUNTRY_RATE] = "country_rate",
+		[SW_R_EMERGENCY] = "emergency", [SW_R_IDLE] = "idle",	      [SW_R_PREGREET] = "pregreet",
+		[SW_R_HARVEST] = "harvest", [SW_R_AUTH] = "auth",   [SW_R_PROBATION] = "probation",
+	};
+	return reason < SW_R_ALL ? names[reason] : "unknown";
+}
+
+int sw_country_letter(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	return -1;
+}
+
+int sw_country_id(const char *code)
+{
+	int a, b;
+
+	if (!code || !code[0] || !code[1] || code[2])
+		return -1;
+	a = sw_country_letter(code[0]);
+	b = sw_country_letter(code[1]);
+	if (a < 0 || b < 0)
+		return -1;
+	return SW_COUNTRY_FIRST + a * 26 + b;
+}
+
+void sw_country_code(unsigned id, char out[3])
+{
+	if (id >= SW_COUNTRY_FIRST && id <= SW_COUNTRY_LAST) {
+		out[0] = 'A' + (id - 1) / 26;
+		out[1] = 'A' + (id - 1) % 26;
+		out[2] = 0;
+	} else if (id == SW_COUNTRY_UNKNOWN) {
+		memcpy(out, "--", 3);
+	} else if (id == SW_COUNTRY_NONE) {
+		out[0] = 0;
+	} else {
+		memcpy(out, "??", 3);
+	}
+}

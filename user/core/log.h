@@ -3,7 +3,7 @@
 #ifndef SW_LOG_H
 #define SW_LOG_H
 
-#include "config.h"
+enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
 
 void sw_log_set_level(enum sw_log_level level);
 void sw_log(enum sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

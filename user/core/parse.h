@@ -69,4 +69,14 @@ void sw_format_ports(const uint64_t bitmap[SW_PORT_WORDS], char *buf, size_t len
 void sw_prefix_mask_v4(unsigned prefixlen, uint32_t *v4);
 void sw_prefix_mask_v6(unsigned prefixlen, uint32_t v6[4]);
 
+/* The name of an enum sw_reason ("rate", "probation"); "unknown" beyond them. */
+const char *sw_reason_name(unsigned reason);
+
+/* A letter's index in the alphabet (either case), -1 for anything else. */
+int sw_country_letter(char c);
+/* "JP" (either case) -> 1..676; -1 unless exactly two ASCII letters. */
+int sw_country_id(const char *code);
+/* "JP" for 1..676, "--" for SW_COUNTRY_UNKNOWN, "" for SW_COUNTRY_NONE, "??" otherwise. */
+void sw_country_code(unsigned id, char out[3]);
+
 #endif

@@ -33,44 +33,9 @@
 #include "kernel.h"
 #include "log.h"
 
-/* ---- country codes -------------------------------------------------------- */
 
-static int letter(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a';
-	return -1;
-}
 
-int sw_country_id(const char *code)
-{
-	int a, b;
 
-	if (!code || !code[0] || !code[1] || code[2])
-		return -1;
-	a = letter(code[0]);
-	b = letter(code[1]);
-	if (a < 0 || b < 0)
-		return -1;
-	return SW_COUNTRY_FIRST + a * 26 + b;
-}
-
-void sw_country_code(unsigned id, char out[3])
-{
-	if (id >= SW_COUNTRY_FIRST && id <= SW_COUNTRY_LAST) {
-		out[0] = 'A' + (id - 1) / 26;
-		out[1] = 'A' + (id - 1) % 26;
-		out[2] = 0;
-	} else if (id == SW_COUNTRY_UNKNOWN) {
-		memcpy(out, "--", 3);
-	} else if (id == SW_COUNTRY_NONE) {
-		out[0] = 0;
-	} else {
-		memcpy(out, "??", 3);
-	}
-}
 
 /* ---- lookups (the same walk as the BPF program's) -------------------------- */
 
@@ -270,7 +235,8 @@ static int string_field(struct builder *b, MMDB_entry_s *entry, const char *cons
 	if (data.type != MMDB_DATA_TYPE_UTF8_STRING)
 		return fail(b, "corrupt data record at offset %" PRIu32 ": %s is not a string (type %u)",
 			    entry->offset, where, data.type);
-	if (data.data_size == 2 && letter(data.utf8_string[0]) >= 0 && letter(data.utf8_string[1]) >= 0) {
+	if (data.data_size == 2 && sw_country_letter(data.utf8_string[0]) >= 0 &&
+	    sw_country_letter(data.utf8_string[1]) >= 0) {
 		code[0] = data.utf8_string[0];
 		code[1] = data.utf8_string[1];
 		code[2] = 0;

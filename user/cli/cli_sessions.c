@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "cli.h"
+#include "cli_util.h"
 #include "cli_sessions.h"
 #include "gc.h"
 #include "health.h"

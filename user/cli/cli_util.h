@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef SW_CLI_H
-#define SW_CLI_H
+#ifndef SW_CLI_UTIL_H
+#define SW_CLI_UTIL_H
 
-/* Parse the command line and run the command; returns the exit code. */
-int sw_cli_main(int argc, char **argv);
-
-/* Shared by the command files. */
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+
 struct sw_json;
+
 /* {"rate": n, ...}: one count per enum sw_reason. */
 void sw_cli_json_reasons(struct sw_json *j, const char *key, const __u64 *v);
 uint64_t sw_cli_sum_reasons(const __u64 *v);

@@ -93,6 +93,7 @@ int sw_kernel_from_skel(struct sw_kernel *k, struct smtpwall_bpf *skel, const ch
 		bpf_map__fd(skel->maps.sw_geo6),     bpf_map__fd(skel->maps.sw_geo_info),
 		bpf_map__fd(skel->maps.sw_country_policy), bpf_map__fd(skel->maps.sw_country_state),
 		bpf_map__fd(skel->maps.sw_country_stats), bpf_map__fd(skel->maps.sw_daemon),
+		bpf_map__fd(skel->maps.sw_abi),
 	};
 
 	return sw_kernel_adopt(k, dir, fds, err, errlen);
@@ -112,6 +113,29 @@ int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, 
 		return ret;
 	snprintf(path, sizeof(path), "%s/sw_sources", s->bpffs_dir);
 	l->adopted = access(path, F_OK) == 0;
+	if (l->adopted) {
+		/* Pins of another layout must not be adopted, even where the sizes agree. */
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/sw_abi", s->bpffs_dir);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			ret = -errno;
+			if (ret == -ENOENT)
+				snprintf(err, errlen,
+					 "the state pinned in %s has no layout version: it was made by an older "
+					 "smtpwall. Stop the running daemon, then `smtpwall detach` removes the "
+					 "pins (losing the kernel's state; bans and allows stay in state.db) and "
+					 "`smtpwall run` starts afresh", s->bpffs_dir);
+			else
+				snprintf(err, errlen, "cannot open %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		ret = sw_kernel_abi_check(fd, s->bpffs_dir, err, errlen);
+		close(fd);
+		if (ret)
+			return ret;
+	}
 
 	l->skel = smtpwall_bpf__open_opts(&opts);
 	if (!l->skel) {
@@ -140,6 +164,14 @@ int sw_loader_load(struct sw_loader *l, const struct sw_settings *s, char *err, 
 	}
 
 	ret = sw_kernel_from_skel(&l->k, l->skel, s->bpffs_dir, err, errlen);
+	if (!ret && !l->adopted) {
+		ret = sw_kernel_abi_write(&l->k);
+		if (ret) {
+			snprintf(err, errlen, "cannot record the layout version in %s/sw_abi: %s",
+				 s->bpffs_dir, strerror(-ret));
+			sw_kernel_close(&l->k);
+		}
+	}
 	if (ret) {
 		smtpwall_bpf__destroy(l->skel);
 		l->skel = NULL;

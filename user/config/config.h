@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "log.h"
 #include "parse.h"
 
 #define SW_DEFAULT_CONFIG     "/etc/smtpwall/smtpwall.conf"
@@ -19,7 +20,6 @@
 #define SW_DEFAULT_COUNTRY_BURST 10 /* [country ...] country_burst */
 
 enum sw_xdp_mode { SW_XDP_AUTO = 0, SW_XDP_NATIVE, SW_XDP_GENERIC };
-enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARN, SW_LOG_INFO, SW_LOG_DEBUG };
 enum sw_emergency_mode { SW_EM_AUTO = 0, SW_EM_ON, SW_EM_OFF };
 
 /* A static allow/deny entry from the config file. */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "smtpwall.h"
+#include "clock.h"
 #include "config.h"
 #include "store.h"
 
@@ -21,12 +22,13 @@ struct sw_kernel {
 	int geo4_fd, geo6_fd, geo_info_fd;
 	int country_policy_fd, country_state_fd, country_stats_fd;
 	int daemon_fd;
+	int abi_fd;
 	struct sw_config *config;	/* the sw_config entry, mmap'd */
 	size_t config_len;
 };
 
 /* Number of pinned maps, the files under bpffs_dir (besides the links). */
-#define SW_N_MAPS 18
+#define SW_N_MAPS 19
 #define SW_LINK_PREFIX "link_"
 #define SW_EGRESS_PREFIX "egress_"
 
@@ -40,6 +42,13 @@ int sw_kernel_open(struct sw_kernel *k, const char *dir, char *err, size_t errle
 int sw_kernel_adopt(struct sw_kernel *k, const char *dir, const int fds[SW_N_MAPS], char *err, size_t errlen);
 void sw_kernel_close(struct sw_kernel *k);
 
+/* The layout record of this build (include/smtpwall.h, struct sw_abi). */
+void sw_abi_ours(struct sw_abi *a);
+/* 0 if the sw_abi map @abi_fd of the pins in @dir holds this build's; -EPROTO with @err if not. */
+int sw_kernel_abi_check(int abi_fd, const char *dir, char *err, size_t errlen);
+/* Record this build's layout in the pinned state (the loader, once it created the pins). */
+int sw_kernel_abi_write(const struct sw_kernel *k);
+
 /* Sum the per-CPU totals. */
 int sw_kernel_stats(const struct sw_kernel *k, struct sw_stats *sum);
 /* Per-country totals summed over CPUs: out[SW_COUNTRY_IDS]. */
@@ -52,9 +61,6 @@ int sw_kernel_daemon_state(const struct sw_kernel *k, struct sw_daemon_state *ou
 int sw_kernel_set_daemon_state(const struct sw_kernel *k, const struct sw_daemon_state *in);
 /* Set or clear SW_CFG_* @flag in the live config, atomically. */
 void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on);
-
-/* CLOCK_MONOTONIC now in ns: the kernel's bpf_ktime_get_ns. */
-uint64_t sw_mono_ns(void);
 
 /*
  * Read every entry of a hash-like map into malloc'd arrays (batched where

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include "cli.h"
+#include "cli_util.h"
 #include "cli_geo.h"
 #include "daemon.h"
 #include "gc.h"

@@ -13,14 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include "parse.h"
 #include "smtpwall.h"
 
 struct sw_kernel;
 
-/* "JP" (either case) -> 1..676; -1 unless exactly two ASCII letters. */
-int sw_country_id(const char *code);
-/* "JP" for 1..676, "--" for SW_COUNTRY_UNKNOWN, "" for SW_COUNTRY_NONE, "??" otherwise. */
-void sw_country_code(unsigned id, char out[3]);
 
 /* Tables built in memory from a database, ready for the kernel. */
 struct sw_geo_table {
