@@ -74,6 +74,8 @@ enum sw_malformed {
 #define SW_CFG_EMERG_HOME     (1U << 5) /* ... and from home-country sources ([emergency] admit_home) */
 #define SW_CFG_EGRESS	      (1U << 6) /* the egress program runs on every interface: the server's side
 					 * is seen, so a client without a greeting before it talked early */
+/* The flags owned at run time (the health controller, the attacher), never by the config file. */
+#define SW_CFG_RUNTIME (SW_CFG_EMERGENCY | SW_CFG_EGRESS)
 
 /*
  * The kernel's view of the configuration: one entry in the sw_config array,

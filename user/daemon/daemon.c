@@ -143,22 +143,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Write the kernel config, keeping the list state (owned by the list writers). */
+/* Write the file's share of the kernel config; the fields owned at run time stay as they are. */
 static void apply_kernel_config(const struct sw_kernel *k, const struct sw_settings *s)
 {
 	struct sw_config next;
 
 	sw_settings_to_kernel(s, &next);
-	next.list_gen = __atomic_load_n(&k->config->list_gen, __ATOMIC_SEQ_CST);
-	next.list_fine = __atomic_load_n(&k->config->list_fine, __ATOMIC_SEQ_CST);
-	next.geo_gen = __atomic_load_n(&k->config->geo_gen, __ATOMIC_SEQ_CST);
-	/* The health controller's; a reload must not close the probation slots until its next run. */
-	next.probation_limit = __atomic_load_n(&k->config->probation_limit, __ATOMIC_SEQ_CST);
-	/* Emergency mode is the health controller's, the egress flag the attacher's: not the file's. */
-	next.flags |= __atomic_load_n(&k->config->flags, __ATOMIC_SEQ_CST) & (SW_CFG_EMERGENCY | SW_CFG_EGRESS);
-	/* Fields are independent; a reader seeing a mix of old and new is harmless. */
-	memcpy(k->config, &next, sizeof(next));
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	sw_kernel_apply_config(k, &next);
 	if (sw_kernel_country_policy(k, s))
 		sw_err("cannot write the country policy: %s", strerror(errno));
 }

@@ -272,6 +272,46 @@ int sw_kernel_set_daemon_state(const struct sw_kernel *k, const struct sw_daemon
 	return bpf_map_update_elem(k->daemon_fd, &zero, in, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Fields of sw_config owned at run time, never by the file: the list and
+ * geo generations (the list writers, the geo loader, the CLI), the
+ * probation limit (the health controller). In the order of the struct.
+ */
+static const struct { size_t off, len; } runtime_fields[] = {
+	{ offsetof(struct sw_config, list_gen), sizeof(((struct sw_config *)0)->list_gen) },
+	{ offsetof(struct sw_config, flags), sizeof(((struct sw_config *)0)->flags) },	/* see below */
+	{ offsetof(struct sw_config, list_fine), sizeof(((struct sw_config *)0)->list_fine) },
+	{ offsetof(struct sw_config, geo_gen), sizeof(((struct sw_config *)0)->geo_gen) },
+	{ offsetof(struct sw_config, probation_limit), sizeof(((struct sw_config *)0)->probation_limit) },
+};
+
+void sw_kernel_apply_config(const struct sw_kernel *k, const struct sw_config *next)
+{
+	const uint8_t *src = (const uint8_t *)next;
+	uint8_t *dst = (uint8_t *)k->config;
+	size_t at = 0;
+	uint32_t old, want;
+
+	/*
+	 * Everything between the run-time fields, as plain stores: a packet
+	 * seeing a mix of old and new settings is harmless. The run-time
+	 * fields are not written at all, so an update racing with this one
+	 * (a ban's list_gen bump, `emergency on`) is never lost.
+	 */
+	for (size_t i = 0; i < sizeof(runtime_fields) / sizeof(runtime_fields[0]); i++) {
+		memcpy(dst + at, src + at, runtime_fields[i].off - at);
+		at = runtime_fields[i].off + runtime_fields[i].len;
+	}
+	memcpy(dst + at, src + at, sizeof(*next) - at);
+	/* flags: the file's bits replaced, the run-time bits kept, in one atomic step. */
+	old = __atomic_load_n(&k->config->flags, __ATOMIC_SEQ_CST);
+	do {
+		want = (old & SW_CFG_RUNTIME) | (next->flags & ~SW_CFG_RUNTIME);
+	} while (!__atomic_compare_exchange_n(&k->config->flags, &old, want, false, __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on)
 {
 	if (on)

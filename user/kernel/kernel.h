@@ -60,6 +60,13 @@ int sw_kernel_country_policy(const struct sw_kernel *k, const struct sw_settings
 int sw_kernel_daemon_state(const struct sw_kernel *k, struct sw_daemon_state *out);
 int sw_kernel_set_daemon_state(const struct sw_kernel *k, const struct sw_daemon_state *in);
 /* Set or clear SW_CFG_* @flag in the live config, atomically. */
+/*
+ * Write @next over the live config, except the fields owned at run time
+ * (list_gen, list_fine, geo_gen, probation_limit, and the SW_CFG_RUNTIME
+ * flags), which keep their live values: a reload never loses an update
+ * made while it runs.
+ */
+void sw_kernel_apply_config(const struct sw_kernel *k, const struct sw_config *next);
 void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on);
 
 /*
