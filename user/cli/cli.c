@@ -3,13 +3,17 @@
  * Operator commands. They work from the pinned maps and the state database,
  * whether or not the daemon runs.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
@@ -79,10 +83,38 @@ static void print_reasons(const char *title, const __u64 *v)
 	printf("\n");
 }
 
+/*
+ * The daemon's note that it set a damaged state.db aside: shown while the
+ * set-aside file is still there (the operator deals with it by moving it).
+ * 1 with its parts, 0 if none.
+ */
+static int state_recovered(const struct cli_ctx *c, long long *at, char *aside, size_t asidelen, char *why,
+			   size_t whylen)
+{
+	char rec[1024], path[512];
+	struct sw_store *store = sw_store_open(c->s.state_dir, NULL, 0);
+	struct stat sb;
+	int n = 0, r;
+
+	if (!store)
+		return 0;
+	r = sw_store_setting_get(store, "state_recovered", rec, sizeof(rec), NULL, 0);
+	sw_store_close(store);
+	if (r != 1 || sscanf(rec, "%lld %511s %n", at, path, &n) < 2 || !n)
+		return 0;
+	if (stat(path, &sb))
+		return 0;
+	snprintf(aside, asidelen, "%s", path);
+	snprintf(why, whylen, "%s", rec + n);
+	return 1;
+}
+
 /* ---- status ---- */
 
 static int cmd_status(struct cli_ctx *c, bool json)
 {
+	char rec_aside[512], rec_why[1024];
+	long long rec_at;
 	struct sw_attachment att[SW_MAX_IFACES * 2];
 	struct sw_stats st;
 	int n_att, pid;
@@ -162,6 +194,18 @@ static int cmd_status(struct cli_ctx *c, bool json)
 					sw_store_close(store);
 			}
 		}
+		if (state_recovered(c, &rec_at, rec_aside, sizeof(rec_aside), rec_why, sizeof(rec_why))) {
+			char when[32];
+
+			sw_cli_format_utc((uint64_t)rec_at, when, sizeof(when));
+			sw_json_obj_begin(&j, "state_recovered");
+			sw_json_str(&j, "at", when);
+			sw_json_str(&j, "set_aside_as", rec_aside);
+			sw_json_str(&j, "why", rec_why);
+			sw_json_obj_end(&j);
+		} else {
+			sw_json_null(&j, "state_recovered");
+		}
 		sw_json_obj_end(&j);
 		sw_json_finish(&j);
 		return 0;
@@ -174,6 +218,13 @@ static int cmd_status(struct cli_ctx *c, bool json)
 		printf("\nmaps:        %s\n", c->s.bpffs_dir);
 	else
 		printf("\nmaps:        not loaded: %s\n", c->load_err);
+	if (state_recovered(c, &rec_at, rec_aside, sizeof(rec_aside), rec_why, sizeof(rec_why))) {
+		char when[32];
+
+		sw_cli_format_utc((uint64_t)rec_at, when, sizeof(when));
+		printf("state:       DAMAGED state.db set aside as %s at %s (%s); running on a fresh one. "
+		       "Move that file away once looked at\n", rec_aside, when, rec_why);
+	}
 	if (!n_att)
 		printf("attached:    none\n");
 	for (int i = 0; i < n_att; i++)
@@ -506,8 +557,46 @@ static int cmd_top(struct cli_ctx *c, long limit, enum top_by by, bool json)
 
 /* ---- ban / unban / allow / disallow ---- */
 
+/*
+ * A ban that would cut the host off, or everyone: the whole address space,
+ * or a prefix holding one of this host's own addresses. NULL if neither;
+ * else why, with the address in @addr.
+ */
+static const char *sweeping_ban(const struct sw_cidr *cidr, char *addr, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	const char *why = NULL;
+
+	if (!cidr->prefixlen)
+		return "it covers every address";
+	if (getifaddrs(&ifa))
+		return NULL;
+	for (i = ifa; i && !why; i = i->ifa_next) {
+		const uint8_t *a;
+		uint8_t fam;
+
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			fam = SW_AF_INET;
+			a = (const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			fam = SW_AF_INET6;
+			a = (const uint8_t *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		} else {
+			continue;
+		}
+		if (sw_cidr_contains(cidr, fam, a)) {
+			inet_ntop(i->ifa_addr->sa_family, a, addr, (socklen_t)len);
+			why = "it holds this host's own address";
+		}
+	}
+	freeifaddrs(ifa);
+	return why;
+}
+
 static int cmd_list_add(struct cli_ctx *c, enum sw_list_kind kind, const char *arg, const char *dur,
-			const char *reason)
+			const char *reason, bool force)
 {
 	struct sw_store_entry e = { .kind = kind };
 	struct sw_store *store;
@@ -526,6 +615,16 @@ static int cmd_list_add(struct cli_ctx *c, enum sw_list_kind kind, const char *a
 		}
 		if (for_ns < 1000000000ull) {
 			fprintf(stderr, "smtpwall: --for: %s is shorter than one second\n", dur);
+			return 2;
+		}
+	}
+	if (kind == SW_LIST_KIND_DENY && !force) {
+		char addr[INET6_ADDRSTRLEN] = "";
+		const char *why = sweeping_ban(&e.cidr, addr, sizeof(addr));
+
+		if (why) {
+			fprintf(stderr, "smtpwall: ban: refusing to ban %s: %s%s%s%s; add --force if that is "
+				"what you mean\n", arg, why, *addr ? " (" : "", addr, *addr ? ")" : "");
 			return 2;
 		}
 	}
@@ -729,7 +828,7 @@ static void usage(FILE *out)
 		"  top [-n N] [--by syn|drops|sessions|packets] [--json]\n"
 		"                                    the busiest sources\n"
 		"  show ADDR [--json]                one source's state, limits and list entry\n"
-		"  ban CIDR [--for DURATION] [--reason TEXT]\n"
+		"  ban CIDR [--for DURATION] [--reason TEXT] [--force]\n"
 		"  unban CIDR\n"
 		"  allow CIDR [--for DURATION] [--reason TEXT]\n"
 		"  disallow CIDR\n"
@@ -829,12 +928,13 @@ int sw_cli_main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },	 { "for", required_argument, NULL, 'f' },
 		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
-		{ "interface", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 },
+		{ "interface", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *dur = NULL, *reason = NULL;
 	char ifaces[SW_MAX_IFACES][SW_IFNAME_LEN];
 	int n_ifaces = 0, opt;
-	bool json = false;
+	bool json = false, force = false;
 	long limit = 20;
 	enum top_by by = TOP_SYN;
 
@@ -846,6 +946,9 @@ int sw_cli_main(int argc, char **argv)
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 'F':
+			force = true;
 			break;
 		case 'f':
 			dur = optarg;
@@ -941,6 +1044,10 @@ int sw_cli_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (force && strcmp(cmd, "ban")) {
+		fprintf(stderr, "smtpwall: --force goes with ban\n");
+		return 2;
+	}
 	if ((dur || reason) && strcmp(cmd, "ban") && strcmp(cmd, "allow")) {
 		fprintf(stderr, "smtpwall: --for and --reason go with ban and allow\n");
 		return 2;
@@ -959,9 +1066,9 @@ int sw_cli_main(int argc, char **argv)
 	else if (!strcmp(cmd, "show"))
 		ret = cmd_show(&c, args[0], json);
 	else if (!strcmp(cmd, "ban"))
-		ret = cmd_list_add(&c, SW_LIST_KIND_DENY, args[0], dur, reason);
+		ret = cmd_list_add(&c, SW_LIST_KIND_DENY, args[0], dur, reason, force);
 	else if (!strcmp(cmd, "allow"))
-		ret = cmd_list_add(&c, SW_LIST_KIND_ALLOW, args[0], dur, reason);
+		ret = cmd_list_add(&c, SW_LIST_KIND_ALLOW, args[0], dur, reason, false);
 	else if (!strcmp(cmd, "unban"))
 		ret = cmd_list_del(&c, SW_LIST_KIND_DENY, args[0]);
 	else if (!strcmp(cmd, "disallow"))

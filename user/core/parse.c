@@ -702,6 +702,17 @@ void sw_probation_text(uint32_t detail, uint64_t limit_ns, char *buf, size_t len
 	}
 }
 
+bool sw_cidr_contains(const struct sw_cidr *c, uint8_t family, const uint8_t *addr)
+{
+	unsigned full = c->prefixlen / 8, rest = c->prefixlen % 8;
+
+	if (c->family != family)
+		return false;
+	if (memcmp(c->addr, addr, full))
+		return false;
+	return !rest || !((c->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
 /* ---- names ---------------------------------------------------------------- */
 
 const char *sw_reason_name(unsigned reason)

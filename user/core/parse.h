@@ -69,6 +69,9 @@ void sw_format_ports(const uint64_t bitmap[SW_PORT_WORDS], char *buf, size_t len
 void sw_prefix_mask_v4(unsigned prefixlen, uint32_t *v4);
 void sw_prefix_mask_v6(unsigned prefixlen, uint32_t v6[4]);
 
+/* Is the address @addr (4 or 16 bytes, network order, of @family) inside @c? */
+bool sw_cidr_contains(const struct sw_cidr *c, uint8_t family, const uint8_t *addr);
+
 /* The name of an enum sw_reason ("rate", "probation"); "unknown" beyond them. */
 const char *sw_reason_name(unsigned reason);
 

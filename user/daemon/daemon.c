@@ -265,7 +265,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 {
 	struct sw_settings s;
 	struct sw_loader l;
-	struct sw_store *store;
+	struct sw_store *store = NULL;
 	struct ring_buffer *rb = NULL;
 	struct sw_gc gc;
 	struct sw_health health = { 0 };
@@ -274,7 +274,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	struct event_ctx ectx = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_gc = 0;
-	char err[512];
+	char err[512], aside[SW_PATH_LEN + 64];
 	int pidfd, ret = 1;
 	long loaded;
 
@@ -292,8 +292,8 @@ int sw_daemon_run(const struct sw_run_opts *o)
 		return 2;
 	}
 
-	store = sw_store_open(s.state_dir, err, sizeof(err));
-	if (!store) {
+	/* The lock first: a state.db is set aside only by the one daemon of its directory. */
+	if (sw_store_make_dir(s.state_dir, err, sizeof(err))) {
 		fprintf(stderr, "smtpwall: %s\n", err);
 		sw_settings_free(&s);
 		return 1;
@@ -301,7 +301,24 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	pidfd = take_pidfile(s.state_dir, err, sizeof(err));
 	if (pidfd < 0) {
 		fprintf(stderr, "smtpwall: %s\n", err);
-		goto out_store;
+		sw_settings_free(&s);
+		return 1;
+	}
+	store = sw_store_open_recover(s.state_dir, aside, sizeof(aside), err, sizeof(err));
+	if (!store) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		goto out_pid;
+	}
+	if (*aside) {
+		char rec[sizeof(aside) + sizeof(err) + 32];
+
+		sw_err("STATE DATABASE DAMAGED: %s. It was set aside as %s and will not be touched again; "
+		       "starting with a fresh state.db. The kernel's pinned state (penalties, counters, "
+		       "sessions, CLI bans and allows still loaded) is kept and re-recorded; emergency mode "
+		       "comes from the config until set again", err, aside);
+		snprintf(rec, sizeof(rec), "%lld %s %s", (long long)time(NULL), aside, err);
+		if (sw_store_setting_put(store, "state_recovered", rec, err, sizeof(err)))
+			sw_err("state.db: %s", err);
 	}
 
 	if (sw_loader_load(&l, &s, err, sizeof(err))) {
@@ -310,6 +327,16 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	}
 	sw_info("%s BPF maps in %s", l.adopted ? "adopted the pinned" : "created and pinned", s.bpffs_dir);
 	apply_kernel_config(&l.k, &s);
+	if (*aside && l.adopted) {
+		/* Fail closed toward what was judged before: the kernel's CLI entries go back into the store. */
+		long n = sw_lists_recover(&l.k, store, aside, err, sizeof(err));
+
+		if (n < 0)
+			sw_err("recovering the CLI's bans and allows from the kernel: %s", err);
+		else
+			sw_warn("recovered %ld CLI bans and allows from the kernel's pinned lists into the fresh "
+				"state.db", n);
+	}
 	loaded = sw_lists_sync(&l.k, &s, store, err, sizeof(err));
 	if (loaded < 0) {
 		sw_err("lists: %s", err);
@@ -416,7 +443,6 @@ out_loader:
 out_pid:
 	if (pidfd >= 0)
 		close(pidfd);
-out_store:
 	sw_store_close(store);
 	sw_settings_free(&s);
 	return ret;

@@ -37,6 +37,42 @@ static bool in_store(const struct sw_store_entry *e, int n, enum sw_list_kind ki
 	return false;
 }
 
+long sw_lists_recover(const struct sw_kernel *k, struct sw_store *store, const char *aside, char *err,
+		      size_t errlen)
+{
+	uint64_t now = sw_mono_ns();
+	long n = 0;
+
+	for (int kind = SW_LIST_KIND_ALLOW; kind <= SW_LIST_KIND_DENY; kind++) {
+		struct sw_list_item *items;
+		long ni = sw_list_dump(k, kind, &items);
+
+		if (ni < 0) {
+			snprintf(err, errlen, "cannot read the %s list: %s", sw_list_kind_name(kind),
+				 strerror((int)-ni));
+			return ni;
+		}
+		for (long i = 0; i < ni; i++) {
+			struct sw_store_entry e = { .kind = kind, .cidr = items[i].cidr };
+			const struct sw_list_entry *le = &items[i].entry;
+
+			if (le->origin != SW_ORIGIN_STORE || (le->expires_ns && le->expires_ns <= now))
+				continue;
+			e.created_at = time(NULL);
+			e.expires_at = le->expires_ns ? sw_mono_to_wall(le->expires_ns) : 0;
+			snprintf(e.reason, sizeof(e.reason), "recovered from the kernel (state.db set aside as %.180s)",
+				 aside);
+			if (sw_store_put(store, &e, err, errlen)) {
+				free(items);
+				return -EIO;
+			}
+			n++;
+		}
+		free(items);
+	}
+	return n;
+}
+
 long sw_lists_sync(const struct sw_kernel *k, const struct sw_settings *s, struct sw_store *store,
 		   char *err, size_t errlen)
 {

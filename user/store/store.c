@@ -491,6 +491,102 @@ fail:
 	return NULL;
 }
 
+int sw_store_make_dir(const char *state_dir, char *err, size_t errlen)
+{
+	return make_dirs(state_dir, err, errlen);
+}
+
+/* PRAGMA quick_check: 0 if the database reads whole, -1 with what it found. */
+static int quick_check(struct sw_store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(st, err, errlen, "check");
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		ret = db_fail(st, err, errlen, "check");
+	} else {
+		const char *r = (const char *)sqlite3_column_text(q, 0);
+
+		if (!r || strcmp(r, "ok")) {
+			set_err(err, errlen, "%s is damaged: %s", st->path, r ? r : "(no answer)");
+			ret = -1;
+		}
+	}
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/* @path renamed to @path.bad-YYYYmmddTHHMMSSZ (a free name, never one in use); 0, or -errno. */
+static int set_aside(const char *path, const char *stamp, int n, char *out, size_t outlen)
+{
+	char to[PATH_MAX + 64];
+
+	if (n)
+		snprintf(to, sizeof(to), "%s.bad-%s.%d", path, stamp, n);
+	else
+		snprintf(to, sizeof(to), "%s.bad-%s", path, stamp);
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE))
+		return -errno;
+	if (out)
+		snprintf(out, outlen, "%s", to);
+	return 0;
+}
+
+struct sw_store *sw_store_open_recover(const char *state_dir, char *aside, size_t asidelen, char *err,
+				       size_t errlen)
+{
+	char why[SW_ERR_LEN] = "", path[PATH_MAX + 16], stamp[32];
+	struct sw_store *st;
+	struct stat sb;
+	struct tm tm;
+	time_t now = time(NULL);
+	int r = -EEXIST;
+
+	if (aside && asidelen)
+		aside[0] = 0;
+	st = sw_store_open(state_dir, why, sizeof(why));
+	if (st && !quick_check(st, why, sizeof(why)))
+		return st;
+	sw_store_close(st);
+	snprintf(path, sizeof(path), "%s/state.db", state_dir);
+	if (stat(path, &sb) || !S_ISREG(sb.st_mode)) {
+		/* Nothing to set aside: the fault is the directory's (permissions, space). */
+		set_err(err, errlen, "%s", why);
+		return NULL;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int n = 0; n < 100 && r == -EEXIST; n++)
+		r = set_aside(path, stamp, n, aside, asidelen);
+	if (r) {
+		set_err(err, errlen, "%s; and it cannot be set aside: %s", why, strerror(-r));
+		return NULL;
+	}
+	/* Its journal files belong to it: they go with it, or a fresh file would replay them. */
+	static const char *const journals[] = { "-wal", "-shm" };
+
+	for (size_t i = 0; i < sizeof(journals) / sizeof(journals[0]); i++) {
+		char j[PATH_MAX + 32], jto[PATH_MAX + 96];
+
+		snprintf(j, sizeof(j), "%s%s", path, journals[i]);
+		snprintf(jto, sizeof(jto), "%s%s", aside, journals[i]);
+		if (rename(j, jto) && errno != ENOENT) {
+			set_err(err, errlen, "%s; set aside as %s, but its %s file cannot follow: %s", why,
+				aside, journals[i], strerror(errno));
+			return NULL;
+		}
+	}
+	st = sw_store_open(state_dir, err, errlen);
+	if (!st)
+		return NULL;
+	/* What went wrong, for the caller to say; the fresh store is open. */
+	set_err(err, errlen, "%s", why);
+	return st;
+}
+
 void sw_store_close(struct sw_store *st)
 {
 	if (!st)

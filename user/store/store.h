@@ -27,6 +27,18 @@ struct sw_store_entry {
 /* Open (creating dir and schema as needed). NULL and a message in @err on failure. */
 struct sw_store *sw_store_open(const char *state_dir, char *err, size_t errlen);
 void sw_store_close(struct sw_store *st);
+/* Create @state_dir (and its parents) if missing; 0, or -1 with @err. */
+int sw_store_make_dir(const char *state_dir, char *err, size_t errlen);
+/*
+ * The daemon's open: a state.db that cannot be opened or fails SQLite's
+ * quick_check is renamed to state.db.bad-<UTC time> (with its -wal and
+ * -shm files; never over an existing file) and a fresh one is created.
+ * Then @aside holds the new name of the bad file and @err what was wrong
+ * with it; otherwise @aside is "". NULL with @err if even a fresh store
+ * cannot be opened.
+ */
+struct sw_store *sw_store_open_recover(const char *state_dir, char *aside, size_t asidelen, char *err,
+				       size_t errlen);
 
 /* Insert or replace the entry for (kind, cidr). */
 int sw_store_put(struct sw_store *st, const struct sw_store_entry *e, char *err, size_t errlen);
