@@ -46,7 +46,15 @@ check_jq "the expired ban is not listed as active" "$bans" \
 	'all(.bans[]; .cidr != $c or .active == false)' --arg c "$t4/32"
 
 # IPv6: a /64
-check "IPv6: ban $NET6" sw ban "$NET6" --reason net
+# The server's own address is in that /64: the ban needs --force.
+rc=0
+out=$(sw ban "$NET6" --reason net 2>&1) || rc=$?
+if [ "$rc" -eq 2 ] && grep -q "this host's own address" <<<"$out"; then
+	tap_ok "IPv6: ban $NET6 (the server's own /64) is refused without --force"
+else
+	tap_fail "IPv6: ban $NET6 (the server's own /64) is refused without --force" "exit $rc: $out"
+fi
+check "IPv6: ban $NET6 --force" sw ban "$NET6" --reason net --force
 expect_conn "IPv6: $(c6 3) in the banned /64 is refused" "$(c6 3)" 1 0
 expect_conn "IPv6: $(c6 7) in the banned /64 is refused" "$(c6 7)" 1 0
 expect_conn "IPv6: another /64 still connects" "$(c6b 3)" 1 1
