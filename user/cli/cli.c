@@ -817,75 +817,361 @@ static int cmd_detach(struct cli_ctx *c, int n_ifaces, char ifaces[][SW_IFNAME_L
 
 /* ---- dispatch ---- */
 
-static void usage(FILE *out)
+/* ---- the command table ---- */
+
+/* Options, as bits of struct command.opts. */
+enum {
+	O_JSON = 1 << 0,	/* --json */
+	O_FOR = 1 << 1,		/* --for DURATION */
+	O_REASON = 1 << 2,	/* --reason TEXT */
+	O_FORCE = 1 << 3,	/* --force */
+	O_N = 1 << 4,		/* -n N */
+	O_BY = 1 << 5,		/* --by KEY */
+	O_IFACE = 1 << 6,	/* -i, --interface IFACE (repeatable) */
+	O_DRY_RUN = 1 << 7,	/* --dry-run */
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} option_names[] = {
+	{ O_JSON, "--json" }, { O_FOR, "--for" },  { O_REASON, "--reason" }, { O_FORCE, "--force" },
+	{ O_N, "-n" },	      { O_BY, "--by" },	   { O_IFACE, "-i" },	      { O_DRY_RUN, "--dry-run" },
+};
+
+/* A command line, parsed. */
+struct cli_args {
+	const char *config_path;
+	char **args;
+	int nargs;
+	unsigned given;		/* O_* seen */
+	bool json, force, dry_run;
+	const char *dur, *reason;
+	long limit;
+	enum top_by by;
+	char ifaces[SW_MAX_IFACES][SW_IFNAME_LEN];
+	int n_ifaces;
+};
+
+struct command {
+	const char *name;
+	const char *synopsis;	/* after "smtpwall [-c FILE] " */
+	const char *summary;	/* one line, for the usage */
+	const char *help;	/* what `COMMAND --help` adds */
+	unsigned opts;		/* O_* it takes */
+	int min_args, max_args;
+	const char *args_what;	/* "a CIDR": for "expected ..." */
+	/* Checks of the arguments beyond their number; 0 or the exit code. */
+	int (*check)(const struct command *cmd, const struct cli_args *a);
+	/* With the context open (config, pinned maps); NULL: run_raw instead. */
+	int (*run)(struct cli_ctx *c, const struct cli_args *a);
+	int (*run_raw)(const struct cli_args *a);
+};
+
+static int run_daemon(const struct cli_args *a)
 {
-	fprintf(out,
-		"usage: smtpwall [-c FILE] COMMAND [ARGS]\n"
-		"\n"
-		"  run [-i IFACE]... [--dry-run]     load, attach and run the daemon (foreground)\n"
-		"  detach [-i IFACE]...              remove XDP from IFACE, or everything and all pins\n"
-		"  status [--json]                   attachment, totals, drops by reason\n"
-		"  top [-n N] [--by syn|drops|sessions|packets] [--json]\n"
-		"                                    the busiest sources\n"
-		"  show ADDR [--json]                one source's state, limits and list entry\n"
-		"  ban CIDR [--for DURATION] [--reason TEXT] [--force]\n"
-		"  unban CIDR\n"
-		"  allow CIDR [--for DURATION] [--reason TEXT]\n"
-		"  disallow CIDR\n"
-		"  list bans|allows [--json]\n"
-		"  geo lookup ADDR [--json]          country and database prefix of ADDR, from the kernel\n"
-		"  geo status [--json]               the loaded geo database: file, date, prefixes, memory\n"
-		"  countries [--json]                per-country policy, connections, drops, sessions\n"
-		"  emergency [on|off|auto] [--json]  set or show emergency mode (kept in state.db)\n"
-		"\n"
-		"  -c FILE   configuration (default " SW_DEFAULT_CONFIG " if it exists)\n");
+	struct sw_run_opts o = { .config_path = a->config_path, .dry_run = a->dry_run };
+
+	memcpy(o.interfaces, a->ifaces, sizeof(o.interfaces));
+	o.n_interfaces = a->n_ifaces;
+	return sw_daemon_run(&o);
 }
 
-static int parse_ifaces(int argc, char **argv, char ifaces[][SW_IFNAME_LEN], int *n, bool *dry_run)
+static int run_detach(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_detach(c, a->n_ifaces, (char (*)[SW_IFNAME_LEN])a->ifaces);
+}
+
+static int run_status(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_status(c, a->json);
+}
+
+static int run_top(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_top(c, a->limit, a->by, a->json);
+}
+
+static int run_show(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_show(c, a->args[0], a->json);
+}
+
+static int run_ban(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_list_add(c, SW_LIST_KIND_DENY, a->args[0], a->dur, a->reason, a->force);
+}
+
+static int run_allow(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_list_add(c, SW_LIST_KIND_ALLOW, a->args[0], a->dur, a->reason, false);
+}
+
+static int run_unban(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_list_del(c, SW_LIST_KIND_DENY, a->args[0]);
+}
+
+static int run_disallow(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_list_del(c, SW_LIST_KIND_ALLOW, a->args[0]);
+}
+
+static int check_list(const struct command *cmd, const struct cli_args *a)
+{
+	if (strcmp(a->args[0], "bans") && strcmp(a->args[0], "allows")) {
+		fprintf(stderr, "smtpwall: list: expected bans or allows, not \"%s\"\n", a->args[0]);
+		return 2;
+	}
+	return 0;
+}
+
+static int run_list(struct cli_ctx *c, const struct cli_args *a)
+{
+	return cmd_list(c, !strcmp(a->args[0], "bans") ? SW_LIST_KIND_DENY : SW_LIST_KIND_ALLOW, a->json);
+}
+
+static int check_geo(const struct command *cmd, const struct cli_args *a)
+{
+	if (strcmp(a->args[0], "lookup") && strcmp(a->args[0], "status")) {
+		fprintf(stderr, "smtpwall: geo: expected lookup ADDR or status\n");
+		return 2;
+	}
+	if (!strcmp(a->args[0], "lookup") && a->nargs != 2) {
+		fprintf(stderr, "smtpwall: geo: expected lookup ADDR\n");
+		return 2;
+	}
+	if (!strcmp(a->args[0], "status") && a->nargs != 1) {
+		fprintf(stderr, "smtpwall: geo: expected status and no other argument\n");
+		return 2;
+	}
+	return 0;
+}
+
+static int run_geo(struct cli_ctx *c, const struct cli_args *a)
+{
+	if (need_loaded(c))
+		return 1;
+	if (!strcmp(a->args[0], "lookup"))
+		return sw_cmd_geo_lookup(&c->k, a->args[1], a->json);
+	return sw_cmd_geo_status(&c->k, &c->s, a->json);
+}
+
+static int run_countries(struct cli_ctx *c, const struct cli_args *a)
+{
+	return need_loaded(c) ? 1 : sw_cmd_countries(&c->k, &c->s, a->json);
+}
+
+static int check_emergency(const struct command *cmd, const struct cli_args *a)
+{
+	if (a->nargs == 1 && strcmp(a->args[0], "on") && strcmp(a->args[0], "off") && strcmp(a->args[0], "auto")) {
+		fprintf(stderr, "smtpwall: emergency: expected on, off or auto, not \"%s\"\n", a->args[0]);
+		return 2;
+	}
+	return 0;
+}
+
+static int run_emergency(struct cli_ctx *c, const struct cli_args *a)
+{
+	struct sw_store *store = open_store(c);
+	int ret;
+
+	if (!store)
+		return 1;
+	ret = sw_cmd_emergency(&c->k, c->loaded, &c->s, store, a->nargs ? a->args[0] : NULL, a->json);
+	sw_store_close(store);
+	return ret;
+}
+
+static const struct command commands[] = {
+	{ "run", "run [-i IFACE]... [--dry-run]", "load, attach and run the daemon (foreground)",
+	  "Loads the XDP program (adopting the pinned maps of an earlier run), attaches it to the\n"
+	  "configured interfaces (-i replaces [general] interfaces), and runs until SIGTERM or\n"
+	  "SIGINT; SIGHUP reloads the configuration. Stopping leaves enforcement attached.\n"
+	  "--dry-run counts every decision and drops nothing.",
+	  O_IFACE | O_DRY_RUN, 0, 0, "no arguments besides -i IFACE and --dry-run", NULL, NULL, run_daemon },
+	{ "detach", "detach [-i IFACE]...", "remove XDP from IFACE, or everything and all pins",
+	  "Without -i: detaches from every interface and removes every pin (the kernel's state:\n"
+	  "penalties, counters, sessions); bans and allows stay in state.db.",
+	  O_IFACE, 0, 0, "no arguments besides -i IFACE", NULL, run_detach, NULL },
+	{ "status", "status [--json]", "attachment, totals, drops by reason",
+	  "The daemon, the attachments, the totals, drops by reason, emergency mode and\n"
+	  "session health.",
+	  O_JSON, 0, 0, "no arguments", NULL, run_status, NULL },
+	{ "top", "top [-n N] [--by syn|drops|sessions|packets] [--json]", "the busiest sources",
+	  "The N (default 20) busiest sources by SYNs, drops, sessions or packets.",
+	  O_JSON | O_N | O_BY, 0, 0, "no arguments besides -n, --by, --json", NULL, run_top, NULL },
+	{ "show", "show ADDR [--json]", "one source's state, limits and list entry",
+	  "Counters, sessions, penalty, probation and list entry of the source ADDR belongs to.",
+	  O_JSON, 1, 1, "an address", NULL, run_show, NULL },
+	{ "ban", "ban CIDR [--for DURATION] [--reason TEXT] [--force]", "refuse a prefix at the NIC",
+	  "Recorded in state.db first, then loaded into the kernel. A ban of every address or of a\n"
+	  "prefix holding one of this host's own addresses needs --force.",
+	  O_FOR | O_REASON | O_FORCE, 1, 1, "a CIDR", NULL, run_ban, NULL },
+	{ "unban", "unban CIDR", "remove a ban", "Removes a ban made with `ban` (not the config's [deny]).",
+	  0, 1, 1, "a CIDR", NULL, run_unban, NULL },
+	{ "allow", "allow CIDR [--for DURATION] [--reason TEXT]", "exempt a prefix from every limit",
+	  "Recorded in state.db first, then loaded into the kernel.",
+	  O_FOR | O_REASON, 1, 1, "a CIDR", NULL, run_allow, NULL },
+	{ "disallow", "disallow CIDR", "remove an allow",
+	  "Removes an allow made with `allow` (not the config's [allow]).",
+	  0, 1, 1, "a CIDR", NULL, run_disallow, NULL },
+	{ "list", "list bans|allows [--json]", "the deny or the allow list",
+	  "Entries of the config file (origin config) and of the CLI (origin cli).",
+	  O_JSON, 1, 1, "bans or allows", check_list, run_list, NULL },
+	{ "geo", "geo lookup ADDR [--json] | geo status [--json]", "country of ADDR; the loaded geo database",
+	  "lookup: the country and database prefix of ADDR, from the kernel's tables.\n"
+	  "status: the loaded database: file, build date, prefixes, memory.",
+	  O_JSON, 1, 2, "lookup ADDR or status", check_geo, run_geo, NULL },
+	{ "countries", "countries [--json]", "per-country policy, connections, drops, sessions",
+	  "Every country with a policy or traffic: its action, limits and counters.",
+	  O_JSON, 0, 0, "no arguments besides --json", NULL, run_countries, NULL },
+	{ "emergency", "emergency [on|off|auto] [--json]", "set or show emergency mode (kept in state.db)",
+	  "on or off force emergency mode at once; auto gives it back to the controller;\n"
+	  "no argument shows it.",
+	  O_JSON, 0, 1, "on, off, auto or nothing", check_emergency, run_emergency, NULL },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: smtpwall [-c FILE] COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strlen(commands[i].synopsis) > 33)
+			fprintf(out, "  %s\n  %-33s %s\n", commands[i].synopsis, "", commands[i].summary);
+		else
+			fprintf(out, "  %-33s %s\n", commands[i].synopsis, commands[i].summary);
+	}
+	fprintf(out, "\n  -c FILE   configuration (default " SW_DEFAULT_CONFIG " if it exists)\n"
+		     "\nsmtpwall COMMAND --help (or smtpwall help COMMAND) tells more about COMMAND.\n");
+}
+
+static void command_help(const struct command *cmd)
+{
+	printf("usage: smtpwall [-c FILE] %s\n\n%s\n\n%s\n", cmd->synopsis, cmd->summary, cmd->help);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* The options and arguments of @cmd: 0, or the exit code (2: usage error; -1: --help shown). */
+static int parse_args(const struct command *cmd, int argc, char **argv, struct cli_args *a)
 {
 	static const struct option longopts[] = {
-		{ "interface", required_argument, NULL, 'i' },
-		{ "dry-run", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },	    { "for", required_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
+		{ "interface", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
+		{ "dry-run", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":n:i:h", longopts, NULL)) != -1) {
+		char err[SW_ERR_LEN];
+		uint64_t v;
+
 		switch (opt) {
+		case 'h':
+			command_help(cmd);
+			return -1;
+		case 'j':
+			a->given |= O_JSON;
+			a->json = true;
+			break;
+		case 'F':
+			a->given |= O_FORCE;
+			a->force = true;
+			break;
+		case 'd':
+			a->given |= O_DRY_RUN;
+			a->dry_run = true;
+			break;
+		case 'f':
+			a->given |= O_FOR;
+			a->dur = optarg;
+			break;
+		case 'r':
+			a->given |= O_REASON;
+			if (strlen(optarg) >= sizeof(((struct sw_store_entry *)0)->reason)) {
+				fprintf(stderr, "smtpwall: --reason is longer than 255 bytes\n");
+				return 2;
+			}
+			a->reason = optarg;
+			break;
+		case 'n':
+			a->given |= O_N;
+			if (sw_parse_uint(optarg, 1, 1000000, &v, err)) {
+				fprintf(stderr, "smtpwall: -n: %s\n", err);
+				return 2;
+			}
+			a->limit = (long)v;
+			break;
+		case 'b':
+			a->given |= O_BY;
+			if (!strcmp(optarg, "syn"))
+				a->by = TOP_SYN;
+			else if (!strcmp(optarg, "drops"))
+				a->by = TOP_DROPS;
+			else if (!strcmp(optarg, "sessions"))
+				a->by = TOP_SESSIONS;
+			else if (!strcmp(optarg, "packets"))
+				a->by = TOP_PACKETS;
+			else {
+				fprintf(stderr, "smtpwall: --by: \"%s\" is not one of syn, drops, sessions, packets\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'i':
-			if (*n >= SW_MAX_IFACES) {
+			a->given |= O_IFACE;
+			if (a->n_ifaces >= SW_MAX_IFACES) {
 				fprintf(stderr, "smtpwall: at most %d interfaces\n", SW_MAX_IFACES);
-				return -1;
+				return 2;
 			}
 			if (strlen(optarg) >= SW_IFNAME_LEN || !*optarg) {
 				fprintf(stderr, "smtpwall: invalid interface name \"%s\"\n", optarg);
-				return -1;
+				return 2;
 			}
-			snprintf(ifaces[(*n)++], SW_IFNAME_LEN, "%s", optarg);
+			snprintf(a->ifaces[a->n_ifaces++], SW_IFNAME_LEN, "%s", optarg);
 			break;
-		case 'd':
-			if (!dry_run) {
-				fprintf(stderr, "smtpwall: --dry-run is an option of run\n");
-				return -1;
-			}
-			*dry_run = true;
-			break;
+		case ':':
+			fprintf(stderr, "smtpwall: %s: %s needs a value\n", cmd->name, argv[optind - 1]);
+			return 2;
 		default:
-			return -1;
+			fprintf(stderr, "smtpwall: %s: unknown option %s\nusage: smtpwall [-c FILE] %s\n", cmd->name,
+				argv[optind - 1], cmd->synopsis);
+			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "smtpwall: unexpected argument \"%s\"\n", argv[optind]);
-		return -1;
+	for (size_t i = 0; i < sizeof(option_names) / sizeof(option_names[0]); i++)
+		if ((a->given & option_names[i].bit) && !(cmd->opts & option_names[i].bit)) {
+			fprintf(stderr, "smtpwall: %s: %s is not an option of %s\nusage: smtpwall [-c FILE] %s\n",
+				cmd->name, option_names[i].name, cmd->name, cmd->synopsis);
+			return 2;
+		}
+	a->nargs = argc - optind;
+	a->args = argv + optind;
+	if (a->nargs < cmd->min_args || a->nargs > cmd->max_args) {
+		fprintf(stderr, "smtpwall: %s: expected %s\nusage: smtpwall [-c FILE] %s\n", cmd->name, cmd->args_what,
+			cmd->synopsis);
+		return 2;
 	}
-	return 0;
+	return cmd->check ? cmd->check(cmd, a) : 0;
 }
 
 int sw_cli_main(int argc, char **argv)
 {
 	const char *config_path = NULL;
-	const char *cmd;
+	const struct command *cmd;
+	struct cli_args a = { .limit = 20, .by = TOP_SYN };
 	struct cli_ctx c;
 	int argi = 1, ret;
 
@@ -906,190 +1192,31 @@ int sw_cli_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!config_path && access(SW_DEFAULT_CONFIG, F_OK) == 0)
-		config_path = SW_DEFAULT_CONFIG;
-	cmd = argv[argi];
-	argc -= argi;
-	argv += argi;
-
-	if (!strcmp(cmd, "run")) {
-		struct sw_run_opts o = { .config_path = config_path };
-
-		if (parse_ifaces(argc, argv, o.interfaces, &o.n_interfaces, &o.dry_run))
-			return 2;
-		return sw_daemon_run(&o);
-	}
-	if (!strcmp(cmd, "help")) {
+	if (!strcmp(argv[argi], "help")) {
+		if (argi + 1 < argc && (cmd = find_command(argv[argi + 1]))) {
+			command_help(cmd);
+			return 0;
+		}
 		usage(stdout);
 		return 0;
 	}
-
-	/* Options shared by the remaining commands. */
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },	 { "for", required_argument, NULL, 'f' },
-		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
-		{ "interface", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dur = NULL, *reason = NULL;
-	char ifaces[SW_MAX_IFACES][SW_IFNAME_LEN];
-	int n_ifaces = 0, opt;
-	bool json = false, force = false;
-	long limit = 20;
-	enum top_by by = TOP_SYN;
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:i:", longopts, NULL)) != -1) {
-		char err[SW_ERR_LEN];
-		uint64_t v;
-
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'F':
-			force = true;
-			break;
-		case 'f':
-			dur = optarg;
-			break;
-		case 'r':
-			if (strlen(optarg) >= sizeof(((struct sw_store_entry *)0)->reason)) {
-				fprintf(stderr, "smtpwall: --reason is longer than 255 bytes\n");
-				return 2;
-			}
-			reason = optarg;
-			break;
-		case 'n':
-			if (sw_parse_uint(optarg, 1, 1000000, &v, err)) {
-				fprintf(stderr, "smtpwall: -n: %s\n", err);
-				return 2;
-			}
-			limit = (long)v;
-			break;
-		case 'b':
-			if (!strcmp(optarg, "syn"))
-				by = TOP_SYN;
-			else if (!strcmp(optarg, "drops"))
-				by = TOP_DROPS;
-			else if (!strcmp(optarg, "sessions"))
-				by = TOP_SESSIONS;
-			else if (!strcmp(optarg, "packets"))
-				by = TOP_PACKETS;
-			else {
-				fprintf(stderr, "smtpwall: --by: \"%s\" is not one of syn, drops, sessions, packets\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			if (n_ifaces >= SW_MAX_IFACES || strlen(optarg) >= SW_IFNAME_LEN || !*optarg) {
-				fprintf(stderr, "smtpwall: invalid interface \"%s\"\n", optarg);
-				return 2;
-			}
-			snprintf(ifaces[n_ifaces++], SW_IFNAME_LEN, "%s", optarg);
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	int nargs = argc - optind;
-	char **args = argv + optind;
-
-#define WANT_ARGS(n, what)                                                                 \
-	do {                                                                               \
-		if (nargs != (n)) {                                                        \
-			fprintf(stderr, "smtpwall: %s: expected %s\n", cmd, what);         \
-			return 2;                                                          \
-		}                                                                          \
-	} while (0)
-
-	if (!strcmp(cmd, "status"))
-		WANT_ARGS(0, "no arguments");
-	else if (!strcmp(cmd, "top"))
-		WANT_ARGS(0, "no arguments besides -n, --by, --json");
-	else if (!strcmp(cmd, "show"))
-		WANT_ARGS(1, "an address");
-	else if (!strcmp(cmd, "ban") || !strcmp(cmd, "allow") || !strcmp(cmd, "unban") ||
-		 !strcmp(cmd, "disallow"))
-		WANT_ARGS(1, "a CIDR");
-	else if (!strcmp(cmd, "list"))
-		WANT_ARGS(1, "bans or allows");
-	else if (!strcmp(cmd, "detach"))
-		WANT_ARGS(0, "no arguments besides -i IFACE");
-	else if (!strcmp(cmd, "countries"))
-		WANT_ARGS(0, "no arguments besides --json");
-	else if (!strcmp(cmd, "emergency")) {
-		if (nargs > 1) {
-			fprintf(stderr, "smtpwall: emergency: expected on, off, auto or nothing\n");
-			return 2;
-		}
-		if (nargs == 1 && strcmp(args[0], "on") && strcmp(args[0], "off") && strcmp(args[0], "auto")) {
-			fprintf(stderr, "smtpwall: emergency: expected on, off or auto, not \"%s\"\n", args[0]);
-			return 2;
-		}
-	}
-	else if (!strcmp(cmd, "geo")) {
-		if (nargs < 1 || (strcmp(args[0], "lookup") && strcmp(args[0], "status"))) {
-			fprintf(stderr, "smtpwall: geo: expected lookup ADDR or status\n");
-			return 2;
-		}
-		if (!strcmp(args[0], "lookup"))
-			WANT_ARGS(2, "lookup ADDR");
-		else
-			WANT_ARGS(1, "status and no other argument");
-	} else {
-		fprintf(stderr, "smtpwall: unknown command \"%s\"\n", cmd);
+	cmd = find_command(argv[argi]);
+	if (!cmd) {
+		fprintf(stderr, "smtpwall: unknown command \"%s\"\n", argv[argi]);
 		usage(stderr);
 		return 2;
 	}
-	if (force && strcmp(cmd, "ban")) {
-		fprintf(stderr, "smtpwall: --force goes with ban\n");
-		return 2;
-	}
-	if ((dur || reason) && strcmp(cmd, "ban") && strcmp(cmd, "allow")) {
-		fprintf(stderr, "smtpwall: --for and --reason go with ban and allow\n");
-		return 2;
-	}
-	if (!strcmp(cmd, "list") && strcmp(args[0], "bans") && strcmp(args[0], "allows")) {
-		fprintf(stderr, "smtpwall: list: expected bans or allows, not \"%s\"\n", args[0]);
-		return 2;
-	}
-
+	if (!config_path && access(SW_DEFAULT_CONFIG, F_OK) == 0)
+		config_path = SW_DEFAULT_CONFIG;
+	a.config_path = config_path;
+	ret = parse_args(cmd, argc - argi, argv + argi, &a);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (cmd->run_raw)
+		return cmd->run_raw(&a);
 	if (ctx_open(&c, config_path))
 		return 1;
-	if (!strcmp(cmd, "status"))
-		ret = cmd_status(&c, json);
-	else if (!strcmp(cmd, "top"))
-		ret = cmd_top(&c, limit, by, json);
-	else if (!strcmp(cmd, "show"))
-		ret = cmd_show(&c, args[0], json);
-	else if (!strcmp(cmd, "ban"))
-		ret = cmd_list_add(&c, SW_LIST_KIND_DENY, args[0], dur, reason, force);
-	else if (!strcmp(cmd, "allow"))
-		ret = cmd_list_add(&c, SW_LIST_KIND_ALLOW, args[0], dur, reason, false);
-	else if (!strcmp(cmd, "unban"))
-		ret = cmd_list_del(&c, SW_LIST_KIND_DENY, args[0]);
-	else if (!strcmp(cmd, "disallow"))
-		ret = cmd_list_del(&c, SW_LIST_KIND_ALLOW, args[0]);
-	else if (!strcmp(cmd, "list"))
-		ret = cmd_list(&c, !strcmp(args[0], "bans") ? SW_LIST_KIND_DENY : SW_LIST_KIND_ALLOW, json);
-	else if (!strcmp(cmd, "countries"))
-		ret = need_loaded(&c) ? 1 : sw_cmd_countries(&c.k, &c.s, json);
-	else if (!strcmp(cmd, "geo") && !strcmp(args[0], "lookup"))
-		ret = need_loaded(&c) ? 1 : sw_cmd_geo_lookup(&c.k, args[1], json);
-	else if (!strcmp(cmd, "geo"))
-		ret = need_loaded(&c) ? 1 : sw_cmd_geo_status(&c.k, &c.s, json);
-	else if (!strcmp(cmd, "emergency")) {
-		struct sw_store *store = open_store(&c);
-
-		ret = store ? sw_cmd_emergency(&c.k, c.loaded, &c.s, store, nargs ? args[0] : NULL, json) : 1;
-		if (store)
-			sw_store_close(store);
-	}
-	else
-		ret = cmd_detach(&c, n_ifaces, ifaces);
+	ret = cmd->run(&c, &a);
 	ctx_close(&c);
 	return ret;
 }
