@@ -453,3 +453,31 @@ must_start_daemon() {
 swj() {
 	sw "$@" 2>&1 || true
 }
+
+# ------------------------------------------------------------------ events
+
+# events_json [ARGS...]: the daemon's event stream as JSON lines (smtpwall events --json).
+events_json() {
+	sw events --json "$@" 2>/dev/null || true
+}
+
+# event_seen JQ_COND [jq args...]: some event of the stream satisfies JQ_COND.
+event_seen() {
+	local cond=$1
+
+	shift
+	events_json | jq -e -s "any(.[]; $cond)" "$@" >/dev/null 2>&1
+}
+
+# check_event DESC JQ_COND [jq args...]: an event satisfying JQ_COND
+# arrives within 5 s; else the failure shows the last events.
+check_event() {
+	local desc=$1 cond=$2
+
+	shift 2
+	if wait_for 5 event_seen "$cond" "$@"; then
+		tap_ok "$desc"
+	else
+		tap_fail "$desc" "no event with $cond; the last ones:"$'\n'"$(sw events -n 10 2>&1 || true)"
+	fi
+}

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "cli_util.h"
+#include "cli_events.h"
 #include "cli_geo.h"
 #include "cli_sessions.h"
 #include "daemon.h"
@@ -829,6 +830,7 @@ enum {
 	O_BY = 1 << 5,		/* --by KEY */
 	O_IFACE = 1 << 6,	/* -i, --interface IFACE (repeatable) */
 	O_DRY_RUN = 1 << 7,	/* --dry-run */
+	O_FOLLOW = 1 << 8,	/* -f, --follow */
 };
 
 static const struct {
@@ -837,6 +839,7 @@ static const struct {
 } option_names[] = {
 	{ O_JSON, "--json" }, { O_FOR, "--for" },  { O_REASON, "--reason" }, { O_FORCE, "--force" },
 	{ O_N, "-n" },	      { O_BY, "--by" },	   { O_IFACE, "-i" },	      { O_DRY_RUN, "--dry-run" },
+	{ O_FOLLOW, "--follow" },
 };
 
 /* A command line, parsed. */
@@ -845,7 +848,7 @@ struct cli_args {
 	char **args;
 	int nargs;
 	unsigned given;		/* O_* seen */
-	bool json, force, dry_run;
+	bool json, force, dry_run, follow;
 	const char *dur, *reason;
 	long limit;
 	enum top_by by;
@@ -983,6 +986,12 @@ static int run_emergency(struct cli_ctx *c, const struct cli_args *a)
 	return ret;
 }
 
+static int run_events(struct cli_ctx *c, const struct cli_args *a)
+{
+	/* -n counts events here; without it, every event the daemon kept. */
+	return sw_cmd_events(c->s.state_dir, (a->given & O_N) ? a->limit : -1, a->json, a->follow);
+}
+
 static const struct command commands[] = {
 	{ "run", "run [-i IFACE]... [--dry-run]", "load, attach and run the daemon (foreground)",
 	  "Loads the XDP program (adopting the pinned maps of an earlier run), attaches it to the\n"
@@ -1026,6 +1035,13 @@ static const struct command commands[] = {
 	{ "countries", "countries [--json]", "per-country policy, connections, drops, sessions",
 	  "Every country with a policy or traffic: its action, limits and counters.",
 	  O_JSON, 0, 0, "no arguments besides --json", NULL, run_countries, NULL },
+	{ "events", "events [-n N] [--json] [--follow]", "the daemon's decisions as they happen",
+	  "Penalties, teardowns, idle and probation judgements, emergency transitions, list loads,\n"
+	  "geo reloads, attachments and the daemon's own starts and reloads, one per line\n"
+	  "(\"TIME kind: text\", or a JSON object with --json), from the daemon's control socket.\n"
+	  "Prints the last N events the daemon kept (default: all, up to 1024), then exits;\n"
+	  "--follow keeps printing new events until interrupted (-n 0 --follow: only new ones).",
+	  O_JSON | O_N | O_FOLLOW, 0, 0, "no arguments besides -n, --json, --follow", NULL, run_events, NULL },
 	{ "emergency", "emergency [on|off|auto] [--json]", "set or show emergency mode (kept in state.db)",
 	  "on or off force emergency mode at once; auto gives it back to the controller;\n"
 	  "no argument shows it.",
@@ -1064,17 +1080,18 @@ static const struct command *find_command(const char *name)
 static int parse_args(const struct command *cmd, int argc, char **argv, struct cli_args *a)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },	    { "for", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },	    { "for", required_argument, NULL, 'o' },
 		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
 		{ "interface", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
+		{ "follow", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:i:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:i:hf", longopts, NULL)) != -1) {
 		char err[SW_ERR_LEN];
 		uint64_t v;
 
@@ -1090,11 +1107,22 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
 			a->given |= O_FORCE;
 			a->force = true;
 			break;
+		case 'f':
+			if (!(cmd->opts & O_FOLLOW)) {
+				fprintf(stderr, "smtpwall: %s: unknown option -f\nusage: smtpwall [-c FILE] %s\n",
+					cmd->name, cmd->synopsis);
+				return 2;
+			}
+			__attribute__((fallthrough));	/* -f is --follow */
+		case 'w':
+			a->given |= O_FOLLOW;
+			a->follow = true;
+			break;
 		case 'd':
 			a->given |= O_DRY_RUN;
 			a->dry_run = true;
 			break;
-		case 'f':
+		case 'o':
 			a->given |= O_FOR;
 			a->dur = optarg;
 			break;
@@ -1108,7 +1136,8 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
 			break;
 		case 'n':
 			a->given |= O_N;
-			if (sw_parse_uint(optarg, 1, 1000000, &v, err)) {
+			/* events -n 0: none of the events kept (only new ones with --follow). */
+			if (sw_parse_uint(optarg, (cmd->opts & O_FOLLOW) ? 0 : 1, 1000000, &v, err)) {
 				fprintf(stderr, "smtpwall: -n: %s\n", err);
 				return 2;
 			}

@@ -55,6 +55,7 @@ enum key_kind {
 	K_PATH,		/* char[SW_PATH_LEN], absolute */
 	K_XDP_MODE,
 	K_LOG_LEVEL,
+	K_LOG_FORMAT,
 	K_PORTS,
 	K_PREFIX4,
 	K_PREFIX6,
@@ -87,6 +88,7 @@ static const struct key_def keys[] = {
 	{ "general", "xdp_mode", K_XDP_MODE, 0 },
 	{ "general", "dry_run", K_BOOL, F(dry_run) },
 	{ "general", "log_level", K_LOG_LEVEL, 0 },
+	{ "general", "log_format", K_LOG_FORMAT, 0 },
 	{ "general", "gc_interval", K_DURATION, F(gc_interval_ns), 100 * NS_PER_MS, NS_PER_H },
 
 	{ "limits", "ports", K_PORTS, 0 },
@@ -735,6 +737,7 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 {
 	static const char *const xdp_modes[] = { "auto", "native", "generic" };
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	static const char *const log_formats[] = { "text", "json" };
 	static const char *const pass_drop[] = { "pass", "drop" };
 	struct sw_settings *s = l->s;
 	char *field = (char *)s + k->off;
@@ -792,6 +795,11 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		if ((i = parse_choice(v, levels, 4, msg)) < 0)
 			return -1;
 		s->log_level = (enum sw_log_level)i;
+		return 0;
+	case K_LOG_FORMAT:
+		if ((i = parse_choice(v, log_formats, 2, msg)) < 0)
+			return -1;
+		s->log_format = (enum sw_log_format)i;
 		return 0;
 	case K_PORTS:
 		/* Into a copy: a bad list must not leave half a bitmap behind. */
@@ -1036,6 +1044,7 @@ void sw_settings_defaults(struct sw_settings *s)
 	s->xdp_mode = SW_XDP_AUTO;
 	s->dry_run = false;
 	s->log_level = SW_LOG_INFO;
+	s->log_format = SW_LOG_TEXT;
 	s->gc_interval_ns = 2 * NS_PER_SEC;
 
 	s->port_bitmap[25 >> 6] |= 1ULL << (25 & 63);

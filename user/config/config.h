@@ -55,6 +55,7 @@ struct sw_settings {
 	enum sw_xdp_mode xdp_mode;
 	bool dry_run;
 	enum sw_log_level log_level;
+	enum sw_log_format log_format;	/* text, or one JSON object per line */
 	uint64_t gc_interval_ns;
 
 	/* [limits] */

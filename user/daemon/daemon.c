@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `smtpwall run`: load (or adopt) the enforcer, attach it, keep its state
- * tidy, log its events, reload on SIGHUP. Exiting leaves enforcement in
- * place: only `smtpwall detach` removes it.
+ * `smtpwall run`: load (or adopt) the enforcer, then run the services of
+ * services.c on one event loop until SIGTERM or SIGINT; SIGHUP reloads the
+ * configuration. Exiting leaves enforcement in place: only `smtpwall
+ * detach` removes it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,28 +15,15 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include "bus.h"
+#include "clock.h"
 #include "daemon.h"
-#include "gc.h"
-#include "geo.h"
-#include "health.h"
 #include "lists.h"
-#include "netlink.h"
-#include "loader.h"
 #include "log.h"
+#include "service.h"
 #include "store.h"
-
-static volatile sig_atomic_t got_reload, got_stop;
-static struct sw_geo_watch geo_watch;
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		got_reload = 1;
-	else
-		got_stop = 1;
-}
-
 
 /* The daemon's lock: one daemon per state directory. */
 static int take_pidfile(const char *state_dir, char *err, size_t errlen)
@@ -92,57 +79,6 @@ int sw_daemon_pid(const char *state_dir)
 	return pid > 0 ? pid : -1;
 }
 
-/* What the event handler needs. */
-struct event_ctx {
-	const struct sw_kernel *k;
-	struct sw_health *health;
-	const struct sw_settings *s;
-};
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	const struct event_ctx *e = ctx;
-	const struct sw_event *ev = data;
-	struct sw_cidr c;
-	char who[64], dur[32], why[160];
-
-	if (size < sizeof(*ev))
-		return 0;
-	sw_source_cidr(e->k->config, &ev->src, &c);
-	sw_format_cidr(&c, true, who, sizeof(who));
-	if (ev->type != SW_EV_PENALTY)
-		return 0;
-	sw_format_duration(ev->until_ns > ev->ts_ns ? ev->until_ns - ev->ts_ns : 0, dur, sizeof(dur));
-	/* ev->strikes carries the evidence: strikes, or the count the health policy judged. */
-	switch (ev->reason) {
-	case SW_R_IDLE:
-		snprintf(why, sizeof(why), "%u idle sessions", ev->strikes);
-		break;
-	case SW_R_PREGREET:
-		snprintf(why, sizeof(why), "%u sessions talking before the greeting", ev->strikes);
-		break;
-	case SW_R_HARVEST:
-		snprintf(why, sizeof(why), "%u rejected recipients (directory harvest)", ev->strikes);
-		break;
-	case SW_R_AUTH:
-		snprintf(why, sizeof(why), "%u failed logins", ev->strikes);
-		break;
-	case SW_R_PROBATION: {
-		char what[96];
-
-		sw_probation_text(ev->strikes, 0, what, sizeof(what));
-		snprintf(why, sizeof(why), "failed probation in an emergency: %s", what);
-		break;
-	}
-	default:
-		snprintf(why, sizeof(why), "%u %s strikes", ev->strikes, sw_reason_name(ev->reason));
-	}
-	sw_info("penalty: %s dropped for %s: %s (offence %u)", who, dur, why, ev->offences);
-	if (e->health)
-		sw_health_penalised(e->health, e->s, &ev->src, ev->reason);
-	return 0;
-}
-
 /* Write the file's share of the kernel config; the fields owned at run time stay as they are. */
 static void apply_kernel_config(const struct sw_kernel *k, const struct sw_settings *s)
 {
@@ -152,50 +88,6 @@ static void apply_kernel_config(const struct sw_kernel *k, const struct sw_setti
 	sw_kernel_apply_config(k, &next);
 	if (sw_kernel_country_policy(k, s))
 		sw_err("cannot write the country policy: %s", strerror(errno));
-}
-
-static int attach_all(struct sw_loader *l, const struct sw_settings *s, char *err, size_t errlen)
-{
-	struct sw_attachment att[SW_MAX_IFACES * 2];
-	int n, failures = 0, egress = 0;
-
-	for (int i = 0; i < s->n_interfaces; i++) {
-		char mode[16];
-
-		char how[8];
-
-		if (sw_loader_attach(l, s->interfaces[i], s->xdp_mode, mode, sizeof(mode), err, errlen)) {
-			sw_err("%s", err);
-			failures++;
-			continue;
-		}
-		/* Without the egress side, limits still work; session health does not. */
-		if (sw_loader_attach_egress(l, s->interfaces[i], how, sizeof(how), err, errlen)) {
-			sw_err("%s: the server's side of sessions is not seen (no greeting, replies, "
-			       "idle judgement)", err);
-			snprintf(how, sizeof(how), "none");
-		} else {
-			egress++;
-		}
-		sw_info("attached to %s (%s XDP, %s egress)", s->interfaces[i], mode, how);
-	}
-	/* Interfaces no longer in the config. */
-	n = sw_attachments(s->bpffs_dir, att, SW_MAX_IFACES * 2);
-	for (int i = 0; i < n; i++) {
-		bool wanted = false;
-
-		for (int j = 0; j < s->n_interfaces; j++)
-			wanted |= !strcmp(att[i].ifname, s->interfaces[j]);
-		if (!wanted && !sw_detach_iface(s->bpffs_dir, att[i].ifname, err, errlen))
-			sw_info("detached from %s (no longer configured)", att[i].ifname);
-	}
-	/* Pregreet is judged only where the server's greeting can be seen on every interface. */
-	sw_kernel_config_flag(&l->k, SW_CFG_EGRESS, egress == s->n_interfaces);
-	if (failures == s->n_interfaces && failures) {
-		snprintf(err, errlen, "could not attach to any interface");
-		return -1;
-	}
-	return 0;
 }
 
 static void log_settings(const struct sw_settings *s)
@@ -224,226 +116,215 @@ static void apply_overrides(struct sw_settings *s, const struct sw_run_opts *o)
 		s->dry_run = true;
 }
 
-static int reload(struct sw_loader *l, struct sw_settings *cur, struct sw_store *store,
-		  const struct sw_run_opts *o)
+
+/* ---- signals and reload ------------------------------------------------------- */
+
+struct running {
+	struct sw_daemon *d;
+	void *state[16];
+	bool up[16];
+	int n;
+};
+
+static void reload(struct running *r)
 {
+	struct sw_daemon *d = r->d;
+	const struct sw_run_opts *o = d->opts;
 	struct sw_settings next;
 	char err[512];
 
 	sw_settings_defaults(&next);
 	if (o->config_path && sw_settings_load(&next, o->config_path, err, sizeof(err))) {
-		sw_err("reload failed, keeping the running configuration: %s", err);
+		sw_bus_emit(SW_BUS_DAEMON, SW_LOG_ERROR, "reload failed", "", "config",
+			    "reload failed, keeping the running configuration: %s", err);
 		sw_settings_free(&next);
-		return -1;
+		return;
 	}
 	apply_overrides(&next, o);
-	if (strcmp(next.bpffs_dir, cur->bpffs_dir) || strcmp(next.state_dir, cur->state_dir) ||
-	    next.max_sources != cur->max_sources || next.max_session_entries != cur->max_session_entries)
+	if (strcmp(next.bpffs_dir, d->s.bpffs_dir) || strcmp(next.state_dir, d->s.state_dir) ||
+	    next.max_sources != d->s.max_sources || next.max_session_entries != d->s.max_session_entries)
 		sw_warn("reload: bpffs_dir, state_dir and [capacity] take effect only on restart; "
 			"keeping the running values");
-	snprintf(next.bpffs_dir, sizeof(next.bpffs_dir), "%s", cur->bpffs_dir);
-	snprintf(next.state_dir, sizeof(next.state_dir), "%s", cur->state_dir);
-	next.max_sources = cur->max_sources;
-	next.max_session_entries = cur->max_session_entries;
+	snprintf(next.bpffs_dir, sizeof(next.bpffs_dir), "%s", d->s.bpffs_dir);
+	snprintf(next.state_dir, sizeof(next.state_dir), "%s", d->s.state_dir);
+	next.max_sources = d->s.max_sources;
+	next.max_session_entries = d->s.max_session_entries;
 
-	apply_kernel_config(&l->k, &next);
-	/* SIGHUP reloads the geo database too, changed or not. */
-	sw_geo_refresh(&geo_watch, &l->k, next.geo_database, true);
-	if (sw_lists_sync(&l->k, &next, store, err, sizeof(err)) < 0)
-		sw_err("reload: lists: %s", err);
-	if (attach_all(l, &next, err, sizeof(err)))
-		sw_err("reload: %s", err);
-	sw_log_set_level(next.log_level);
-	sw_settings_free(cur);
-	*cur = next;
-	sw_info("configuration reloaded from %s", o->config_path ? o->config_path : "defaults");
-	log_settings(cur);
+	apply_kernel_config(&d->l.k, &next);
+	sw_settings_free(&d->s);
+	d->s = next;
+	sw_log_set_level(d->s.log_level);
+	sw_log_set_format(d->s.log_format);
+	for (int i = 0; i < r->n; i++)
+		if (r->up[i] && sw_services[i]->reload)
+			sw_services[i]->reload(d, r->state[i]);
+	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_INFO, "reloaded", "", "sighup", "configuration reloaded from %s",
+		    o->config_path ? o->config_path : "defaults");
+	log_settings(&d->s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct running *r = arg;
+
+	if (sig == SIGHUP)
+		reload(r);
+	else
+		event_base_loopbreak(r->d->base);
+}
+
+/* Events published on another thread: the bus wakes the loop to deliver them. */
+static void on_bus_wake(evutil_socket_t fd, short what, void *arg)
+{
+	sw_bus_drain();
+}
+
+static void bus_wake(void *ctx)
+{
+	event_active(ctx, EV_READ, 0);
+}
+
+/* ---- the daemon's life ---------------------------------------------------------- */
+
+/* Settings, the lock, state.db (set aside if damaged), the kernel side. */
+static int prepare(struct sw_daemon *d, int *pidfd)
+{
+	const struct sw_run_opts *o = d->opts;
+	char err[512];
+
+	sw_settings_defaults(&d->s);
+	if (o->config_path && sw_settings_load(&d->s, o->config_path, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return 1;
+	}
+	apply_overrides(&d->s, o);
+	sw_log_set_level(d->s.log_level);
+	sw_log_set_format(d->s.log_format);
+	if (!d->s.n_interfaces) {
+		fprintf(stderr, "smtpwall: no interface to attach to: set [general] interfaces in %s or use -i IFACE\n",
+			o->config_path ? o->config_path : SW_DEFAULT_CONFIG);
+		return 2;
+	}
+	/* The lock first: a state.db is set aside only by the one daemon of its directory. */
+	if (sw_store_make_dir(d->s.state_dir, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return 1;
+	}
+	*pidfd = take_pidfile(d->s.state_dir, err, sizeof(err));
+	if (*pidfd < 0) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return 1;
+	}
+	d->store = sw_store_open_recover(d->s.state_dir, d->state_aside, sizeof(d->state_aside), err,
+					 sizeof(err));
+	if (!d->store) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		return 1;
+	}
+	if (*d->state_aside) {
+		char rec[sizeof(d->state_aside) + sizeof(err) + 32];
+
+		sw_err("STATE DATABASE DAMAGED: %s. It was set aside as %s and will not be touched again; "
+		       "starting with a fresh state.db. The kernel's pinned state (penalties, counters, "
+		       "sessions, CLI bans and allows still loaded) is kept and re-recorded; emergency mode "
+		       "comes from the config until set again", err, d->state_aside);
+		snprintf(rec, sizeof(rec), "%lld %s %s", (long long)time(NULL), d->state_aside, err);
+		if (sw_store_setting_put(d->store, "state_recovered", rec, err, sizeof(err)))
+			sw_err("state.db: %s", err);
+	}
+	if (sw_loader_load(&d->l, &d->s, err, sizeof(err))) {
+		sw_err("%s", err);
+		return 1;
+	}
+	d->loaded = true;
+	sw_info("%s BPF maps in %s", d->l.adopted ? "adopted the pinned" : "created and pinned", d->s.bpffs_dir);
+	apply_kernel_config(&d->l.k, &d->s);
 	return 0;
 }
 
 int sw_daemon_run(const struct sw_run_opts *o)
 {
-	struct sw_settings s;
-	struct sw_loader l;
-	struct sw_store *store = NULL;
-	struct ring_buffer *rb = NULL;
-	struct sw_gc gc;
-	struct sw_health health = { 0 };
-	struct sw_links *links;
-	uint64_t reattach_at = 0;
-	struct event_ctx ectx = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t next_gc = 0;
-	char err[512], aside[SW_PATH_LEN + 64];
-	int pidfd, ret = 1;
-	long loaded;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct sw_daemon d = { .opts = o, .started_ns = sw_mono_ns() };
+	struct running r = { .d = &d };
+	struct event *sig_ev[3] = { 0 }, *wake_ev = NULL;
+	struct event_config *cfg = NULL;
+	bool loader_up = false;
+	char err[512];
+	int pidfd = -1, ret;
 
-	sw_settings_defaults(&s);
-	if (o->config_path && sw_settings_load(&s, o->config_path, err, sizeof(err))) {
-		fprintf(stderr, "smtpwall: %s\n", err);
-		return 1;
+	ret = prepare(&d, &pidfd);
+	loader_up = d.loaded;
+	if (ret)
+		goto out;
+	ret = 1;
+	if (evthread_use_pthreads() || !(cfg = event_config_new()) || !(d.base = event_base_new_with_config(cfg))) {
+		sw_err("cannot set up the event loop");
+		goto out;
 	}
-	apply_overrides(&s, o);
-	sw_log_set_level(s.log_level);
-	if (!s.n_interfaces) {
-		fprintf(stderr, "smtpwall: no interface to attach to: set [general] interfaces in %s or use -i IFACE\n",
-			o->config_path ? o->config_path : SW_DEFAULT_CONFIG);
-		sw_settings_free(&s);
-		return 2;
+	wake_ev = event_new(d.base, -1, 0, on_bus_wake, NULL);
+	if (!wake_ev || event_assign(wake_ev, d.base, -1, EV_PERSIST, on_bus_wake, NULL)) {
+		sw_err("cannot set up the event loop");
+		goto out;
 	}
-
-	/* The lock first: a state.db is set aside only by the one daemon of its directory. */
-	if (sw_store_make_dir(s.state_dir, err, sizeof(err))) {
-		fprintf(stderr, "smtpwall: %s\n", err);
-		sw_settings_free(&s);
-		return 1;
-	}
-	pidfd = take_pidfile(s.state_dir, err, sizeof(err));
-	if (pidfd < 0) {
-		fprintf(stderr, "smtpwall: %s\n", err);
-		sw_settings_free(&s);
-		return 1;
-	}
-	store = sw_store_open_recover(s.state_dir, aside, sizeof(aside), err, sizeof(err));
-	if (!store) {
-		fprintf(stderr, "smtpwall: %s\n", err);
-		goto out_pid;
-	}
-	if (*aside) {
-		char rec[sizeof(aside) + sizeof(err) + 32];
-
-		sw_err("STATE DATABASE DAMAGED: %s. It was set aside as %s and will not be touched again; "
-		       "starting with a fresh state.db. The kernel's pinned state (penalties, counters, "
-		       "sessions, CLI bans and allows still loaded) is kept and re-recorded; emergency mode "
-		       "comes from the config until set again", err, aside);
-		snprintf(rec, sizeof(rec), "%lld %s %s", (long long)time(NULL), aside, err);
-		if (sw_store_setting_put(store, "state_recovered", rec, err, sizeof(err)))
-			sw_err("state.db: %s", err);
-	}
-
-	if (sw_loader_load(&l, &s, err, sizeof(err))) {
-		sw_err("%s", err);
-		goto out_pid;
-	}
-	sw_info("%s BPF maps in %s", l.adopted ? "adopted the pinned" : "created and pinned", s.bpffs_dir);
-	apply_kernel_config(&l.k, &s);
-	if (*aside && l.adopted) {
-		/* Fail closed toward what was judged before: the kernel's CLI entries go back into the store. */
-		long n = sw_lists_recover(&l.k, store, aside, err, sizeof(err));
-
-		if (n < 0)
-			sw_err("recovering the CLI's bans and allows from the kernel: %s", err);
-		else
-			sw_warn("recovered %ld CLI bans and allows from the kernel's pinned lists into the fresh "
-				"state.db", n);
-	}
-	loaded = sw_lists_sync(&l.k, &s, store, err, sizeof(err));
-	if (loaded < 0) {
-		sw_err("lists: %s", err);
-		goto out_loader;
-	}
-	sw_info("loaded %ld allow/deny entries", loaded);
-	/* Tables the kernel already holds from this very file are kept: a restart costs nothing. */
-	sw_geo_refresh(&geo_watch, &l.k, s.geo_database, false);
-	if (attach_all(&l, &s, err, sizeof(err))) {
-		sw_err("%s", err);
-		goto out_loader;
-	}
-	log_settings(&s);
-
-	if (sw_health_init(&health, err, sizeof(err))) {
-		sw_warn("%s: idle sessions cannot be torn down and the MTA's sessions are counted from the "
-			"session table", err);
-		health.diag = NULL;
-	}
-	ectx.k = &l.k;
-	ectx.health = &health;
-	ectx.s = &s;
-	rb = ring_buffer__new(l.k.events_fd, on_event, &ectx, NULL);
-	if (!rb)
-		sw_warn("events: cannot open the ring buffer (%s); penalties will not be logged",
-			strerror(errno));
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	event_add(wake_ev, NULL);
+	sw_bus_subscribe(sw_bus_log, NULL);
+	sw_bus_set_waker(bus_wake, wake_ev);
 	signal(SIGPIPE, SIG_IGN);
-
-	links = sw_links_open(&s, err, sizeof(err));
-	if (!links)
-		sw_warn("%s: an interface that is recreated is attached again only on SIGHUP", err);
-
-	sw_gc_init(&gc);
-	while (!got_stop) {
-		struct pollfd pfd[2] = { { .fd = -1 }, { .fd = -1 } };
-		uint64_t now;
-
-		/* Penalty events and link events, or at most 200 ms between GC checks. */
-		if (rb) {
-			pfd[0].fd = ring_buffer__epoll_fd(rb);
-			pfd[0].events = POLLIN;
-		}
-		if (links) {
-			pfd[1].fd = sw_links_fd(links);
-			pfd[1].events = POLLIN;
-		}
-		if (poll(pfd, 2, 200) > 0) {
-			if (rb && (pfd[0].revents & POLLIN)) {
-				int r = ring_buffer__consume(rb);
-
-				if (r < 0 && r != -EINTR)
-					sw_warn("events: %s", strerror(-r));
-			}
-			if (links && (pfd[1].revents & POLLIN) && sw_links_process(links) && !reattach_at)
-				reattach_at = sw_mono_ns() + 100 * 1000000ULL;	/* let the link settle */
-		}
-		if (got_reload) {
-			got_reload = 0;
-			reload(&l, &s, store, o);
-			if (links)
-				sw_links_settings(links, &s);
-		}
-		now = sw_mono_ns();
-		if (reattach_at && now >= reattach_at) {
-			reattach_at = 0;
-			sw_info("link change on a configured interface: attaching again");
-			if (attach_all(&l, &s, err, sizeof(err)))
-				sw_err("%s", err);
-		}
-		if (now >= next_gc) {
-			struct sw_gc_result res;
-			int r = sw_gc_run(&gc, &l.k, &s, now, &res);
-
-			if (r)
-				sw_warn("gc: %s", strerror(-r));
-			if (res.sessions_expired || res.sessions_evicted || res.sources_expired || res.list_expired)
-				sw_debug("gc: %ld sessions (%ld expired, %ld evicted), %ld sources (%ld expired), "
-					 "%ld list entries expired",
-					 res.sessions_seen, res.sessions_expired, res.sessions_evicted,
-					 res.sources_seen, res.sources_expired, res.list_expired);
-			if (res.list_expired)
-				sw_store_expire(store, time(NULL), err, sizeof(err));
-			if (!r)
-				sw_health_run(&health, &l, &s, store, &res, now);
-			sw_gc_result_free(&res);
-			/* A database replaced on disk (geoipupdate renames the new file into place). */
-			sw_geo_refresh(&geo_watch, &l.k, s.geo_database, false);
-			next_gc = now + s.gc_interval_ns;
+	for (int i = 0; i < 3; i++) {
+		sig_ev[i] = evsignal_new(d.base, sigs[i], on_signal, &r);
+		if (!sig_ev[i] || event_add(sig_ev[i], NULL)) {
+			sw_err("cannot set up the event loop's signals");
+			goto out;
 		}
 	}
-	sw_info("stopping; enforcement stays attached (`smtpwall detach` removes it)");
+
+	for (r.n = 0; sw_services[r.n] && r.n < (int)(sizeof(r.up) / sizeof(r.up[0])); r.n++) {
+		const struct sw_service *svc = sw_services[r.n];
+
+		if (!svc->start(&d, &r.state[r.n], err, sizeof(err))) {
+			r.up[r.n] = true;
+			continue;
+		}
+		if (svc->required) {
+			sw_err("%s", err);
+			r.n++;
+			goto stop;
+		}
+		sw_warn("%s", err);
+	}
+	log_settings(&d.s);
+	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_DEBUG, "started", "", "", "started: %d services on the event loop (%s)",
+		    r.n, event_base_get_method(d.base));
+
+	if (event_base_dispatch(d.base) < 0)
+		sw_err("the event loop failed");
+	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_INFO, "stopping", "", "signal",
+		    "stopping; enforcement stays attached (`smtpwall detach` removes it)");
 	ret = 0;
-	sw_gc_free(&gc);
-	sw_links_close(links);
-	ring_buffer__free(rb);
-	sw_health_free(&health);
-out_loader:
-	sw_loader_close(&l);
-out_pid:
+stop:
+	for (int i = r.n - 1; i >= 0; i--)
+		if (r.up[i] && sw_services[i]->stop)
+			sw_services[i]->stop(&d, r.state[i]);
+out:
+	sw_bus_set_waker(NULL, NULL);
+	sw_bus_reset();
+	for (int i = 0; i < 3; i++)
+		if (sig_ev[i])
+			event_free(sig_ev[i]);
+	if (wake_ev)
+		event_free(wake_ev);
+	if (d.stall_ev)
+		event_free(d.stall_ev);
+	if (d.base)
+		event_base_free(d.base);
+	if (cfg)
+		event_config_free(cfg);
+	if (loader_up)
+		sw_loader_close(&d.l);
 	if (pidfd >= 0)
 		close(pidfd);
-	sw_store_close(store);
-	sw_settings_free(&s);
+	sw_store_close(d.store);
+	sw_settings_free(&d.s);
 	return ret;
 }

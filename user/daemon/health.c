@@ -8,6 +8,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include "daemon.h"
+#include "bus.h"
 #include "health.h"
 #include "log.h"
 
@@ -130,8 +131,9 @@ static int teardown(struct sw_health *h, const struct sw_kernel *k, struct sw_da
 	}
 	if (r) {
 		ds->teardown_failed++;
-		sw_warn("teardown: %s: %s%s", txt, strerror(-r),
-			r == -EOPNOTSUPP ? " (the kernel lacks CONFIG_INET_DIAG_DESTROY)" : "");
+		sw_bus_emit(SW_BUS_TEARDOWN, SW_LOG_WARN, "failed", txt, emergency ? "emergency" : "penalised",
+			    "%s: %s%s", txt, strerror(-r),
+			    r == -EOPNOTSUPP ? " (the kernel lacks CONFIG_INET_DIAG_DESTROY)" : "");
 		return r;
 	}
 	ds->teardowns++;
@@ -139,7 +141,8 @@ static int teardown(struct sw_health *h, const struct sw_kernel *k, struct sw_da
 		ds->teardowns_emergency++;
 	else
 		ds->teardowns_penalised++;
-	sw_info("teardown: %s: %s", txt, why);
+	sw_bus_emit(SW_BUS_TEARDOWN, SW_LOG_INFO, "torn down", txt, emergency ? "emergency" : "penalised",
+		    "%s: %s", txt, why);
 	return 0;
 }
 
@@ -209,9 +212,15 @@ static void idle_policy(struct sw_health *h, struct sw_loader *l, const struct s
 		ds->idle_penalties++;
 		secs_text(worst->idle_ns, idle, sizeof(idle));
 		sw_format_duration(worst->threshold_ns, limit, sizeof(limit));
-		sw_info("idle: %s holds %u idle sessions (limit %u; the longest idle %s in phase %s, "
-			"threshold %s): penalised", who, c[i].idle, s->max_idle, idle, phase_name(worst->phase),
-			limit);
+		struct sw_bus_event ev = { .kind = SW_BUS_IDLE, .level = SW_LOG_INFO, .count = c[i].idle };
+
+		snprintf(ev.action, sizeof(ev.action), "penalised");
+		snprintf(ev.source, sizeof(ev.source), "%s", who);
+		snprintf(ev.reason, sizeof(ev.reason), "idle");
+		snprintf(ev.text, sizeof(ev.text),
+			 "%s holds %u idle sessions (limit %u; the longest idle %s in phase %s, threshold %s): "
+			 "penalised", who, c[i].idle, s->max_idle, idle, phase_name(worst->phase), limit);
+		sw_bus_publish(&ev);
 		sw_health_penalised(h, s, &c[i].src, SW_R_IDLE);
 	}
 }
@@ -296,7 +305,8 @@ static void probation_judge(struct sw_health *h, struct sw_loader *l, const stru
 		}
 		if (!r) {
 			ds->probation_failed++;
-			sw_info("probation: %s failed: %s (session %s): penalised", who, why, sess);
+			sw_bus_emit(SW_BUS_PROBATION, SW_LOG_INFO, "penalised", who, "probation",
+				    "%s failed: %s (session %s): penalised", who, why, sess);
 		} else {
 			sw_debug("probation: %s: another session failed: %s (session %s)", who, why, sess);
 		}
@@ -383,8 +393,9 @@ static void enter(const struct sw_kernel *k, struct sw_daemon_state *ds, uint64_
 	ds->emergency_entered++;
 	ds->reason = reason;
 	snprintf(ds->detail, sizeof(ds->detail), "%s", detail);
-	sw_warn("emergency: entered: %s; new sessions from known-good sources, the others on probation; "
-		"idle sessions torn down", detail);
+	sw_bus_emit(SW_BUS_EMERGENCY, SW_LOG_WARN, "entered", "", sw_emergency_reason_name(reason),
+		    "entered: %s; new sessions from known-good sources, the others on probation; "
+		    "idle sessions torn down", detail);
 }
 
 static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, unsigned reason, const char *detail)
@@ -395,7 +406,8 @@ static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, unsigne
 	ds->emergency_left++;
 	ds->reason = reason;
 	snprintf(ds->detail, sizeof(ds->detail), "%s", detail);
-	sw_info("emergency: left: %s", detail);
+	sw_bus_emit(SW_BUS_EMERGENCY, SW_LOG_INFO, "left", "", sw_emergency_reason_name(reason), "left: %s",
+		    detail);
 }
 
 /*

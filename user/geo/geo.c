@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "bus.h"
 #include "geo.h"
 #include "kernel.h"
 #include "log.h"
@@ -1026,16 +1027,18 @@ int sw_geo_refresh(struct sw_geo_watch *w, const struct sw_kernel *k, const char
 		if (!info.gen)
 			return 0;
 		if (sw_geo_clear(k, err, sizeof(err))) {
-			sw_err("geo: %s", err);
+			sw_bus_emit(SW_BUS_GEO, SW_LOG_ERROR, "failed", "", "clear", "%s", err);
 			return -1;
 		}
-		sw_info("geo: no database configured; country tables removed");
+		sw_bus_emit(SW_BUS_GEO, SW_LOG_INFO, "removed", "", "unconfigured",
+			    "no database configured; country tables removed");
 		return 1;
 	}
 	if (stat(path, &st)) {
 		if (!w->missing || force) {
 			describe_kept(&info, kept, sizeof(kept));
-			sw_err("geo: cannot read %s: %s; %s", path, strerror(errno), kept);
+			sw_bus_emit(SW_BUS_GEO, SW_LOG_ERROR, "failed", "", "unreadable", "cannot read %s: %s; %s", path,
+				    strerror(errno), kept);
 		}
 		w->missing = true;
 		return -1;
@@ -1052,7 +1055,7 @@ int sw_geo_refresh(struct sw_geo_watch *w, const struct sw_kernel *k, const char
 	if (sw_geo_build(path, &t, err, sizeof(err)) ||
 	    sw_geo_install(k, &t, path, &st, 0, err, sizeof(err))) {
 		describe_kept(&info, kept, sizeof(kept));
-		sw_err("geo: %s; %s", err, kept);
+		sw_bus_emit(SW_BUS_GEO, SW_LOG_ERROR, "failed", "", "invalid", "%s; %s", err, kept);
 		sw_geo_table_free(&t);
 		w->failed = true;
 		w->failed_st = st;
@@ -1067,13 +1070,22 @@ int sw_geo_refresh(struct sw_geo_watch *w, const struct sw_kernel *k, const char
 	}
 	epoch = t.build_epoch;
 	strftime(built, sizeof(built), "%Y-%m-%d", gmtime(&epoch));
-	sw_info("geo: loaded %s (%s, built %s): %" PRIu64 " IPv4 and %" PRIu64 " IPv6 prefixes in "
-		"%.2f s, %.1f MiB of kernel memory",
-		path, t.db_type[0] ? t.db_type : "unnamed", built, t.v4_prefixes, t.v6_prefixes,
-		info.load_ns / 1e9, info.kernel_bytes / 1048576.0);
+	{
+		struct sw_bus_event ev = { .kind = SW_BUS_GEO, .level = SW_LOG_INFO,
+					   .count = t.v4_prefixes + t.v6_prefixes };
+
+		snprintf(ev.action, sizeof(ev.action), "loaded");
+		snprintf(ev.reason, sizeof(ev.reason), "%s", force ? "reload" : "changed");
+		snprintf(ev.text, sizeof(ev.text),
+			 "loaded %s (%s, built %s): %" PRIu64 " IPv4 and %" PRIu64 " IPv6 prefixes in "
+			 "%.2f s, %.1f MiB of kernel memory",
+			 path, t.db_type[0] ? t.db_type : "unnamed", built, t.v4_prefixes, t.v6_prefixes,
+			 info.load_ns / 1e9, info.kernel_bytes / 1048576.0);
+		sw_bus_publish(&ev);
+	}
 	if (t.no_country)
-		sw_info("geo: %" PRIu64 " records name no country: those addresses count as unknown",
-			t.no_country);
+		sw_bus_emit(SW_BUS_GEO, SW_LOG_INFO, "noted", "", "no_country",
+			    "%" PRIu64 " records name no country: those addresses count as unknown", t.no_country);
 	sw_geo_table_free(&t);
 	return 1;
 }
