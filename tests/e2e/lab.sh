@@ -36,6 +36,8 @@ _LABT_UP=0
 
 # shellcheck source=tests/e2e/tap.sh
 . "$LABT_DIR/tap.sh"
+# shellcheck source=tests/e2e/events.sh
+. "$LABT_DIR/events.sh"
 
 _labt_cleanup() {
 	local rc=$? pid
@@ -58,6 +60,7 @@ _labt_cleanup() {
 		_kill_wait "$DAEMON_PID" TERM 5
 		DAEMON_PID=""
 	fi
+	events_stop
 	if [ "$_LABT_UP" -eq 1 ]; then
 		if [ "$TAP_FAILED" -gt 0 ] && [ -n "${E2E_KEEP:-}" ]; then
 			# The lab dir is kept, the rest goes: nothing else may outlive the run.
@@ -143,7 +146,8 @@ start_daemon() {
 	echo "=== $(date +%T.%N) run" >>"$DAEMON_LOG"
 	nsenter --net="/run/netns/$LAB_NS_SRV" -- "$SMTPWALL" -c "$CONF" run >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
-	await_daemon "$LAB_IF_SRV"
+	await_daemon "$LAB_IF_SRV" || return 1
+	events_follow "$LAB_NS_SRV" "$LAB_DIR/events.jsonl"
 }
 
 # stop_daemon: SIGTERM, then `smtpwall detach` (the links stay otherwise).

@@ -38,6 +38,8 @@ _ERR_WHERE=""
 
 # shellcheck source=tests/e2e/tap.sh
 . "$E2E_DIR/tap.sh"
+# shellcheck source=tests/e2e/events.sh
+. "$E2E_DIR/events.sh"
 
 _cleanup() {
 	local rc=$? pid
@@ -57,6 +59,7 @@ _cleanup() {
 		_kill_wait "$DAEMON_PID" TERM 5
 		DAEMON_PID=""
 	fi
+	events_stop
 	for pid in "${BG_PIDS[@]}"; do
 		_kill_wait "$pid" TERM 2
 	done
@@ -282,7 +285,8 @@ start_daemon() {
 	echo "=== $(date +%T.%N) run $*" >>"$DAEMON_LOG"
 	nsenter --net="/run/netns/$NS_S" -- "$SMTPWALL" -c "$CONF" run "$@" >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
-	await_daemon "$IF_S"
+	await_daemon "$IF_S" || return 1
+	events_follow "$NS_S" "$TMPD/events.jsonl"
 }
 
 # stop_daemon: SIGTERM (enforcement stays attached), SIGKILL after 10 s.
@@ -454,30 +458,3 @@ swj() {
 	sw "$@" 2>&1 || true
 }
 
-# ------------------------------------------------------------------ events
-
-# events_json [ARGS...]: the daemon's event stream as JSON lines (smtpwall events --json).
-events_json() {
-	sw events --json "$@" 2>/dev/null || true
-}
-
-# event_seen JQ_COND [jq args...]: some event of the stream satisfies JQ_COND.
-event_seen() {
-	local cond=$1
-
-	shift
-	events_json | jq -e -s "any(.[]; $cond)" "$@" >/dev/null 2>&1
-}
-
-# check_event DESC JQ_COND [jq args...]: an event satisfying JQ_COND
-# arrives within 5 s; else the failure shows the last events.
-check_event() {
-	local desc=$1 cond=$2
-
-	shift 2
-	if wait_for 5 event_seen "$cond" "$@"; then
-		tap_ok "$desc"
-	else
-		tap_fail "$desc" "no event with $cond; the last ones:"$'\n'"$(sw events -n 10 2>&1 || true)"
-	fi
-}

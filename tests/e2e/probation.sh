@@ -199,11 +199,12 @@ if [ "$PROB_DRIP_MS" -gt 0 ]; then
 	check_jq "show ${ATK_ADDRS[0]}: the dripping sessions never counted as progress (reason probation or idle)" \
 		"$src" '.penalty.reason == "probation" or .penalty.reason == "idle"'
 fi
-if grep -q 'probation: .* failed: ' "$DAEMON_LOG"; then
-	tap_ok "the daemon logged each probation failure with its reason"
-	note "e.g. $(grep -m1 'probation: .* failed: ' "$DAEMON_LOG")"
+if event_seen '.kind == "probation" and .action == "penalised" and (.text | test(" failed: "))'; then
+	tap_ok "the daemon told each probation failure with its reason (probation events)"
+	note "e.g. probation: $(event_text '.kind == "probation"')"
 else
-	tap_fail "the daemon logged each probation failure with its reason" "$(tail -n 20 "$DAEMON_LOG")"
+	tap_fail "the daemon told each probation failure with its reason (probation events)" \
+		"$(events_json | tail -n 10)"
 fi
 
 if [ "$PROB_SLOW" = 1 ]; then

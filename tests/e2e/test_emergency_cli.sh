@@ -35,8 +35,9 @@ tap_is "emergency on off: a usage error (exit 2)" "$rc" 2
 check "emergency on" sw emergency on
 js=$(swj emergency --json)
 check_jq "emergency --json: mode on, active" "$js" '.mode == "on" and .active == true'
-if wait_for 5 grep -q "emergency: entered: turned on by the operator" "$DAEMON_LOG"; then
-	tap_ok "the daemon logged the transition with its reason"
+if _event_wait 5 '.kind == "emergency" and .action == "entered" and .reason == "manual" and
+		 (.text | startswith("entered: turned on by the operator"))'; then
+	tap_ok "the daemon told the transition with its reason (an emergency event)"
 else
 	tap_fail "the daemon logged the transition with its reason" "$(tail -n 5 "$DAEMON_LOG")"
 fi
@@ -72,11 +73,8 @@ if wait_for 10 active_is false; then
 else
 	tap_fail "auto: emergency mode left once calm" "$(swj status --json | jq -c .emergency)"
 fi
-if grep -q "emergency: left: .*below the low-water mark" "$DAEMON_LOG"; then
-	tap_ok "the daemon logged why it left"
-else
-	tap_fail "the daemon logged why it left" "$(grep emergency "$DAEMON_LOG" | tail -n 5)"
-fi
+check_event "the daemon told why it left (an emergency event)" \
+	'.kind == "emergency" and .action == "left" and (.text | test("below the low-water mark"))'
 expect_conn "after: unknown sources connect again" "$(c4 6)" 1 1
 
 check "emergency on, then off" sh -c "$(printf '%q ' "$SMTPWALL") -c $(printf '%q' "$CONF") emergency on >/dev/null &&

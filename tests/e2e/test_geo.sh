@@ -198,8 +198,9 @@ gs=$(swj geo status --json)
 check_jq "a truncated replacement is not loaded: generation unchanged, file_changed" "$gs" \
 	'.generation == ($g | tonumber) and .ip_version == 4 and .file_changed == true' \
 	--arg g "$gen_before"
-check "the daemon logged why, naming the file" \
-	grep -q "geo: $DB: .*keeping the tables loaded from $DB" "$DAEMON_LOG"
+check_event "the daemon told why, naming the file (a geo event)" \
+	'.kind == "geo" and .action == "failed" and .reason == "invalid" and (.text | startswith($d + ": ")) and
+	 (.text | contains("keeping the tables loaded from " + $d))' --arg d "$DB"
 expect_conn "the old data still applies: the home source connects" "$(c4 2)" 2 2
 rm -f "$DB"
 sleep 1.5
@@ -207,7 +208,9 @@ gs=$(swj geo status --json)
 check_jq "a missing file: the tables stay, status says the file is gone" "$gs" \
 	'.loaded == true and .file_missing == true and .generation == ($g | tonumber)' \
 	--arg g "$gen_before"
-check "the daemon logged the missing file" grep -q "geo: cannot read $DB: No such file" "$DAEMON_LOG"
+check_event "the daemon told of the missing file (a geo event)" \
+	'.kind == "geo" and .action == "failed" and .reason == "unreadable" and
+	 (.text | startswith("cannot read " + $d + ": No such file"))' --arg d "$DB"
 expect_conn "a blocked source stays blocked" "$(c4 7)" 2 0
 
 # ---- SIGHUP reloads the policy and the database

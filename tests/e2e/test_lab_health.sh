@@ -87,12 +87,9 @@ check_penalised() {
 	show=$(swj show "$addr" --json)
 	check_jq "$who $addr: penalised, reason $reason" "$show" \
 		'.penalty.active == true and .penalty.reason == $r' --arg r "$reason"
-	if grep -q "penalty: $addr\(/32\)\? dropped for .*$text" "$DAEMON_LOG"; then
-		tap_ok "$who $addr: the daemon logged the penalty"
-	else
-		tap_fail "$who $addr: the daemon logged the penalty" \
-			"no 'penalty: $addr dropped for ... $text' in:"$'\n'"$(tail -n 20 "$DAEMON_LOG")"
-	fi
+	check_event "$who $addr: the penalty is an event, reason $reason, with its evidence ($text)" \
+		'.kind == "penalty" and (.source == $a or .source == ($a + "/32")) and .reason == $r and
+		 .count > 0 and (.text | contains($t))' --arg a "$addr" --arg r "$reason" --arg t "$text"
 }
 
 # check_dropped WHO ADDR PROBE DROPPED_BEFORE: the probe from ADDR got no
@@ -238,16 +235,12 @@ check_jq "legitimate client $LAB_LEGIT: not penalised" "$(swj show "$LAB_LEGIT" 
 
 wait_load idler
 check_penalised "idle holder" "$IDLER" idle "idle sessions"
-if grep -q "idle: $IDLER\(/32\)\? holds [3-9] idle sessions (limit 2" "$DAEMON_LOG"; then
-	tap_ok "idle holder $IDLER: the daemon said why (3 idle sessions, limit 2)"
-else
-	tap_fail "idle holder $IDLER: the daemon said why" "$(grep -E "idle|teardown" "$DAEMON_LOG" | tail -n 10)"
-fi
-if grep -q "teardown: $IDLER:[0-9]* -> .*source penalised (idle)" "$DAEMON_LOG"; then
-	tap_ok "idle holder $IDLER: its sessions were torn down"
-else
-	tap_fail "idle holder $IDLER: its sessions were torn down" "$(grep teardown "$DAEMON_LOG" | tail -n 10)"
-fi
+check_event "idle holder $IDLER: the daemon said why (3 or more idle sessions, limit 2)" \
+	'.kind == "idle" and .action == "penalised" and (.source == $a or .source == ($a + "/32")) and
+	 .count >= 3 and (.text | contains("(limit 2;"))' --arg a "$IDLER"
+check_event "idle holder $IDLER: its sessions were torn down" \
+	'.kind == "teardown" and .action == "torn down" and (.source | startswith($a + ":")) and
+	 (.text | endswith("source penalised (idle)"))' --arg a "$IDLER"
 note "idle holder: $(grep '^t=' "$LAB_DIR/idler.out" | tail -n 1)"
 
 # ------------------------------------------------------------------ totals

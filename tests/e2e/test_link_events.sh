@@ -54,7 +54,8 @@ else
 	tap_fail "the daemon attached again to the new interface" "$(swj status --json)"
 fi
 check "the egress link is pinned again" test -e "$BPFFS_DIR/egress_$IF_S"
-check "the daemon logged the re-attachment" grep -q "link change on a configured interface" "$DAEMON_LOG"
+check_event "the daemon told the re-attachment (link events)" \
+	'.kind == "link" and .action == "changed" and (.text | startswith("link change on a configured interface"))'
 wait_for 5 _link_ready || true
 expect_conn "enforcement resumed: the banned source is dropped on the new interface" "$(c4 3)" 2 0
 expect_conn "another source connects through the new interface" "$(c4 4)" 2 2
