@@ -188,6 +188,7 @@ SMTPLOAD=$ROOT/build/tools/smtpload
 
 LAB_IS_UP=0
 DAEMON_PID=""
+EVENTS_PID=""
 FAIL_WHY=""
 FINISHED=0
 declare -A LOAD_PID=()
@@ -264,6 +265,7 @@ cleanup() {
 		if [ -n "$DAEMON_PID" ]; then
 			kill_wait "$DAEMON_PID" 10
 		fi
+		[ -n "$EVENTS_PID" ] && kill_wait "$EVENTS_PID" 2
 		# Detaches smtpwall (with $LAB_DIR/smtpwall.conf), removes the pins,
 		# stops Postfix, deletes the namespaces, the lab dir and the lab's
 		# line in /etc/postfix/main.cf.
@@ -478,81 +480,116 @@ on_maillog() {
 	ev "Postfix's log: $line"
 }
 
-# smtpwall's log, summarised: every emergency transition, the first few of
+# smtpwall's decisions, summarised: every emergency transition, the first few of
 # each kind of action, counts in the progress lines.
 EM_IN=0 EM_OUT=0 TD=0 TD_FAIL=0 IDLE_PEN=0 PROB_FAIL=0 PEN=0 OTHER_WARN=0
 declare -A IDLE_SRC=() PROB_SRC=()
 
-on_daemon() {
-	local line=$1 msg detail src
+# on_event KIND ACTION SEVERITY SOURCE TEXT: one decision of the daemon,
+# from its event stream (`smtpwall events --json --follow`).
+on_event() {
+	local kind=$1 action=$2 sev=$3 src=$4 msg=$5 detail
 
-	[[ $line =~ ^[0-9T:.Z-]+\ smtpwall\ ([a-z]+):\ (.*)$ ]] || return 0
-	msg=${BASH_REMATCH[2]}
-	case $msg in
-	"emergency: entered: "*)
-		EM_IN=$((EM_IN + 1))
-		detail=${msg#emergency: entered: }
-		detail=${detail%%; new sessions*}
-		if [ "$EM_IN" -eq 1 ]; then
-			ev "smtpwall: EMERGENCY MODE ON: $detail. New sessions now from known-good senders, and from the others on probation (one session each, in a reserved share); idle sessions are torn down"
-			ev "smtpwall's log: $msg"
+	case $kind in
+	emergency)
+		if [ "$action" = entered ]; then
+			EM_IN=$((EM_IN + 1))
+			detail=${msg#entered: }
+			detail=${detail%%; new sessions*}
+			if [ "$EM_IN" -eq 1 ]; then
+				ev "smtpwall: EMERGENCY MODE ON: $detail. New sessions now from known-good senders, and from the others on probation (one session each, in a reserved share); idle sessions are torn down"
+				ev "smtpwall's event: emergency: $msg"
+			else
+				ev "smtpwall: emergency mode on again (time $EM_IN): $detail"
+			fi
 		else
-			ev "smtpwall: emergency mode on again (time $EM_IN): $detail"
+			EM_OUT=$((EM_OUT + 1))
+			ev "smtpwall: emergency mode off: ${msg#left: }"
 		fi
 		;;
-	"emergency: left: "*)
-		EM_OUT=$((EM_OUT + 1))
-		ev "smtpwall: emergency mode off: ${msg#emergency: left: }"
-		;;
-	"teardown: "*": "*)
-		if [ "${BASH_REMATCH[1]}" = info ]; then
+	teardown)
+		if [ "$action" = "torn down" ]; then
 			TD=$((TD + 1))
 			if [ "$TD" -le 2 ]; then
-				ev "smtpwall tore down an idle session (example $TD): $(pretty_ns "${msg#teardown: }")"
+				ev "smtpwall tore down an idle session (example $TD): $(pretty_ns "$msg")"
 			fi
 		else
 			TD_FAIL=$((TD_FAIL + 1))
 			if [ "$TD_FAIL" -le 2 ]; then
-				ev "smtpwall could not tear down a session: ${msg#teardown: }"
+				ev "smtpwall could not tear down a session: $msg"
 			fi
 		fi
 		;;
-	"idle: "*penalised)
+	idle)
 		IDLE_PEN=$((IDLE_PEN + 1))
-		src=${msg#idle: }
-		src=${src%% *}
 		IDLE_SRC[$src]=1
 		if [ "$IDLE_PEN" -le 2 ]; then
-			ev "smtpwall penalised a source for idle sessions: ${msg#idle: }"
+			ev "smtpwall penalised a source for idle sessions: $msg"
 		fi
 		;;
-	"probation: "*" failed: "*)
+	probation)
 		PROB_FAIL=$((PROB_FAIL + 1))
-		src=${msg#probation: }
-		src=${src%% *}
 		PROB_SRC[$src]=1
 		if [ "$PROB_FAIL" -le 2 ]; then
-			ev "smtpwall judged a source on probation: ${msg#probation: }"
+			ev "smtpwall judged a source on probation: $msg"
 		fi
 		;;
-	"penalty: "*)
+	penalty)
 		PEN=$((PEN + 1))
 		if [ "$PEN" -le 2 ]; then
+			ev "smtpwall: penalty: $msg"
+		fi
+		;;
+	link)
+		if [ "$action" = attached ]; then
 			ev "smtpwall: $msg"
 		fi
 		;;
-	"attached to "*)
-		ev "smtpwall: $msg"
-		;;
 	*)
-		if [ "${BASH_REMATCH[1]}" != info ] && [ "${BASH_REMATCH[1]}" != debug ]; then
+		if [ "$sev" = error ] || [ "$sev" = warn ]; then
 			OTHER_WARN=$((OTHER_WARN + 1))
 			if [ "$OTHER_WARN" -le 5 ]; then
-				ev "smtpwall (${BASH_REMATCH[1]}): $msg"
+				ev "smtpwall ($sev): $kind: $msg"
 			fi
 		fi
 		;;
 	esac
+}
+
+# read_new_events: the complete lines the event follower wrote since the
+# last call, through one jq for the lot.
+read_new_events() {
+	local f=$LAB_DIR/events.jsonl n k kind action sev src msg
+
+	[ -f "$f" ] || return 0
+	n=${SEEN[$f]:-0}
+	k=$(tail -n "+$((n + 1))" "$f" | wc -l)
+	[ "$k" -gt 0 ] || return 0
+	# Fields joined by US (0x1f): unlike a tab, not whitespace to read, so an
+	# empty source stays a field.
+	while IFS=$'\x1f' read -r kind action sev src msg; do
+		on_event "$kind" "$action" "$sev" "$src" "$msg"
+	done < <(tail -n "+$((n + 1))" "$f" | head -n "$k" |
+		jq -r '[.kind, .action, .severity, .source, .text] | map(gsub("[\u001f\n]"; " ")) | join("\u001f")' \
+			2>/dev/null)
+	SEEN[$f]=$((n + k))
+}
+
+# on_daemon LINE: the daemon's log, for what is not a decision (those come
+# from the event stream): warnings and errors.
+on_daemon() {
+	local line=$1 level msg
+
+	[[ $line =~ ^[0-9T:.Z-]+\ smtpwall\ ([a-z]+):\ (.*)$ ]] || return 0
+	level=${BASH_REMATCH[1]}
+	msg=${BASH_REMATCH[2]}
+	[[ $msg =~ ^(penalty|teardown|idle|probation|emergency|lists|geo|link|daemon):\  ]] && return 0
+	if [ "$level" = warn ] || [ "$level" = error ]; then
+		OTHER_WARN=$((OTHER_WARN + 1))
+		if [ "$OTHER_WARN" -le 5 ]; then
+			ev "smtpwall ($level): $msg"
+		fi
+	fi
 }
 
 poll_events() {
@@ -561,6 +598,7 @@ poll_events() {
 	read_new "$LAB_DIR/$ATTACK_NAME.out" on_attack
 	read_new "$LAB_MAILLOG" on_maillog
 	read_new "$LAB_DIR/daemon.log" on_daemon
+	read_new_events
 }
 
 # postfix_load: PF_BUSY, the connections on port 25 an smtpd process has
@@ -787,6 +825,14 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 [ "$attached" -eq 1 ] || die "smtpwall did not attach to $LAB_IF_SRV within 10 s"
+# Its decisions, as they happen, from the event stream (the backlog first).
+for ((i = 0; i < 100; i++)); do
+	sw events -n 0 >/dev/null 2>&1 && break
+	sleep 0.1
+done
+nsenter --net="/run/netns/$LAB_NS_SRV" -- "$SMTPWALL" -c "$CONF" events --json --follow \
+	>"$LAB_DIR/events.jsonl" 2>/dev/null &
+EVENTS_PID=$!
 poll_events
 start_legit
 ev "legitimate sender started again"
