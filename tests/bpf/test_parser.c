@@ -16,8 +16,6 @@
 struct layout {
 	size_t l3;		/* IP header */
 	size_t l4;		/* TCP header */
-	size_t last_ext;	/* IPv6: start of the last extension header, 0 if none */
-	int last_ext_type;
 };
 
 static struct layout pkt_layout(const struct pkt_opts *o)
@@ -31,11 +29,8 @@ static struct layout pkt_layout(const struct pkt_opts *o)
 		return l;
 	}
 	l.l4 = l.l3 + 40;
-	for (i = 0; i < 4 && o->v6_ext[i]; i++) {
-		l.last_ext = l.l4;
-		l.last_ext_type = o->v6_ext[i];
+	for (i = 0; i < 4 && o->v6_ext[i]; i++)
 		l.l4 += o->v6_ext[i] == IPPROTO_AH ? 12 : 8;
-	}
 	return l;
 }
 
@@ -429,6 +424,17 @@ static void test_ipv6_bad_header(void **state)
 	buf[14 + 40 + 1] = 0;
 	buf[14 + 40] = IPPROTO_ROUTING;	/* the next one would start at the TCP header */
 	expect_malformed(h, buf, 14 + 40 + 8 + 1, SW_M_IPV6, DROP);
+	/*
+	 * A payload length beyond the frame, as IPv4's total length: the
+	 * kernel drops such a datagram, and its data must not count. Dropped
+	 * whatever the port (here 80): it is not read.
+	 */
+	o.v6_ext[0] = 0;
+	len = pkt_build(&o, buf);
+	buf[14 + 5]++;
+	expect_malformed(h, buf, len, SW_M_IPV6, DROP);
+	buf[14 + 4] = 0x40;
+	expect_malformed(h, buf, len, SW_M_IPV6, DROP);
 	assert_int_equal(swh_source_count(h), 0);
 }
 
@@ -478,6 +484,8 @@ static void test_tcp_bad_header(void **state)
 	expect_malformed(h, buf, 14 + 20 + 10, SW_M_TCP, PASS);
 	passed++;
 	len = pkt_build(&o6, buf);
+	buf[14 + 4] = 0;	/* payload length 10 */
+	buf[14 + 5] = 10;
 	expect_malformed(h, buf, 14 + 40 + 10, SW_M_TCP, DROP);
 	n += 2;
 	/* 3 bytes: not even the port, whatever it would have been */
@@ -623,18 +631,8 @@ static int cut_kind(const struct pkt_opts *o, const struct layout *l, size_t len
 
 	if (len < l->l3)
 		return SW_M_L2;
-	if (!v6)
-		return SW_M_IPV4;	/* the total length no longer fits */
-	if (len >= l->l4)
-		return SW_M_TCP;
-	/*
-	 * Inside the extension headers, IPv6. Except in the last one: once its
-	 * next-header and length bytes are there, the walk moves on to TCP,
-	 * which is not there (the fragment header is read whole instead).
-	 */
-	if (l->last_ext && l->last_ext_type != IPPROTO_FRAGMENT && len >= l->last_ext + 2)
-		return SW_M_TCP;
-	return SW_M_IPV6;
+	/* The total (IPv4) or payload (IPv6) length no longer fits. */
+	return v6 ? SW_M_IPV6 : SW_M_IPV4;
 }
 
 /*

@@ -834,14 +834,21 @@ static void test_session_without_handshake(void **state)
 	o.payload = 1;
 	assert_int_equal(run_pkt(h, &o), PASS);
 	assert_true(has_session(h, c, 62));
-	/* A payload length of 0 (jumbogram) is taken as data. */
+	/* A payload length of 0 (a jumbogram, BIG TCP): what the frame holds. */
 	o.sport = 63;
-	o.payload = 0;
+	o.payload = 1;
 	len = pkt_build(&o, buf);
 	buf[14 + 4] = 0;
 	buf[14 + 5] = 0;
 	assert_int_equal(run_frame(h, buf, len), PASS);
 	assert_true(has_session(h, c, 63));
+	o.sport = 64;
+	o.payload = 0;
+	len = pkt_build(&o, buf);
+	buf[14 + 4] = 0;
+	buf[14 + 5] = 0;
+	assert_int_equal(run_frame(h, buf, len), PASS);
+	assert_false(has_session(h, c, 64));
 
 	st = stats(h);
 	assert_int_equal(st.sessions_opened, 5);

@@ -344,7 +344,13 @@ static char *reader(char *str, int num, void *stream)
 	}
 	if (*line == '[')
 		check_section_line(l, line);
-	memcpy(str, line, n + 1);
+	/*
+	 * The visible part and one line break: a run of '\r' before the '\n'
+	 * is not counted above, and copied it would overflow inih's buffer
+	 * (tests/fuzz/regress/config/). inih strips trailing '\r' anyway.
+	 */
+	memcpy(str, line, vis);
+	memcpy(str + vis, "\n", 2);
 	return str;
 }
 
