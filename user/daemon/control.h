@@ -13,6 +13,7 @@
 #ifndef SW_CONTROL_H
 #define SW_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SW_CONTROL_SOCK	    "control.sock"
@@ -23,5 +24,16 @@
 
 /* state_dir/control.sock into @buf; -1 if it does not fit a sockaddr_un. */
 int sw_control_path(const char *state_dir, char *buf, size_t len);
+
+struct sw_control_req {
+	bool json, follow;
+	long last;	/* the last N events of the backlog; 0: all kept; -1: none */
+};
+
+/*
+ * One request line (without its end of line): 0, or -1 with the line to
+ * send back ("error: ...\n") in @err.
+ */
+int sw_control_parse(const char *line, struct sw_control_req *r, char *err, size_t errlen);
 
 #endif

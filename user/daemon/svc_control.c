@@ -40,14 +40,6 @@ struct control_svc {
 	bool subscribed;
 };
 
-int sw_control_path(const char *state_dir, char *buf, size_t len)
-{
-	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
-	int n = snprintf(buf, len, "%s/%s", state_dir, SW_CONTROL_SOCK);
-
-	return n < 0 || (size_t)n >= len || (size_t)n >= max ? -1 : 0;
-}
-
 static void client_free(struct client *c)
 {
 	struct control_svc *cs = c->cs;
@@ -124,48 +116,25 @@ static void on_bus(void *ctx, const struct sw_bus_event *ev)
 	}
 }
 
-static void reply_error(struct client *c, const char *fmt, const char *arg)
+static void reply_error(struct client *c, const char *line)
 {
-	char line[SW_CONTROL_LINE_MAX + 128];
-	int n = snprintf(line, sizeof(line), fmt, arg);
-
-	if (n > 0)
-		bufferevent_write(c->bev, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	bufferevent_write(c->bev, line, strlen(line));
 	close_after_flush(c);
 }
 
-static void handle(struct client *c, char *req)
+static void handle(struct client *c, const char *line)
 {
-	char *save = NULL, *tok = strtok_r(req, " \t", &save);
-	long last = 0;
+	struct sw_control_req req;
+	char err[SW_CONTROL_LINE_MAX + 128];
 
-	if (!tok || strcmp(tok, "events")) {
-		reply_error(c, "error: unknown request \"%s\"; this daemon answers: events\n", tok ? tok : "");
+	if (sw_control_parse(line, &req, err, sizeof(err))) {
+		reply_error(c, err);
 		return;
 	}
-	while ((tok = strtok_r(NULL, " \t", &save))) {
-		char *end;
-
-		if (!strcmp(tok, "json")) {
-			c->json = true;
-		} else if (!strcmp(tok, "follow")) {
-			c->follow = true;
-		} else if (!strncmp(tok, "last=", 5)) {
-			errno = 0;
-			last = strtol(tok + 5, &end, 10);
-			if (errno || end == tok + 5 || *end || last < 0) {
-				reply_error(c, "error: last=%s: not a count of events\n", tok + 5);
-				return;
-			}
-			if (last == 0)
-				last = -1;	/* none of the backlog */
-		} else {
-			reply_error(c, "error: events: unknown option \"%s\" (json, follow, last=N)\n", tok);
-			return;
-		}
-	}
-	if (last >= 0)
-		sw_bus_backlog(last, backlog_one, c);
+	c->json = req.json;
+	c->follow = req.follow;
+	if (req.last >= 0)
+		sw_bus_backlog(req.last, backlog_one, c);
 	if (!c->follow)
 		close_after_flush(c);
 	else
@@ -187,12 +156,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 	if (!line) {
 		if (evbuffer_get_length(in) > SW_CONTROL_LINE_MAX)
-			reply_error(c, "error: request longer than %s bytes\n", "256");
+			reply_error(c, "error: request longer than 256 bytes\n");
 		return;
 	}
-	if (n > SW_CONTROL_LINE_MAX) {
+	if (n > SW_CONTROL_LINE_MAX || memchr(line, 0, n)) {
 		free(line);
-		reply_error(c, "error: request longer than %s bytes\n", "256");
+		reply_error(c, n > SW_CONTROL_LINE_MAX ? "error: request longer than 256 bytes\n" :
+			    "error: a request is text, without NUL bytes\n");
 		return;
 	}
 	handle(c, line);
