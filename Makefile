@@ -33,8 +33,8 @@ USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB	  := $(BUILD)/libsmtpwall.a
 # Every header compiles on its own (make headers; part of make tests):
-# user/ and include/ (with its smtpwall/ parts).
-HDRS	  := $(wildcard user/*/*.h include/*.h include/*/*.h)
+# user/ and include/ (with its smtpwall/ parts) natively, bpf/ for BPF.
+HDRS	  := $(wildcard user/*/*.h include/*.h include/*/*.h bpf/*.h)
 HDR_OKS   := $(patsubst %.h,$(BUILD)/headers/%.ok,$(HDRS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -96,6 +96,11 @@ $(BUILD)/headers/include/%.ok: include/%.h
 	@mkdir -p $(@D)
 	@echo '#include "$*.h"' | $(CC) $(CFLAGS) -fsyntax-only -x c - \
 		-MMD -MP -MT $@ -MF $(@:.ok=.d) && touch $@
+
+$(BUILD)/headers/bpf/%.ok: bpf/%.h
+	@mkdir -p $(@D)
+	@echo '#include "$*.h"' | $(CLANG) $(BPF_CFLAGS) -fsyntax-only -x c - \
+		-MT $@ -MF $(@:.ok=.d) && touch $@
 
 headers: $(HDR_OKS)
 

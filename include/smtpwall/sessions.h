@@ -112,7 +112,7 @@ struct sw_session {
 	__u32 server_next_seq;
 	/*
 	 * Progress: the last time the dialogue advanced (see sw_progress in
-	 * bpf/smtpwall.bpf.c): the greeting, a phase reached for the first
+	 * bpf/session.h): the greeting, a phase reached for the first
 	 * time in the transaction, an accepted recipient, SW_BODY_PROGRESS
 	 * bytes of message data, a message accepted; on an encrypted
 	 * session, any new client data. NOOP, RSET, HELP, VRFY, a repeated
