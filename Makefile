@@ -32,8 +32,9 @@ SKELS	  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB	  := $(BUILD)/libsmtpwall.a
-# Every header compiles on its own (make headers; part of make tests).
-HDRS	  := $(wildcard user/*/*.h include/*.h)
+# Every header compiles on its own (make headers; part of make tests):
+# user/ and include/ (with its smtpwall/ parts) natively, bpf/ for BPF.
+HDRS	  := $(wildcard user/*/*.h include/*.h include/*/*.h bpf/*.h)
 HDR_OKS   := $(patsubst %.h,$(BUILD)/headers/%.ok,$(HDRS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -89,6 +90,17 @@ $(BUILD)/headers/%.ok: %.h | $(SKELS)
 	@mkdir -p $(@D)
 	@echo '#include "$(notdir $<)"' | $(CC) $(CFLAGS) -I$(<D) -Itests/lib -fsyntax-only -x c - \
 		-MMD -MP -MT $@ -MF $(@:.ok=.d) && touch $@
+
+# include/ headers by their path below include/, as their users include them.
+$(BUILD)/headers/include/%.ok: include/%.h
+	@mkdir -p $(@D)
+	@echo '#include "$*.h"' | $(CC) $(CFLAGS) -fsyntax-only -x c - \
+		-MMD -MP -MT $@ -MF $(@:.ok=.d) && touch $@
+
+$(BUILD)/headers/bpf/%.ok: bpf/%.h
+	@mkdir -p $(@D)
+	@echo '#include "$*.h"' | $(CLANG) $(BPF_CFLAGS) -fsyntax-only -x c - \
+		-MT $@ -MF $(@:.ok=.d) && touch $@
 
 headers: $(HDR_OKS)
 

@@ -23,6 +23,7 @@
 
 struct sw_scan_buf {
 	__u8 b[SW_SCAN_BYTES];
+	__u32 len;		/* see sw_scan_payload_len */
 };
 
 /* Not pinned: scratch space only. */
@@ -109,6 +110,24 @@ static __always_inline void sw_split_lines(const struct sw_scan_buf *buf, __u32 
 	l->count = 1;
 	l->start[0] = 0;
 	bpf_loop(SW_SCAN_BYTES / 8, sw_split_step, &c, 0);
+}
+
+/*
+ * The payload length of a client segment, as the verifier sees a number
+ * read from memory: any value. The parser derives it differently for each
+ * VLAN depth and IPv6 extension-header chain; taken straight from the
+ * packet, its exact range would follow into the reading of the dialogue
+ * (whose bpf_loop callbacks are checked against exact states), and all of
+ * that would be verified once per chain: near a million instructions, the
+ * verifier's limit. One store and one load in the per-CPU buffer the
+ * reading uses anyway.
+ */
+static __always_inline __u32 sw_scan_payload_len(struct sw_scan_buf *buf, __u32 len)
+{
+	buf->len = len;
+	/* For the compiler: read it back from memory, not from the register. */
+	asm volatile("" ::: "memory");
+	return buf->len;
 }
 
 static __always_inline __u32 sw_upper(__u8 c)

@@ -5,7 +5,12 @@
 # folder depending only on the ones below it (core < config < store <
 # kernel < geo < daemon < cli), no dependency cycle between the objects
 # (a function of one file calling into a file that calls back), and every
-# header compiling on its own (make headers). Needs the build (make tests).
+# header compiling on its own (make headers). The BPF headers (bpf/*.h)
+# and the parts of include/smtpwall.h (include/smtpwall/*.h) are each in
+# the order data flows, a header including only the ones before it; the
+# shared logic is free of libc and of BPF helpers; bpf/parse.h also
+# compiles natively, as the fuzz harness builds it. Needs the build (make
+# tests).
 
 set -euo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
@@ -77,5 +82,51 @@ fi
 
 # 4. Self-contained headers.
 check "every header compiles on its own (make headers)" make -s BUILD="$BUILD" headers
+
+# 5. Headers in the order data flows: each includes only those before it.
+# $1: the folder, $2: how its headers name each other ("" or "smtpwall/"),
+# then the order.
+check_order() {
+	local dir=$1 prefix=$2 bad="" unknown="" h name inc i
+	shift 2
+	local order=("$@")
+	declare -A rank=()
+
+	for i in "${!order[@]}"; do
+		rank[${order[i]}]=$i
+	done
+	for h in "$dir"/*.h; do
+		name=$(basename "$h" .h)
+		[ -n "${rank[$name]:-}" ] || { unknown+="$h "; continue; }
+		while read -r inc; do
+			inc=${inc#"$prefix"}
+			inc=${inc%.h}
+			[ -n "${rank[$inc]:-}" ] || continue	# maps/, the umbrella, the system
+			if [ "${rank[$inc]}" -ge "${rank[$name]}" ]; then
+				bad+="$h includes $inc.h, which comes after it"$'\n'
+			fi
+		done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$h")
+	done
+	tap_is "every header of $dir/ has its place in the order (${order[*]})" "$unknown" ""
+	tap_is "the headers of $dir/ include only the ones before them" "${bad%$'\n'}" ""
+}
+check_order bpf "" parse clock guard geo lists penalty country handshake emergency source \
+	session smtp client server
+check_order include/smtpwall smtpwall/ common verdict config sources sessions lists geo stats \
+	events daemon abi source_key list_verdict gcra tuple_hash pending source_state geo_walk
+
+# 6. The umbrella holds every part; the parts pull in neither libc nor BPF helpers.
+missing=""
+for h in include/smtpwall/*.h; do
+	grep -q "^#include \"smtpwall/$(basename "$h")\"" include/smtpwall.h || missing+="$h "
+done
+tap_is "include/smtpwall.h includes every part of include/smtpwall/" "$missing" ""
+foreign=$(grep -HnE '^#include <|bpf_[a-z_]+\(' include/smtpwall/*.h |
+	grep -vE '#include <(linux/types|stdbool)\.h>' || true)
+tap_is "include/smtpwall/ uses no libc header and no BPF helper" "$foreign" ""
+
+# 7. bpf/parse.h natively, with the compiler and include path of the fuzz harness.
+check "bpf/parse.h compiles natively on its own" \
+	bash -c "echo '#include \"parse.h\"' | ${FUZZ_CC:-clang-14} -std=gnu11 -Wall -Wextra -Werror -Iinclude -Ibpf -fsyntax-only -x c -"
 
 tap_done

@@ -240,21 +240,12 @@ static inline int swh_global(struct swh *h, struct sw_global *g)
 /* The source key of address text @addr under @c's aggregation masks. */
 static inline int swh_src_key(const struct sw_config *c, const char *addr, struct sw_src_key *key)
 {
-	int i;
+	__u32 a[4] = { 0 };
+	bool v6 = strchr(addr, ':') != NULL;
 
-	memset(key, 0, sizeof(*key));
-	if (strchr(addr, ':')) {
-		if (inet_pton(AF_INET6, addr, key->addr) != 1)
-			return -EINVAL;
-		for (i = 0; i < 4; i++)
-			key->addr[i] &= c->v6_mask[i];
-		key->family = SW_AF_INET6;
-	} else {
-		if (inet_pton(AF_INET, addr, key->addr) != 1)
-			return -EINVAL;
-		key->addr[0] &= c->v4_mask;
-		key->family = SW_AF_INET;
-	}
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1)
+		return -EINVAL;
+	sw_source_key_raw(c, v6 ? SW_AF_INET6 : SW_AF_INET, a, key);
 	return 0;
 }
 
@@ -330,60 +321,6 @@ static inline int swh_session(struct swh *h, const char *src, __u16 sport, const
 	return 0;
 }
 
-static inline __u32 swh_rol32(__u32 x, int n)
-{
-	return x << n | x >> (32 - n);
-}
-
-static inline void swh_hsip_round(__u32 v[4])
-{
-	v[0] += v[1];
-	v[1] = swh_rol32(v[1], 5) ^ v[0];
-	v[0] = swh_rol32(v[0], 16);
-	v[2] += v[3];
-	v[3] = swh_rol32(v[3], 8) ^ v[2];
-	v[0] += v[3];
-	v[3] = swh_rol32(v[3], 7) ^ v[0];
-	v[2] += v[1];
-	v[1] = swh_rol32(v[1], 13) ^ v[2];
-	v[2] = swh_rol32(v[2], 16);
-}
-
-/*
- * What the program's sw_tuple_hash() gives for the handshake @k under the
- * secret @key (HalfSipHash-1-3 of client and server port, server and client
- * address): the value its pending slot holds.
- */
-static inline __u32 swh_tuple_hash(__u64 key, const struct sw_session_key *k)
-{
-	__u32 m[9] = {
-		(__u32)k->sport << 16 | ntohs(k->dport),
-		k->daddr[0], k->daddr[1], k->daddr[2], k->daddr[3],
-		k->saddr[0], k->saddr[1], k->saddr[2], k->saddr[3],
-	};
-	__u32 v[4], hash;
-	int i;
-
-	v[0] = (__u32)key;
-	v[1] = (__u32)(key >> 32);
-	v[2] = 0x6c796765 ^ (__u32)key;
-	v[3] = 0x74656462 ^ (__u32)(key >> 32);
-	for (i = 0; i < 9; i++) {
-		v[3] ^= m[i];
-		swh_hsip_round(v);
-		v[0] ^= m[i];
-	}
-	v[3] ^= (__u32)sizeof(m) << 24;
-	swh_hsip_round(v);
-	v[0] ^= (__u32)sizeof(m) << 24;
-	v[2] ^= 0xff;
-	swh_hsip_round(v);
-	swh_hsip_round(v);
-	swh_hsip_round(v);
-	hash = v[1] ^ v[3];
-	return hash ? hash : 1;
-}
-
 /*
  * The pending slot of @s that holds the handshake @src:@sport -> @dst:@dport
  * (dst NULL: the pkt.h defaults), by the secret in sw_global; -ENOENT if
@@ -404,7 +341,8 @@ static inline int swh_pending_slot(struct swh *h, const struct sw_source *s, con
 		return err;
 	if (!g.tuple_key)
 		return -ENOENT;	/* not drawn yet: nothing was hashed */
-	hash = swh_tuple_hash(g.tuple_key, &k);
+	/* The value the program's slot holds (include/smtpwall/tuple_hash.h). */
+	hash = sw_tuple_hash(g.tuple_key, k.sport, ntohs(k.dport), k.saddr, k.daddr);
 	for (i = 0; i < SW_PENDING_SLOTS; i++)
 		if (s->pending_tuple[i] == hash)
 			return i;

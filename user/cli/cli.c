@@ -282,18 +282,17 @@ static const char *list_verdict(struct cli_ctx *c, const struct sw_cidr *addr, s
 	struct sw_list_entry a = { 0 }, d = { 0 };
 	struct sw_cidr am, dm;
 	uint64_t now = sw_mono_ns();
-	bool has_a = !sw_list_match(&c->k, SW_LIST_KIND_ALLOW, addr, &a, &am) &&
-		     (!a.expires_ns || a.expires_ns > now);
-	bool has_d = !sw_list_match(&c->k, SW_LIST_KIND_DENY, addr, &d, &dm) &&
-		     (!d.expires_ns || d.expires_ns > now);
+	__u64 expires;
+	bool has_a = !sw_list_match(&c->k, SW_LIST_KIND_ALLOW, addr, &a, &am) && !sw_list_expired(&a, now);
+	bool has_d = !sw_list_match(&c->k, SW_LIST_KIND_DENY, addr, &d, &dm) && !sw_list_expired(&d, now);
 
-	if (has_d && (!has_a || d.prefixlen >= a.prefixlen)) {
+	switch (sw_list_pick(has_a ? &a : NULL, has_d ? &d : NULL, &expires)) {
+	case SW_LIST_DENY:
 		*matched = dm;
 		*entry = d;
 		*kind = SW_LIST_KIND_DENY;
 		return "deny";
-	}
-	if (has_a) {
+	case SW_LIST_ALLOW:
 		*matched = am;
 		*entry = a;
 		*kind = SW_LIST_KIND_ALLOW;

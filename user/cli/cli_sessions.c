@@ -174,8 +174,6 @@ static void source_sessions(const struct sw_kernel *k, const struct sw_settings 
 	free(vals);
 }
 
-#define known_good sw_source_known_good
-
 /* The source's probation record: admitted, failed, the last failure. */
 static void probation_json(struct sw_json *j, const struct sw_settings *s, const struct sw_source *src)
 {
@@ -206,7 +204,7 @@ void sw_cli_show_health_json(struct sw_json *j, const struct sw_kernel *k, const
 	if (known)
 		source_sessions(k, s, key, now, &open, &idle, &longest);
 	sw_json_obj_begin(j, "health");
-	sw_json_bool(j, "known_good", known && known_good(k->config, src, now));
+	sw_json_bool(j, "known_good", known && sw_source_known_good(k->config, src, now));
 	if (known && src->last_good_ns)
 		sw_json_u64(j, "last_completed_s_ago", (now - src->last_good_ns) / 1000000000ULL);
 	else
@@ -238,7 +236,7 @@ void sw_cli_show_health_text(const struct sw_kernel *k, const struct sw_settings
 	       (uint64_t)src->sessions_completed, (uint64_t)src->sessions_abandoned,
 	       ended ? (uint64_t)(src->session_ns_total / ended / 1000000) : 0,
 	       (uint64_t)(src->session_ns_max / 1000000), idle,
-	       known_good(k->config, src, now) ? "; known good" : "");
+	       sw_source_known_good(k->config, src, now) ? "; known good" : "");
 	printf("  dialogue:  %" PRIu64 " messages, %" PRIu64 " of %" PRIu64 " recipients rejected, %" PRIu64
 	       " failed logins, %" PRIu64 " pregreet\n",
 	       (uint64_t)src->messages, (uint64_t)src->rcpt_rejected, (uint64_t)src->rcpt,

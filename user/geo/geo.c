@@ -38,80 +38,75 @@
 
 
 
-/* ---- lookups (the same walk as the BPF program's) -------------------------- */
+/* ---- lookups (the program's walk: include/smtpwall/geo_walk.h) ------------ */
+
+/* A table in memory: @chunks chunks of SW_GEO_CHUNK entries, the root first. */
+struct mem_table {
+	const uint32_t *e;
+	uint32_t chunks;
+};
+
+/* sw_geo_chunk_fn over a table in memory: an index beyond it is no chunk. */
+static const struct sw_geo_chunk *mem_chunk(const void *tbl, __u32 idx)
+{
+	const struct mem_table *t = tbl;
+
+	return idx < t->chunks ? (const struct sw_geo_chunk *)&t->e[(size_t)idx * SW_GEO_CHUNK] : NULL;
+}
 
 static void leaf_result(uint32_t e, struct sw_geo_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->raw = e;
 	r->found = !!(e & SW_GEO_FOUND);
-	r->country = e & SW_GEO_CC_MASK;
+	r->country = sw_geo_leaf_country(e);
 	r->prefixlen = (e >> SW_GEO_LEN_SHIFT) & SW_GEO_LEN_MASK;
 	r->folded = !!(e & SW_GEO_FOLDED);
-	if (r->country > SW_COUNTRY_LAST)
-		r->country = SW_COUNTRY_UNKNOWN;
 }
 
-/* The leaf for @bits (left-aligned) in a trie of @chunks chunks; 0 if none. */
-static uint32_t trie_walk(const uint32_t *e, uint32_t chunks, uint64_t bits, unsigned levels)
+/* The leaf for @bits in a trie of @chunks chunks; 0 if none, or if it has no whole root. */
+static uint32_t trie_walk(const uint32_t *e, uint32_t chunks, uint64_t bits, int levels)
 {
-	uint32_t x;
+	struct mem_table t = { .e = e, .chunks = chunks };
 
 	if (!e || chunks < SW_GEO_ROOT_CHUNKS)
 		return 0;
-	x = e[bits >> 48];
-	for (unsigned level = 0; level < levels; level++) {
-		uint32_t c;
-
-		if (!(x & SW_GEO_PTR))
-			return x;
-		c = x & ~SW_GEO_PTR;
-		if (c >= chunks)
-			return 0;
-		x = e[(size_t)c * SW_GEO_CHUNK + ((bits >> (40 - 8 * level)) & 0xff)];
-	}
-	return x & SW_GEO_PTR ? 0 : x;
+	return sw_geo_walk(&t, mem_chunk, bits, levels);
 }
 
 void sw_geo_lookup4(const uint32_t *v4, uint32_t chunks, uint32_t addr, struct sw_geo_result *r)
 {
-	leaf_result(trie_walk(v4, chunks, (uint64_t)ntohl(addr) << 32, SW_GEO4_LEVELS), r);
+	leaf_result(trie_walk(v4, chunks, sw_geo_bits4(addr), SW_GEO4_LEVELS), r);
+}
+
+/* The first 64 bits of @addr, which may lie unaligned. */
+static uint64_t bits6(const uint8_t addr[16])
+{
+	uint32_t w[4];
+
+	memcpy(w, addr, sizeof(w));
+	return sw_geo_bits6(w);
 }
 
 void sw_geo_lookup6(const uint32_t *v6, uint32_t chunks, const uint8_t addr[16],
 		    struct sw_geo_result *r)
 {
-	uint64_t hi = 0;
-
-	for (int i = 0; i < 8; i++)
-		hi = hi << 8 | addr[i];
-	leaf_result(trie_walk(v6, chunks, hi, SW_GEO6_LEVELS), r);
+	leaf_result(trie_walk(v6, chunks, bits6(addr), SW_GEO6_LEVELS), r);
 }
 
 void sw_geo_lookup6_via4(const uint32_t *v6, uint32_t v6_chunks, const uint32_t *v4, uint32_t v4_chunks,
 			 const uint8_t addr[16], struct sw_geo_result *r)
 {
-	uint64_t hi = 0;
-	unsigned base;
-	uint32_t a;
+	uint32_t a, skip;
 
 	sw_geo_lookup6(v6, v6_chunks, addr, r);
-	if (!(r->raw & (SW_GEO_V4_6TO4 | SW_GEO_V4_TEREDO)))
+	if (!sw_geo_v4_alias(r->raw, bits6(addr), &a, &skip))
 		return;
-	for (int i = 0; i < 8; i++)
-		hi = hi << 8 | addr[i];
-	if (r->raw & SW_GEO_V4_6TO4) {
-		a = hi >> 16;
-		base = 16;
-	} else {
-		a = (uint32_t)hi;
-		base = 32;
-	}
 	sw_geo_lookup4(v4, v4_chunks, htonl(a), r);
 	r->via_v4 = true;
 	r->embedded_v4 = htonl(a);
 	if (r->found)
-		r->prefixlen += base;
+		r->prefixlen += skip;
 }
 
 /* ---- building ------------------------------------------------------------- */

@@ -80,11 +80,6 @@ uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now)
 	return now > since ? now - since : 0;
 }
 
-bool sw_source_known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now)
-{
-	return src->last_good_ns && now - src->last_good_ns < cfg->good_ttl_ns;
-}
-
 bool sw_source_on_probation(const struct sw_config *cfg, const struct sw_settings *s,
 			    const struct sw_source *src, uint64_t now)
 {
@@ -103,24 +98,13 @@ void sw_gc_free(struct sw_gc *gc)
 	memset(gc, 0, sizeof(*gc));
 }
 
-uint32_t sw_source_pending(const struct sw_source *src, uint64_t now)
-{
-	uint32_t n = 0;
-
-	for (int i = 0; i < SW_PENDING_SLOTS; i++)
-		n += src->pending_tuple[i] && src->pending_until[i] > now;
-	if (src->overflow && src->overflow_until_ns > now)
-		n += src->overflow;
-	return n;
-}
-
 uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
 			const struct sw_source *src)
 {
 	__u64 reaped = 0;
 
 	bpf_map_lookup_elem(k->reaped_fd, key, &reaped);
-	return reaped >= src->sessions_open ? 0 : src->sessions_open - (uint32_t)reaped;
+	return sw_sessions_live(src->sessions_open, reaped);
 }
 
 static void add_reaped(const struct sw_kernel *k, const struct sw_src_key *key, uint64_t n)
@@ -291,9 +275,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		const struct sw_source *src = &vals[i];
 		uint32_t pending = sw_source_pending(src, now);
 
-		for (int j = 0; j < SW_PENDING_SLOTS && src->pending_probation; j++)
-			res->probation_pending += (src->pending_probation >> j & 1) && src->pending_tuple[j] &&
-						  src->pending_until[j] > now;
+		res->probation_pending += sw_source_pending_probation(src, now);
 
 		/*
 		 * More sessions open than in the map: the LRU evicted some. A
@@ -317,7 +299,7 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now && !pending && src->last_syn_ns < now &&
 		    now - src->last_syn_ns > s->source_idle_ns &&
 		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns) &&
-		    (!src->last_good_ns || now - src->last_good_ns > s->good_ttl_ns)) {
+		    !sw_known_good(src->last_good_ns, s->good_ttl_ns, now)) {
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {
 				bpf_map_delete_elem(k->reaped_fd, &keys[i]);
 				res->sources_expired++;

@@ -85,9 +85,6 @@ uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now);
 /* How long the server may owe a reply before the client is judged again. */
 #define SW_OWED_MAX_NS (120 * 1000000000ULL)
 
-/* A session completed within good_ttl: the source is known good. */
-bool sw_source_known_good(const struct sw_config *cfg, const struct sw_source *src, uint64_t now);
-
 /*
  * Does an emergency put this source on probation: not known good, not
  * allowlisted, and not a home source admitted by [emergency] admit_home?
@@ -97,9 +94,6 @@ bool sw_source_on_probation(const struct sw_config *cfg, const struct sw_setting
 void sw_gc_free(struct sw_gc *gc);
 int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
 	      struct sw_gc_result *res);
-
-/* Handshakes of a source still pending at @now (their reserved slots). */
-uint32_t sw_source_pending(const struct sw_source *src, uint64_t now);
 
 /* Live sessions of a source: open count minus what the daemon reaped. */
 uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,

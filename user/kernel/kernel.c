@@ -463,19 +463,6 @@ long sw_map_count(int fd, size_t key_size)
 	return errno == ENOENT ? n : -errno;
 }
 
-void sw_source_key_raw(const struct sw_config *cfg, uint8_t family, const uint32_t addr[4],
-		       struct sw_src_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	key->family = family;
-	if (family == SW_AF_INET) {
-		key->addr[0] = addr[0] & cfg->v4_mask;
-	} else {
-		for (int i = 0; i < 4; i++)
-			key->addr[i] = addr[i] & cfg->v6_mask[i];
-	}
-}
-
 void sw_source_key(const struct sw_config *cfg, const struct sw_cidr *c, struct sw_src_key *key)
 {
 	uint32_t addr[4] = { 0 };

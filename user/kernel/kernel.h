@@ -79,9 +79,7 @@ long sw_map_count(int fd, size_t key_size);
 
 /* Source key of address @c (a /32 or /128) under the kernel's masks. */
 void sw_source_key(const struct sw_config *cfg, const struct sw_cidr *c, struct sw_src_key *key);
-/* Source key of a session's client address. */
-void sw_source_key_raw(const struct sw_config *cfg, uint8_t family, const uint32_t addr[4],
-		       struct sw_src_key *key);
+/* Of a session's client address: sw_source_key_raw (include/smtpwall/source_key.h). */
 /* Source key as a CIDR ("198.51.100.0/24"), using the masks' prefix lengths. */
 void sw_source_cidr(const struct sw_config *cfg, const struct sw_src_key *key, struct sw_cidr *out);
 
