@@ -62,13 +62,21 @@ enum key_kind {
 	K_MALFORMED,	/* pass|drop into malformed_pass */
 	K_FLOOD_ACTION,	/* pass|drop into flood_drop */
 	K_CIDR,		/* [allow]/[deny] entry */
-	K_GEO_PATH,	/* [geo] database: absolute path, or empty for none */
+	K_GEO_PATH,	/* an absolute path, or empty for none */
 	K_PERCENT,	/* unsigned 0-100 with an optional '%' */
 	K_MARK,		/* unsigned count, or N% of [emergency] capacity */
 	K_EMERG_MODE,	/* auto|on|off */
 	K_TLS_PORTS,	/* up to SW_TLS_PORTS ports */
 	K_TEARDOWN,	/* penalised|never */
 	K_HOME,		/* [geo] home: country codes */
+	K_STRING,	/* char[max] */
+	K_OCTAL,	/* unsigned file mode within [min, max] */
+	K_LOOPBACK,	/* "127.0.0.1:PORT" or "[::1]:PORT" into char[64] */
+	K_ACCT_MODE,	/* enforce|monitor|off */
+	K_ABROAD,	/* allow|deny into abroad_deny */
+	K_REPLY_CODE,	/* 4xx or 5xx */
+	K_CIDRS,	/* up to SW_RELAY_NETS prefixes */
+	K_FILTER,	/* "transport:nexthop" */
 };
 
 struct key_def {
@@ -147,8 +155,41 @@ static const struct key_def keys[] = {
 	{ "emergency", "probation_data", K_DURATION, F(probation_data_ns), NS_PER_MS, MAX_DURATION },
 	{ "emergency", "probation_lifetime", K_DURATION, F(probation_lifetime_ns), NS_PER_MS, MAX_DURATION },
 
-	{ "geo", "database", K_GEO_PATH, 0 },
+	{ "geo", "database", K_GEO_PATH, F(geo_database) },
 	{ "geo", "home", K_HOME, 0 },
+
+	{ "policy", "enabled", K_BOOL, F(policy_enabled) },
+	{ "policy", "socket", K_GEO_PATH, F(policy_socket) },
+	{ "policy", "socket_group", K_STRING, F(policy_group), 0, 64 },
+	{ "policy", "socket_mode", K_OCTAL, F(policy_socket_mode), 0, 0777 },
+	{ "policy", "tcp", K_LOOPBACK, F(policy_tcp) },
+	{ "policy", "max_clients", K_UINT, F(policy_max_clients), 1, 100000 },
+	{ "policy", "idle_timeout", K_DURATION, F(policy_idle_ns), NS_PER_SEC, NS_PER_DAY },
+
+	{ "accounts", "limits_mode", K_ACCT_MODE, F(limits_mode) },
+	{ "accounts", "messages_per_minute", K_UINT, F(limits[0]), 0, 100000000 },
+	{ "accounts", "messages_per_hour", K_UINT, F(limits[1]), 0, 100000000 },
+	{ "accounts", "messages_per_day", K_UINT, F(limits[2]), 0, 100000000 },
+	{ "accounts", "recipients_per_minute", K_UINT, F(limits[3]), 0, 100000000 },
+	{ "accounts", "recipients_per_hour", K_UINT, F(limits[4]), 0, 100000000 },
+	{ "accounts", "recipients_per_day", K_UINT, F(limits[5]), 0, 100000000 },
+	{ "accounts", "suspend_for", K_DURATION, F(suspend_ns), 0, MAX_DURATION },
+	{ "accounts", "suspend_reply", K_REPLY_CODE, F(suspend_code) },
+	{ "accounts", "overseas_mode", K_ACCT_MODE, F(overseas_mode) },
+	{ "accounts", "overseas_messages", K_UINT, F(overseas_limit), 0, 100000000 },
+	{ "accounts", "overseas_window", K_DURATION, F(overseas_window_ns), NS_PER_MIN, 30 * NS_PER_DAY },
+	{ "accounts", "abroad_mode", K_ACCT_MODE, F(abroad_mode) },
+	{ "accounts", "abroad", K_ABROAD, F(abroad_deny) },
+	{ "accounts", "mismatch_mode", K_ACCT_MODE, F(mismatch_mode) },
+	{ "accounts", "sender_domains", K_STRING, F(sender_domains), 0, 512 },
+	{ "accounts", "origins_mode", K_ACCT_MODE, F(origins_mode) },
+	{ "accounts", "origins_countries", K_UINT, F(origins_countries), 0, 32 },
+	{ "accounts", "origins_addresses", K_UINT, F(origins_addresses), 0, 32 },
+	{ "accounts", "origins_window", K_DURATION, F(origins_window_ns), NS_PER_MIN, NS_PER_DAY },
+	{ "accounts", "origins_suspend", K_BOOL, F(origins_suspend) },
+	{ "accounts", "notify_command", K_GEO_PATH, F(notify_command) },
+	{ "accounts", "flagged_filter", K_FILTER, F(flagged_filter) },
+	{ "accounts", "relay_networks", K_CIDRS, 0 },
 
 	{ "allow", "cidr", K_CIDR, 0 },
 	{ "deny", "cidr", K_CIDR, 0 },
@@ -165,7 +206,8 @@ static const char *const country_keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
-	"general", "limits", "penalty", "flood", "capacity", "sessions", "emergency", "geo", "allow", "deny",
+	"general", "limits", "penalty", "flood", "capacity", "sessions", "emergency", "geo", "policy", "accounts",
+	"allow", "deny",
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -297,8 +339,8 @@ static void check_section_line(struct loader *l, const char *line)
 	}
 	if (!known_section(name))
 		set_error(l, "unknown section [%s] (known: [general], [limits], [penalty], "
-			  "[flood], [capacity], [sessions], [emergency], [geo], [country ...], [allow], "
-			  "[deny])", name);
+			  "[flood], [capacity], [sessions], [emergency], [geo], [country ...], [policy], "
+			  "[accounts], [allow], [deny])", name);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -679,6 +721,132 @@ static int set_country_key(struct sw_country_rule *r, const char *name, const ch
 	return 0;
 }
 
+/* ---- [policy] and [accounts] ------------------------------------------- */
+
+/*
+ * "127.0.0.1:10040" or "[::1]:10040": the policy protocol has no
+ * authentication, so its TCP listener is for loopback only.
+ */
+static int parse_loopback(const char *v, char *out, char *msg)
+{
+	char host[48];
+	const char *colon;
+	uint8_t a6[16];
+	struct in_addr a4;
+	uint64_t port;
+	size_t hl;
+
+	if (!*v) {
+		out[0] = 0;
+		return 0;
+	}
+	colon = strrchr(v, ':');
+	if (!colon || colon == v) {
+		snprintf(msg, SW_ERR_LEN, "expected ADDRESS:PORT (e.g. 127.0.0.1:10040)");
+		return -1;
+	}
+	hl = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (hl < 3 || v[hl - 1] != ']') {
+			snprintf(msg, SW_ERR_LEN, "expected [IPV6]:PORT (e.g. [::1]:10040)");
+			return -1;
+		}
+		v++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		snprintf(msg, SW_ERR_LEN, "address too long");
+		return -1;
+	}
+	memcpy(host, v, hl);
+	host[hl] = 0;
+	if (sw_parse_uint(colon + 1, 1, 65535, &port, msg))
+		return -1;
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		if ((ntohl(a4.s_addr) >> 24) != 127) {
+			snprintf(msg, SW_ERR_LEN, "%s is not a loopback address: the policy protocol has no "
+				 "authentication, listen on 127.0.0.0/8 or ::1 only", host);
+			return -1;
+		}
+	} else if (inet_pton(AF_INET6, host, a6) == 1) {
+		static const uint8_t lo6[16] = { [15] = 1 };
+
+		if (memcmp(a6, lo6, 16)) {
+			snprintf(msg, SW_ERR_LEN, "%s is not a loopback address: the policy protocol has no "
+				 "authentication, listen on 127.0.0.0/8 or ::1 only", host);
+			return -1;
+		}
+	} else {
+		snprintf(msg, SW_ERR_LEN, "\"%s\" is not an IP address", host);
+		return -1;
+	}
+	snprintf(out, 64, "%s%s%s:%u", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+		 (unsigned)port);
+	return 0;
+}
+
+/* "10.0.0.0/8, 2001:db8::/32": the networks whose unauthenticated mail is counted by address. */
+static int parse_cidrs(struct sw_settings *s, const char *v, char *msg)
+{
+	struct sw_cidr nets[SW_RELAY_NETS];
+	const char *p = v;
+	int n = 0;
+
+	while (*p) {
+		char one[64];
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(one)) {
+			snprintf(msg, SW_ERR_LEN, "\"%.20s...\" is not a CIDR", p);
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = 0;
+		if (n == SW_RELAY_NETS) {
+			snprintf(msg, SW_ERR_LEN, "at most %d networks", SW_RELAY_NETS);
+			return -1;
+		}
+		if (sw_parse_cidr(one, &nets[n], msg))
+			return -1;
+		n++;
+		p += len;
+	}
+	memcpy(s->relay_networks, nets, sizeof(nets[0]) * (size_t)n);
+	s->n_relay_networks = n;
+	return 0;
+}
+
+/* Postfix's FILTER transport:destination; nothing that could break the reply line. */
+static int parse_filter(const char *v, char *out, char *msg)
+{
+	size_t len = strlen(v);
+
+	if (!len) {
+		out[0] = 0;
+		return 0;
+	}
+	if (len >= 128) {
+		snprintf(msg, SW_ERR_LEN, "longer than 127 bytes");
+		return -1;
+	}
+	if (!strchr(v, ':') || v[0] == ':') {
+		snprintf(msg, SW_ERR_LEN, "expected transport:nexthop (e.g. smtp-flagged:[192.0.2.25]:25)");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) {
+			snprintf(msg, SW_ERR_LEN, "no spaces or control characters allowed");
+			return -1;
+		}
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
 /* ---- the handler -------------------------------------------------------- */
 
 /* Edit distance of short strings, for "did you mean". */
@@ -831,10 +999,10 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		return add_entry(l, !strcmp(section, "allow") ? &l->allow : &l->deny, v, msg);
 	case K_GEO_PATH:
 		if (!*v) {
-			s->geo_database[0] = '\0';
+			field[0] = '\0';
 			return 0;
 		}
-		return parse_path(s->geo_database, v, msg);
+		return parse_path(field, v, msg);
 	case K_HOME:
 		return parse_home(s, v, msg);
 	case K_PERCENT: {
@@ -895,6 +1063,60 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		s->teardown_penalised = i == 0;
 		return 0;
 	}
+	case K_STRING: {
+		size_t len = strlen(v);
+
+		if (len >= k->max) {
+			snprintf(msg, SW_ERR_LEN, "longer than %u bytes", (unsigned)(k->max - 1));
+			return -1;
+		}
+		memcpy(field, v, len + 1);
+		return 0;
+	}
+	case K_OCTAL: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(v, &end, 8);
+		if (!*v || *end || errno || m > k->max || *v == '-' || *v == '+') {
+			snprintf(msg, SW_ERR_LEN, "\"%.20s\" is not an octal file mode (e.g. 0660)", v);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)m;
+		return 0;
+	}
+	case K_LOOPBACK:
+		return parse_loopback(v, field, msg);
+	case K_ACCT_MODE: {
+		static const char *const modes[] = { "enforce", "monitor", "off" };
+
+		if ((i = parse_choice(v, modes, 3, msg)) < 0)
+			return -1;
+		*(enum sw_account_mode *)field = (enum sw_account_mode)i;
+		return 0;
+	}
+	case K_ABROAD: {
+		static const char *const ad[] = { "allow", "deny" };
+
+		if ((i = parse_choice(v, ad, 2, msg)) < 0)
+			return -1;
+		*(bool *)field = i == 1;
+		return 0;
+	}
+	case K_REPLY_CODE:
+		if (sw_parse_uint(v, 400, 599, &u, msg))
+			return -1;
+		if ((u >= 460 && u < 500) || u >= 560 || u % 100 >= 60) {
+			snprintf(msg, SW_ERR_LEN, "%u is not an SMTP 4xx or 5xx reply code", (unsigned)u);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)u;
+		return 0;
+	case K_CIDRS:
+		return parse_cidrs(s, v, msg);
+	case K_FILTER:
+		return parse_filter(v, field, msg);
 	case K_TLS_PORTS: {
 		uint16_t tls[SW_TLS_PORTS] = { 0 };
 		const char *p = v;
@@ -1117,6 +1339,39 @@ void sw_settings_defaults(struct sw_settings *s)
 	s->probation_mail_ns = 20 * NS_PER_SEC;
 	s->probation_data_ns = 30 * NS_PER_SEC;
 	s->probation_lifetime_ns = 60 * NS_PER_SEC;
+
+	s->policy_enabled = false;
+	snprintf(s->policy_socket, sizeof(s->policy_socket), "%s", SW_DEFAULT_POLICY_SOCKET);
+	snprintf(s->policy_group, sizeof(s->policy_group), "postfix");
+	s->policy_socket_mode = 0660;
+	s->policy_max_clients = 1000;
+	s->policy_idle_ns = 10 * NS_PER_MIN;
+
+	/*
+	 * Send limits far above a person's mail and far below a spam run;
+	 * policyd-rate-limit's 10/min and 150/day are tighter. A suspension
+	 * defers (4xx): nothing is lost if it was a mistake.
+	 */
+	s->limits_mode = SW_AM_ENFORCE;
+	s->limits[0] = 20;
+	s->limits[1] = 200;
+	s->limits[2] = 1000;
+	s->limits[3] = 100;
+	s->limits[4] = 1000;
+	s->limits[5] = 3000;
+	s->suspend_ns = 24 * NS_PER_H;
+	s->suspend_code = 450;
+	s->overseas_mode = SW_AM_ENFORCE;
+	s->overseas_limit = 20;
+	s->overseas_window_ns = NS_PER_DAY;
+	s->abroad_mode = SW_AM_ENFORCE;
+	s->abroad_deny = false;
+	s->mismatch_mode = SW_AM_ENFORCE;
+	s->origins_mode = SW_AM_ENFORCE;
+	s->origins_countries = 3;
+	s->origins_addresses = 10;
+	s->origins_window_ns = NS_PER_H;
+	s->origins_suspend = false;
 }
 
 unsigned sw_settings_emerg_high(const struct sw_settings *s)

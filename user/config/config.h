@@ -46,6 +46,12 @@ struct sw_country_rule {
 	int line;			/* of the section header, for messages */
 };
 
+/* A policy's rollout mode ([accounts] *_mode). */
+enum sw_account_mode { SW_AM_ENFORCE = 0, SW_AM_MONITOR, SW_AM_OFF };
+
+#define SW_RELAY_NETS	     16
+#define SW_DEFAULT_POLICY_SOCKET "/var/spool/postfix/private/smtpwall"
+
 struct sw_settings {
 	/* [general] */
 	char interfaces[SW_MAX_IFACES][SW_IFNAME_LEN];
@@ -141,6 +147,32 @@ struct sw_settings {
 	 */
 	struct sw_country_rule country_home, country_world;
 	struct sw_country_rule country[SW_COUNTRY_IDS];
+
+	/* [policy]: the Postfix policy service */
+	bool policy_enabled;
+	char policy_socket[SW_PATH_LEN];	/* unix socket; "" = none */
+	char policy_group[64];			/* its group, "" = the daemon's */
+	unsigned policy_socket_mode;		/* default 0660 */
+	char policy_tcp[64];			/* "127.0.0.1:10040"; "" = none */
+	unsigned policy_max_clients;
+	uint64_t policy_idle_ns;		/* a client silent this long is closed */
+
+	/* [accounts]: the policies (see the README's "Accounts") */
+	enum sw_account_mode limits_mode, overseas_mode, abroad_mode, mismatch_mode, origins_mode;
+	unsigned limits[6];			/* enum sw_acct_limit order; 0 = off */
+	uint64_t suspend_ns;			/* an automatic suspension's length; 0 = until resumed */
+	unsigned suspend_code;			/* 4xx defers, 5xx refuses */
+	unsigned overseas_limit;		/* messages per overseas_window from abroad; 0 = off */
+	uint64_t overseas_window_ns;
+	bool abroad_deny;			/* the default of an account's abroad policy */
+	char sender_domains[512];		/* login@domain is the account's own address */
+	unsigned origins_countries, origins_addresses;	/* 0 = that count off */
+	uint64_t origins_window_ns;
+	bool origins_suspend;
+	char notify_command[SW_PATH_LEN];	/* run on a flag; "" = none */
+	char flagged_filter[128];		/* "transport:nexthop" for flagged accounts' mail; "" = none */
+	struct sw_cidr relay_networks[SW_RELAY_NETS];	/* unauthenticated senders counted by address */
+	int n_relay_networks;
 
 	/* [allow] / [deny]: repeated `cidr = ...` keys */
 	struct sw_config_entry *allow;

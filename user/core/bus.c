@@ -12,6 +12,8 @@ static const char *const kind_names[SW_BUS_N_KINDS] = {
 	[SW_BUS_PROBATION] = "probation",   [SW_BUS_EMERGENCY] = "emergency",
 	[SW_BUS_LIST] = "lists",	    [SW_BUS_GEO] = "geo",
 	[SW_BUS_LINK] = "link",
+	[SW_BUS_ACCOUNT] = "account",
+	[SW_BUS_POLICY] = "policy",
 };
 
 struct sub {
@@ -206,11 +208,12 @@ static void format_ts(uint64_t ts_ns, char *buf, size_t len)
 
 int sw_bus_json_fields(const struct sw_bus_event *ev, char *buf, size_t len)
 {
-	char action[64], source[160], reason[64], text[SW_BUS_TEXT_LEN * 6 + 3], ts[32];
+	char action[64], source[160], account[256 * 6 + 3], reason[64], text[SW_BUS_TEXT_LEN * 6 + 3], ts[32];
 	int n;
 
 	if (sw_json_quote(ev->action, action, sizeof(action)) < 0 ||
 	    sw_json_quote(ev->source, source, sizeof(source)) < 0 ||
+	    sw_json_quote(ev->account, account, sizeof(account)) < 0 ||
 	    sw_json_quote(ev->reason, reason, sizeof(reason)) < 0 ||
 	    sw_json_quote(ev->text, text, sizeof(text)) < 0)
 		return -1;
@@ -218,9 +221,10 @@ int sw_bus_json_fields(const struct sw_bus_event *ev, char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "\"seq\":%" PRIu64 ",\"time\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\",\"action\":%s,"
 		     "\"source\":%s,\"reason\":%s,\"duration_s\":%" PRIu64 ",\"count\":%" PRIu64
-		     ",\"offence\":%" PRIu64 ",\"text\":%s",
+		     ",\"offence\":%" PRIu64 "%s%s,\"text\":%s",
 		     ev->seq, ts, sw_bus_kind_name(ev->kind), sw_log_level_name(ev->level), action, source,
-		     reason, ev->duration_s, ev->count, ev->offence, text);
+		     reason, ev->duration_s, ev->count, ev->offence, ev->account[0] ? ",\"account\":" : "",
+		     ev->account[0] ? account : "", text);
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 

@@ -32,6 +32,8 @@ enum sw_bus_kind {
 	SW_BUS_LIST,		/* list entries loaded, removed or expired */
 	SW_BUS_GEO,		/* the geo database loaded, failed or removed */
 	SW_BUS_LINK,		/* an interface came, went, was attached again */
+	SW_BUS_ACCOUNT,		/* an account suspended, resumed, flagged, refused, changed */
+	SW_BUS_POLICY,		/* the policy service: listening, failures, malformed requests */
 	SW_BUS_N_KINDS
 };
 
@@ -46,6 +48,7 @@ struct sw_bus_event {
 	enum sw_log_level level;	/* how the log shows it */
 	char action[24];		/* "dropped", "entered", "left", "loaded", "failed", ... */
 	char source[64];		/* the source or session it is about, "" if none */
+	char account[256];		/* the account it is about, "" if none */
 	char reason[24];		/* machine-readable cause ("idle", "rate", "sessions"...), "" if none */
 	uint64_t duration_s;		/* penalty length, 0 if none */
 	uint64_t count;			/* the evidence: strikes, idle sessions, entries... */

@@ -59,7 +59,7 @@ struct sw_service {
 extern const struct sw_service *const sw_services[];
 
 extern const struct sw_service sw_svc_lists, sw_svc_geo, sw_svc_links, sw_svc_events, sw_svc_sessions,
-	sw_svc_control;
+	sw_svc_policy, sw_svc_control;
 
 /*
  * The loop's worst stall: from sw_daemon_stall_begin() a 10 ms timer

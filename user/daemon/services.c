@@ -5,8 +5,9 @@
  * service keeps the program attached; the sessions service expires state
  * and judges session health and emergencies; the events service turns the
  * kernel's ring buffer into bus events (and hands penalised sources to the
- * sessions service for teardown); the control socket streams the bus to
- * `smtpwall events`.
+ * sessions service for teardown); the policy service answers Postfix for
+ * accounts (and keeps their ledger in state.db); the control socket
+ * streams the bus to `smtpwall events`.
  */
 #include <stddef.h>
 #include "service.h"
@@ -17,6 +18,7 @@ const struct sw_service *const sw_services[] = {
 	&sw_svc_links,
 	&sw_svc_sessions,
 	&sw_svc_events,
+	&sw_svc_policy,
 	&sw_svc_control,
 	NULL,
 };

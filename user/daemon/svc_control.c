@@ -83,7 +83,7 @@ static void close_after_flush(struct client *c)
 
 static void put_event(struct client *c, const struct sw_bus_event *ev)
 {
-	char line[SW_BUS_TEXT_LEN * 7 + 512];
+	char line[SW_BUS_TEXT_LEN * 7 + 2560];
 	int n = c->json ? sw_bus_format_json(ev, line, sizeof(line)) : sw_bus_format_text(ev, line, sizeof(line));
 
 	if (n > 0)

@@ -28,8 +28,9 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_db.h"
 
-#define SW_STORE_SCHEMA_VERSION 2
+#define SW_STORE_SCHEMA_VERSION 3
 #define SW_STORE_BUSY_MS	5000
 #define SW_CIDR_TEXT_LEN	(INET6_ADDRSTRLEN + 4)
 
@@ -66,6 +67,59 @@ static const char settings_sql[] =
 	" value TEXT NOT NULL,"
 	" updated_at INTEGER NOT NULL"
 	");";
+
+/* Version 3: the accounts of the policy service (store_accounts.h). */
+static const char accounts_sql[] =
+	"CREATE TABLE IF NOT EXISTS accounts ("
+	" name TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" suspended_at INTEGER NOT NULL DEFAULT 0,"
+	" suspended_until INTEGER NOT NULL DEFAULT 0,"
+	" suspend_reason TEXT NOT NULL DEFAULT '',"
+	" suspend_by TEXT NOT NULL DEFAULT '',"
+	" flagged_at INTEGER NOT NULL DEFAULT 0,"
+	" flag_reason TEXT NOT NULL DEFAULT '',"
+	" abroad INTEGER NOT NULL DEFAULT -1,"
+	" overseas_limit INTEGER NOT NULL DEFAULT -1,"
+	" overseas_until INTEGER NOT NULL DEFAULT 0,"
+	" msg_minute INTEGER NOT NULL DEFAULT -1,"
+	" msg_hour INTEGER NOT NULL DEFAULT -1,"
+	" msg_day INTEGER NOT NULL DEFAULT -1,"
+	" rcpt_minute INTEGER NOT NULL DEFAULT -1,"
+	" rcpt_hour INTEGER NOT NULL DEFAULT -1,"
+	" rcpt_day INTEGER NOT NULL DEFAULT -1,"
+	" aliases TEXT NOT NULL DEFAULT '',"
+	" changed_at INTEGER NOT NULL DEFAULT 0"	/* unix ms of the last write: the daemon's poll */
+	");"
+	"CREATE INDEX IF NOT EXISTS accounts_changed ON accounts (changed_at);"
+	"CREATE TABLE IF NOT EXISTS account_counts ("
+	" name TEXT PRIMARY KEY,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" messages INTEGER NOT NULL,"
+	" recipients INTEGER NOT NULL,"
+	" refused INTEGER NOT NULL,"
+	" windows BLOB"
+	");"
+	"CREATE TABLE IF NOT EXISTS account_addrs ("
+	" name TEXT NOT NULL,"
+	" addr TEXT NOT NULL,"
+	" country TEXT NOT NULL,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" messages INTEGER NOT NULL,"
+	" PRIMARY KEY (name, addr)"
+	");"
+	"CREATE TABLE IF NOT EXISTS account_audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX IF NOT EXISTS account_audit_name ON account_audit (name, id);";
 
 static const char put_sql[] =
 	"INSERT OR REPLACE INTO lists"
@@ -344,9 +398,13 @@ static int init_schema(struct sw_store *st, char *err, size_t errlen)
 		db_fail(st, err, errlen, "add the settings table to");
 		goto rollback;
 	}
+	if (version < 3 && sqlite3_exec(st->db, accounts_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(st, err, errlen, "add the accounts tables to");
+		goto rollback;
+	}
 	/* a constant: PRAGMA takes no bound parameters */
 	if (version < SW_STORE_SCHEMA_VERSION &&
-	    sqlite3_exec(st->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(st->db, "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(st, err, errlen, "set the schema version of");
 		goto rollback;
 	}
@@ -819,4 +877,14 @@ int sw_store_setting_put(struct sw_store *st, const char *key, const char *value
 	if (rc != SQLITE_DONE)
 		return db_fail(st, err, errlen, "write a setting to");
 	return 0;
+}
+
+sqlite3 *sw_store_sqlite(struct sw_store *st)
+{
+	return st->db;
+}
+
+const char *sw_store_file(const struct sw_store *st)
+{
+	return st->path;
 }

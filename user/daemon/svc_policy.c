@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The policy service: Postfix's smtpd asks it about every MAIL, RCPT and
+ * end of message (check_policy_service), over a unix socket in Postfix's
+ * queue directory and optionally TCP on loopback. Each connection is
+ * read one line at a time into a bounded request (policy_proto.h); each
+ * complete request is decided by the accounts ledger (accounts.h) and
+ * answered at once, so answers leave in the order the requests came.
+ *
+ * It fails open: a malformed request, an unknown account state or any
+ * fault of ours is answered DUNNO and affects no other client; a line
+ * too long to resynchronise with gets DUNNO and the connection is closed
+ * (smtpd reconnects). Every second the ledger's counts are written to
+ * state.db and the CLI's changes are read back.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include "accounts.h"
+#include "bus.h"
+#include "geo.h"
+#include "log.h"
+#include "policy_proto.h"
+#include "service.h"
+#include "store_accounts.h"
+
+extern char **environ;
+
+#define NOTIFY_MAX	  16		/* notify commands running at once */
+#define NOTIFY_TIMEOUT_S  60
+
+struct pclient {
+	struct policy_svc *ps;
+	struct bufferevent *bev;
+	struct pclient *next;
+	struct sw_policy_req req;
+	bool closing;
+};
+
+struct notify {
+	pid_t pid;
+	int64_t started;
+	char account[64];
+};
+
+struct policy_svc {
+	struct sw_daemon *d;
+	struct evconnlistener *unix_l, *tcp_l;
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t unix_dev;
+	ino_t unix_ino;
+	char cur_socket[SW_PATH_LEN], cur_tcp[64];
+	struct pclient *clients;
+	unsigned n_clients;
+	struct sw_acct_store *as;
+	struct sw_accounts *A;
+	struct event *tick;
+	struct sw_geo_view geo;
+	bool geo_open, geo_stale, subscribed;
+	struct notify notify[NOTIFY_MAX];
+	int64_t full_noted, malformed_noted, flush_noted;
+	/* counters, for the log now and the metrics next */
+	uint64_t requests, malformed[SW_PE_N_KINDS], verdicts[SW_POL_N], refused_full;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- where a request comes from ---- */
+
+static void origin_of(struct policy_svc *ps, const char *addr, struct sw_origin *o)
+{
+	const struct sw_settings *s = &ps->d->s;
+	struct sw_geo_result gr;
+	struct sw_cidr c;
+	char err[SW_ERR_LEN];
+	uint32_t key[4] = { 0 };
+	unsigned plen;
+
+	memset(o, 0, sizeof(*o));
+	o->country = SW_COUNTRY_NONE;
+	if (!*addr || sw_parse_addr(addr, &c, err)) {
+		snprintf(o->key, sizeof(o->key), "%.63s", addr);
+		return;
+	}
+	/* An IPv6 client is its /64 (the [limits] prefixes), as the kernel counts it. */
+	plen = c.family == SW_AF_INET ? s->ipv4_prefix : s->ipv6_prefix;
+	for (unsigned i = plen; i < (c.family == SW_AF_INET ? 32u : 128u); i++)
+		c.addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	c.prefixlen = (uint8_t)plen;
+	sw_format_cidr(&c, true, o->key, sizeof(o->key));
+	if (ps->geo_stale && ps->geo_open) {
+		sw_geo_view_close(&ps->geo);
+		ps->geo_open = false;
+	}
+	if (!ps->geo_open && ps->d->loaded) {
+		ps->geo_stale = false;
+		ps->geo_open = !sw_geo_view_open(&ps->d->l.k, &ps->geo, err, sizeof(err));
+	}
+	if (!ps->geo_open || !ps->geo.loaded)
+		return;
+	memcpy(key, c.addr, c.family == SW_AF_INET ? 4 : 16);
+	sw_geo_view_lookup(&ps->geo, c.family, key, &gr);
+	o->country = gr.found ? gr.country : SW_COUNTRY_UNKNOWN;
+	o->abroad = gr.found && s->n_home && o->country != SW_COUNTRY_UNKNOWN && o->country < SW_COUNTRY_IDS &&
+		    !s->geo_home[o->country];
+}
+
+static void on_bus(void *ctx, const struct sw_bus_event *ev)
+{
+	struct policy_svc *ps = ctx;
+
+	if (ev->kind == SW_BUS_GEO)
+		ps->geo_stale = true;	/* new tables: map them at the next request */
+}
+
+/* ---- clients ---- */
+
+static void client_free(struct pclient *c)
+{
+	struct policy_svc *ps = c->ps;
+
+	for (struct pclient **p = &ps->clients; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	ps->n_clients--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void answer(struct pclient *c, const char *action)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "action=%s\n\n", action);
+}
+
+static void note_malformed(struct policy_svc *ps, enum sw_policy_error e, const char *client)
+{
+	int64_t now = now_ms();
+
+	ps->malformed[e]++;
+	if (now - ps->malformed_noted < 10000)
+		return;	/* a client sending garbage is one line per 10 s, with the count */
+	ps->malformed_noted = now;
+	sw_bus_emit(SW_BUS_POLICY, SW_LOG_WARN, "malformed", "", sw_policy_error_name(e),
+		    "malformed request (%s) from %s, answered DUNNO (%" PRIu64 " of this kind so far)",
+		    sw_policy_error_name(e), client, ps->malformed[e]);
+}
+
+static void handle(struct pclient *c)
+{
+	struct policy_svc *ps = c->ps;
+	struct sw_verdict v;
+	struct sw_origin o;
+
+	ps->requests++;
+	if (c->req.error != SW_PE_NONE) {
+		note_malformed(ps, c->req.error, c->req.client_address[0] ? c->req.client_address : "a client");
+		answer(c, "DUNNO");
+		return;
+	}
+	origin_of(ps, c->req.client_address, &o);
+	sw_accounts_decide(ps->A, &c->req, &o, now_ms(), &v);
+	ps->verdicts[v.policy]++;
+	answer(c, v.action);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct pclient *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!c->closing) {
+		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		char line[SW_POLICY_LINE_MAX + 2];
+		size_t len;
+
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > SW_POLICY_LINE_MAX + 1)
+				goto lost;
+			return;	/* wait for the rest of the line */
+		}
+		len = (size_t)eol.pos;
+		if (len > SW_POLICY_LINE_MAX + 1)
+			goto lost;
+		evbuffer_remove(in, line, len + 1);
+		if (sw_policy_req_line(&c->req, line, len) == SW_PL_END) {
+			handle(c);
+			sw_policy_req_reset(&c->req);
+		}
+	}
+	return;
+lost:
+	/* No end of line in sight: this stream cannot be read again. Answer and close. */
+	note_malformed(c->ps, SW_PE_LINE_TOO_LONG, c->req.client_address[0] ? c->req.client_address : "a client");
+	answer(c, "DUNNO");
+	c->closing = true;
+	bufferevent_disable(bev, EV_READ);
+	if (!evbuffer_get_length(bufferevent_get_output(bev)))
+		client_free(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct pclient *c = arg;
+
+	if (c->closing)
+		client_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	/* EOF, an error or the idle timeout: smtpd reconnects when it needs us. */
+	client_free(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct policy_svc *ps = arg;
+	const struct sw_settings *s = &ps->d->s;
+	struct timeval idle = { (time_t)(s->policy_idle_ns / 1000000000ULL), 0 };
+	struct pclient *c;
+
+	if (ps->n_clients >= s->policy_max_clients) {
+		int64_t now = now_ms();
+
+		ps->refused_full++;
+		if (now - ps->full_noted > 60000) {
+			ps->full_noted = now;
+			sw_bus_emit(SW_BUS_POLICY, SW_LOG_WARN, "full", "", "clients",
+				    "%u clients connected, [policy] max_clients reached; new ones are "
+				    "closed (Postfix then applies its default action)", ps->n_clients);
+		}
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->ps = ps;
+	c->bev = bufferevent_socket_new(ps->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	sw_policy_req_reset(&c->req);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = ps->clients;
+	ps->clients = c;
+	ps->n_clients++;
+}
+
+/* ---- listeners ---- */
+
+static int listen_unix(struct policy_svc *ps, const char *path, char *err, size_t errlen)
+{
+	const struct sw_settings *s = &ps->d->s;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat sb;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "policy: socket %s: path too long for a unix socket", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (!lstat(path, &sb)) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "policy: socket %s exists and is not a socket; not replacing it", path);
+			return -1;
+		}
+		/* A live listener there is another program's: leave it alone. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+			close(fd);
+			snprintf(err, errlen, "policy: socket %s is in use by another process", path);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+	}
+	old = umask(0177);
+	ps->unix_l = evconnlistener_new_bind(ps->d->base, on_accept, ps,
+					     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+					     (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (!ps->unix_l) {
+		snprintf(err, errlen, "policy: cannot listen on %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (s->policy_group[0]) {
+		struct group *g = getgrnam(s->policy_group);
+
+		if (!g || chown(path, (uid_t)-1, g->gr_gid)) {
+			snprintf(err, errlen, "policy: cannot give %s to group %s: %s", path, s->policy_group,
+				 g ? strerror(errno) : "no such group");
+			goto fail;
+		}
+	}
+	if (chmod(path, s->policy_socket_mode) || stat(path, &sb)) {
+		snprintf(err, errlen, "policy: cannot set the mode of %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	ps->unix_dev = sb.st_dev;
+	ps->unix_ino = sb.st_ino;
+	snprintf(ps->unix_path, sizeof(ps->unix_path), "%s", path);
+	return 0;
+fail:
+	evconnlistener_free(ps->unix_l);
+	ps->unix_l = NULL;
+	unlink(path);
+	return -1;
+}
+
+static int listen_tcp(struct policy_svc *ps, const char *hostport, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+
+	if (evutil_parse_sockaddr_port(hostport, (struct sockaddr *)&ss, &sl)) {
+		snprintf(err, errlen, "policy: cannot read tcp %s", hostport);
+		return -1;
+	}
+	ps->tcp_l = evconnlistener_new_bind(ps->d->base, on_accept, ps,
+					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
+					    (struct sockaddr *)&ss, sl);
+	if (!ps->tcp_l) {
+		snprintf(err, errlen, "policy: cannot listen on %s: %s", hostport, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void close_unix(struct policy_svc *ps)
+{
+	struct stat sb;
+
+	if (!ps->unix_l)
+		return;
+	evconnlistener_free(ps->unix_l);
+	ps->unix_l = NULL;
+	/* Only our own socket: a successor may already have replaced it. */
+	if (!stat(ps->unix_path, &sb) && sb.st_dev == ps->unix_dev && sb.st_ino == ps->unix_ino)
+		unlink(ps->unix_path);
+}
+
+static void close_listeners(struct policy_svc *ps)
+{
+	close_unix(ps);
+	if (ps->tcp_l)
+		evconnlistener_free(ps->tcp_l);
+	ps->tcp_l = NULL;
+	ps->cur_socket[0] = ps->cur_tcp[0] = 0;
+}
+
+/* Listen where the settings say; what fails is reported and the rest kept. */
+static int open_listeners(struct policy_svc *ps, char *err, size_t errlen)
+{
+	const struct sw_settings *s = &ps->d->s;
+	char e2[512] = "";
+	int ok = 0;
+
+	err[0] = 0;
+	if (s->policy_socket[0] && strcmp(s->policy_socket, ps->cur_socket)) {
+		close_unix(ps);
+		if (listen_unix(ps, s->policy_socket, err, errlen) == 0) {
+			snprintf(ps->cur_socket, sizeof(ps->cur_socket), "%s", s->policy_socket);
+		}
+	} else if (!s->policy_socket[0]) {
+		close_unix(ps);
+		ps->cur_socket[0] = 0;
+	}
+	if (s->policy_tcp[0] && strcmp(s->policy_tcp, ps->cur_tcp)) {
+		if (ps->tcp_l)
+			evconnlistener_free(ps->tcp_l);
+		ps->tcp_l = NULL;
+		if (listen_tcp(ps, s->policy_tcp, e2, sizeof(e2)) == 0)
+			snprintf(ps->cur_tcp, sizeof(ps->cur_tcp), "%s", s->policy_tcp);
+		else if (!err[0])
+			snprintf(err, errlen, "%s", e2);
+	} else if (!s->policy_tcp[0] && ps->tcp_l) {
+		evconnlistener_free(ps->tcp_l);
+		ps->tcp_l = NULL;
+		ps->cur_tcp[0] = 0;
+	}
+	ok = ps->unix_l || ps->tcp_l;
+	if (!ok && !err[0])
+		snprintf(err, errlen, "policy: enabled but neither socket nor tcp is set");
+	return ok ? 0 : -1;
+}
+
+/* ---- the notify command ---- */
+
+static void reap(struct policy_svc *ps, bool stopping)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	for (int i = 0; i < NOTIFY_MAX; i++) {
+		struct notify *n = &ps->notify[i];
+		int status;
+
+		if (!n->pid)
+			continue;
+		if (stopping || now - n->started > NOTIFY_TIMEOUT_S) {
+			kill(n->pid, SIGKILL);
+			waitpid(n->pid, &status, 0);
+			sw_warn("accounts: notify command for %s killed after %llds", n->account,
+				(long long)(now - n->started));
+			n->pid = 0;
+		} else if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				sw_warn("accounts: notify command for %s failed (status %d)", n->account,
+					WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+			n->pid = 0;
+		}
+	}
+}
+
+static void on_flag(void *ctx, const char *account, const char *reason)
+{
+	struct policy_svc *ps = ctx;
+	const char *cmd = ps->d->s.notify_command;
+	char env_account[SW_ACCOUNT_NAME_LEN + 32], env_reason[SW_ACCOUNT_REASON_LEN + 32];
+	char *argv[] = { (char *)cmd, (char *)account, (char *)reason, NULL };
+	char *envp[] = { env_account, env_reason, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	posix_spawn_file_actions_t fa;
+	struct notify *slot = NULL;
+	int rc;
+
+	if (!cmd[0])
+		return;
+	for (int i = 0; i < NOTIFY_MAX && !slot; i++)
+		if (!ps->notify[i].pid)
+			slot = &ps->notify[i];
+	if (!slot) {
+		sw_warn("accounts: %d notify commands still running; not notifying for %s", NOTIFY_MAX, account);
+		return;
+	}
+	snprintf(env_account, sizeof(env_account), "SMTPWALL_ACCOUNT=%s", account);
+	snprintf(env_reason, sizeof(env_reason), "SMTPWALL_REASON=%s", reason);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(&slot->pid, cmd, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		slot->pid = 0;
+		sw_warn("accounts: cannot run notify command %s for %s: %s", cmd, account, strerror(rc));
+		return;
+	}
+	slot->started = (int64_t)time(NULL);
+	snprintf(slot->account, sizeof(slot->account), "%.63s", account);
+}
+
+/* ---- the service ---- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy_svc *ps = arg;
+	struct timeval tv = { 1, 0 };
+	char err[512];
+	int64_t now = now_ms();
+
+	if (sw_accounts_flush(ps->A, now, err, sizeof(err))) {
+		/* Counts stay in memory and are written at the next tick that succeeds. */
+		if (now - ps->flush_noted > 60000) {
+			ps->flush_noted = now;
+			sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "store",
+				    "accounts: cannot save counts: %s (kept in memory, retried each second)", err);
+		}
+	}
+	reap(ps, false);
+	evtimer_add(ps->tick, &tv);
+}
+
+static void policy_teardown(struct policy_svc *ps)
+{
+	char err[512];
+
+	close_listeners(ps);
+	while (ps->clients)
+		client_free(ps->clients);
+	if (ps->tick)
+		event_free(ps->tick);
+	ps->tick = NULL;
+	if (ps->A && sw_accounts_flush(ps->A, now_ms(), err, sizeof(err)))
+		sw_warn("accounts: the last counts could not be saved: %s", err);
+	sw_accounts_free(ps->A);
+	ps->A = NULL;
+	sw_acct_store_close(ps->as);
+	ps->as = NULL;
+	reap(ps, true);
+	if (ps->subscribed)
+		sw_bus_unsubscribe(on_bus, ps);
+	ps->subscribed = false;
+	if (ps->geo_open)
+		sw_geo_view_close(&ps->geo);
+	ps->geo_open = false;
+}
+
+static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
+{
+	struct sw_daemon *d = ps->d;
+	struct timeval tv = { 1, 0 };
+
+	if (!d->store) {
+		snprintf(err, errlen, "policy: no state.db, the policy service is off");
+		return -1;
+	}
+	ps->as = sw_acct_store_open(d->store, err, errlen);
+	if (!ps->as)
+		return -1;
+	ps->A = sw_accounts_new(ps->as, &d->s, err, errlen);
+	if (!ps->A)
+		goto fail;
+	sw_accounts_on_flag(ps->A, on_flag, ps);
+	ps->tick = evtimer_new(d->base, on_tick, ps);
+	if (!ps->tick) {
+		snprintf(err, errlen, "policy: out of memory");
+		goto fail;
+	}
+	evtimer_add(ps->tick, &tv);
+	ps->subscribed = !sw_bus_subscribe(on_bus, ps);
+	ps->geo_stale = true;
+	if (open_listeners(ps, err, errlen))
+		goto fail;
+	sw_bus_emit(SW_BUS_POLICY, SW_LOG_INFO, "listening", "", "",
+		    "answering Postfix on %s%s%s", ps->cur_socket[0] ? ps->cur_socket : "",
+		    ps->cur_socket[0] && ps->cur_tcp[0] ? " and " : "", ps->cur_tcp);
+	if (err[0])	/* one of two listeners failed: say so, keep the other */
+		sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "listen", "%s", err);
+	return 0;
+fail:
+	policy_teardown(ps);
+	return -1;
+}
+
+static int policy_start(struct sw_daemon *d, void **state, char *err, size_t errlen)
+{
+	struct policy_svc *ps = calloc(1, sizeof(*ps));
+
+	if (!ps) {
+		snprintf(err, errlen, "policy: out of memory");
+		return -1;
+	}
+	ps->d = d;
+	*state = ps;
+	if (!d->s.policy_enabled)
+		return 0;
+	if (policy_setup(ps, err, errlen)) {
+		*state = NULL;
+		free(ps);
+		return -1;
+	}
+	return 0;
+}
+
+static void policy_reload(struct sw_daemon *d, void *state)
+{
+	struct policy_svc *ps = state;
+	char err[512] = "";
+
+	if (!ps)
+		return;
+	if (!d->s.policy_enabled) {
+		if (ps->A) {
+			policy_teardown(ps);
+			sw_bus_emit(SW_BUS_POLICY, SW_LOG_INFO, "stopped", "", "", "disabled by the reload");
+		}
+		return;
+	}
+	if (!ps->A) {
+		if (policy_setup(ps, err, sizeof(err)))
+			sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "start", "%s", err);
+		return;
+	}
+	sw_accounts_set_settings(ps->A, &d->s);
+	if (strcmp(d->s.policy_socket, ps->cur_socket) || strcmp(d->s.policy_tcp, ps->cur_tcp)) {
+		if (open_listeners(ps, err, sizeof(err)) || err[0])
+			sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "listen", "%s", err);
+	}
+}
+
+static void policy_stop(struct sw_daemon *d, void *state)
+{
+	struct policy_svc *ps = state;
+	uint64_t malformed = 0;
+
+	if (!ps)
+		return;
+	if (ps->A) {
+		for (int i = 0; i < SW_PE_N_KINDS; i++)
+			malformed += ps->malformed[i];
+		sw_info("policy: %" PRIu64 " requests answered (%" PRIu64 " malformed, %" PRIu64
+			" suspended-account refusals, %" PRIu64 " limit suspensions)",
+			ps->requests, malformed, ps->verdicts[SW_POL_SUSPENDED], ps->verdicts[SW_POL_LIMITS]);
+		policy_teardown(ps);
+	}
+	free(ps);
+}
+
+const struct sw_service sw_svc_policy = {
+	.name = "policy",
+	.start = policy_start,
+	.reload = policy_reload,
+	.stop = policy_stop,
+	.required = false,
+};
