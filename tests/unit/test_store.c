@@ -704,7 +704,7 @@ static void test_newer_schema_rejected(void **state)
 	sw_store_close(st);
 	raw_sql(f, "PRAGMA user_version = 7");
 	assert_null(sw_store_open(f->state, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (2)"));
+	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (3)"));
 	assert_non_null(strstr(f->err, f->state));
 }
 

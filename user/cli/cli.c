@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "cli_util.h"
+#include "cli_account.h"
 #include "cli_events.h"
 #include "cli_geo.h"
 #include "cli_sessions.h"
@@ -830,6 +831,8 @@ enum {
 	O_IFACE = 1 << 6,	/* -i, --interface IFACE (repeatable) */
 	O_DRY_RUN = 1 << 7,	/* --dry-run */
 	O_FOLLOW = 1 << 8,	/* -f, --follow */
+	O_SUSPENDED = 1 << 9,	/* --suspended */
+	O_FLAGGED = 1 << 10,	/* --flagged */
 };
 
 static const struct {
@@ -838,7 +841,7 @@ static const struct {
 } option_names[] = {
 	{ O_JSON, "--json" }, { O_FOR, "--for" },  { O_REASON, "--reason" }, { O_FORCE, "--force" },
 	{ O_N, "-n" },	      { O_BY, "--by" },	   { O_IFACE, "-i" },	      { O_DRY_RUN, "--dry-run" },
-	{ O_FOLLOW, "--follow" },
+	{ O_FOLLOW, "--follow" }, { O_SUSPENDED, "--suspended" }, { O_FLAGGED, "--flagged" },
 };
 
 /* A command line, parsed. */
@@ -847,7 +850,7 @@ struct cli_args {
 	char **args;
 	int nargs;
 	unsigned given;		/* O_* seen */
-	bool json, force, dry_run, follow;
+	bool json, force, dry_run, follow, suspended, flagged;
 	const char *dur, *reason;
 	long limit;
 	enum top_by by;
@@ -991,6 +994,96 @@ static int run_events(struct cli_ctx *c, const struct cli_args *a)
 	return sw_cmd_events(c->s.state_dir, (a->given & O_N) ? a->limit : -1, a->json, a->follow);
 }
 
+/* account show|list|suspend|resume|set: which options and arguments each takes. */
+static const struct {
+	const char *sub;
+	unsigned opts;
+	int min_args, max_args;	/* after the subcommand */
+	const char *usage;
+} account_subs[] = {
+	{ "show", O_JSON, 1, 1, "account show NAME [--json]" },
+	{ "list", O_JSON | O_SUSPENDED | O_FLAGGED, 0, 0, "account list [--suspended|--flagged] [--json]" },
+	{ "suspend", O_REASON | O_FOR, 1, 1, "account suspend NAME --reason TEXT [--for DURATION]" },
+	{ "resume", O_REASON, 1, 1, "account resume NAME [--reason TEXT]" },
+	{ "set", O_REASON | O_FOR, 2, 32, "account set NAME KEY=VALUE... [--for DURATION] [--reason TEXT]" },
+};
+
+static int check_account(const struct command *cmd, const struct cli_args *a)
+{
+	for (size_t i = 0; i < sizeof(account_subs) / sizeof(account_subs[0]); i++) {
+		if (strcmp(a->args[0], account_subs[i].sub))
+			continue;
+		for (size_t o = 0; o < sizeof(option_names) / sizeof(option_names[0]); o++)
+			if ((a->given & option_names[o].bit) && !(account_subs[i].opts & option_names[o].bit)) {
+				fprintf(stderr, "smtpwall: account %s: %s is not an option of account %s\n"
+						"usage: smtpwall [-c FILE] %s\n",
+					a->args[0], option_names[o].name, a->args[0], account_subs[i].usage);
+				return 2;
+			}
+		if (a->nargs - 1 < account_subs[i].min_args || a->nargs - 1 > account_subs[i].max_args) {
+			fprintf(stderr, "smtpwall: account %s: wrong number of arguments\nusage: smtpwall [-c FILE] %s\n",
+				a->args[0], account_subs[i].usage);
+			return 2;
+		}
+		if (a->suspended && a->flagged) {
+			fprintf(stderr, "smtpwall: account list: --suspended or --flagged, not both\n");
+			return 2;
+		}
+		if (!strcmp(a->args[0], "suspend") && !a->reason) {
+			fprintf(stderr, "smtpwall: account suspend: --reason TEXT is required\n"
+					"usage: smtpwall [-c FILE] %s\n", account_subs[i].usage);
+			return 2;
+		}
+		return 0;
+	}
+	fprintf(stderr, "smtpwall: account: expected show, list, suspend, resume or set, not \"%s\"\n", a->args[0]);
+	return 2;
+}
+
+static int run_account(struct cli_ctx *c, const struct cli_args *a)
+{
+	struct sw_store *store = open_store(c);
+	const char *sub = a->args[0];
+	int ret;
+
+	if (!store)
+		return 1;
+	if (!strcmp(sub, "show"))
+		ret = sw_cmd_account_show(store, &c->s, a->args[1], a->json);
+	else if (!strcmp(sub, "list"))
+		ret = sw_cmd_account_list(store, &c->s,
+					  a->suspended ? SW_AF_SUSPENDED : a->flagged ? SW_AF_FLAGGED : SW_AF_ALL, a->json);
+	else if (!strcmp(sub, "suspend"))
+		ret = sw_cmd_account_suspend(store, a->args[1], a->reason, a->dur);
+	else if (!strcmp(sub, "resume"))
+		ret = sw_cmd_account_resume(store, a->args[1], a->reason);
+	else
+		ret = sw_cmd_account_set(store, a->args[1], a->args + 2, a->nargs - 2, a->dur, a->reason);
+	sw_store_close(store);
+	return ret;
+}
+
+static int check_accounts(const struct command *cmd, const struct cli_args *a)
+{
+	if (strcmp(a->args[0], "top")) {
+		fprintf(stderr, "smtpwall: accounts: expected top, not \"%s\"\n", a->args[0]);
+		return 2;
+	}
+	return 0;
+}
+
+static int run_accounts(struct cli_ctx *c, const struct cli_args *a)
+{
+	struct sw_store *store = open_store(c);
+	int ret;
+
+	if (!store)
+		return 1;
+	ret = sw_cmd_accounts_top(store, &c->s, a->limit, a->json);
+	sw_store_close(store);
+	return ret;
+}
+
 static const struct command commands[] = {
 	{ "run", "run [-i IFACE]... [--dry-run]", "load, attach and run the daemon (foreground)",
 	  "Loads the XDP program (adopting the pinned maps of an earlier run), attaches it to the\n"
@@ -1041,6 +1134,28 @@ static const struct command commands[] = {
 	  "Prints the last N events the daemon kept (default: all, up to 1024), then exits;\n"
 	  "--follow keeps printing new events until interrupted (-n 0 --follow: only new ones).",
 	  O_JSON | O_N | O_FOLLOW, 0, 0, "no arguments besides -n, --json, --follow", NULL, run_events, NULL },
+	{ "account", "account show|list|suspend|resume|set ...", "the accounts the policy service judges",
+	  "account show NAME [--json]: sending state, flag, policies in force, counts per window\n"
+	  "  (minute, hour, day, overseas) against their limits, per-country counts, the source\n"
+	  "  addresses with their countries and last use, and the history of every action.\n"
+	  "account list [--suspended|--flagged] [--json]: every account known, or those suspended\n"
+	  "  or flagged now.\n"
+	  "account suspend NAME --reason TEXT [--for DURATION]: stop the account's sending (it can\n"
+	  "  still log in and read its mail); until resumed unless --for.\n"
+	  "account resume NAME [--reason TEXT]: lift a suspension and clear a flag.\n"
+	  "account set NAME KEY=VALUE... [--for DURATION] [--reason TEXT]: per-account settings;\n"
+	  "  KEY is abroad (allow|deny|default), overseas (N|default; --for makes the override\n"
+	  "  expire by itself, e.g. --for 14d for a traveller), aliases (own sender addresses,\n"
+	  "  comma separated), messages_per_minute|hour|day, recipients_per_minute|hour|day\n"
+	  "  (N, 0 for off, or default).\n"
+	  "Changes go to state.db at once (with who, when and why) and a running daemon applies\n"
+	  "them within a second.",
+	  O_JSON | O_REASON | O_FOR | O_SUSPENDED | O_FLAGGED, 1, 34, "show, list, suspend, resume or set",
+	  check_account, run_account, NULL },
+	{ "accounts", "accounts top [-n N] [--json]", "the busiest accounts",
+	  "The N (default 20) accounts with the most messages in the last hour, with their\n"
+	  "minute, day and overseas counts, refusals and state.",
+	  O_JSON | O_N, 1, 1, "top", check_accounts, run_accounts, NULL },
 	{ "emergency", "emergency [on|off|auto] [--json]", "set or show emergency mode (kept in state.db)",
 	  "on or off force emergency mode at once; auto gives it back to the controller;\n"
 	  "no argument shows it.",
@@ -1083,7 +1198,8 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
 		{ "reason", required_argument, NULL, 'r' }, { "by", required_argument, NULL, 'b' },
 		{ "interface", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'd' },	    { "help", no_argument, NULL, 'h' },
-		{ "follow", no_argument, NULL, 'w' },
+		{ "follow", no_argument, NULL, 'w' },	    { "suspended", no_argument, NULL, 'S' },
+		{ "flagged", no_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -1116,6 +1232,14 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
 		case 'w':
 			a->given |= O_FOLLOW;
 			a->follow = true;
+			break;
+		case 'S':
+			a->given |= O_SUSPENDED;
+			a->suspended = true;
+			break;
+		case 'G':
+			a->given |= O_FLAGGED;
+			a->flagged = true;
 			break;
 		case 'd':
 			a->given |= O_DRY_RUN;

@@ -89,7 +89,7 @@ struct sw_acct_audit {
 /* A row of `account list` / `accounts top`. */
 struct sw_acct_row {
 	struct sw_acct_policy p;
-	struct sw_acct_counts c;	/* windows points into @blob */
+	struct sw_acct_counts c;	/* windows: read them from @blob (rows move when sorted) */
 	uint8_t blob[1024];
 	bool has_counts;
 };
