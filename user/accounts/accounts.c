@@ -663,6 +663,7 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 	int64_t now_s = now_ms / 1000;
 	char name[SW_ACCOUNT_NAME_LEN], code[16];
 	unsigned msgs = 0, rcpts = 0;
+	struct addr_use *use = NULL;
 	struct acct *a;
 
 	reply(v, SW_V_DUNNO, SW_POL_NONE, "DUNNO");
@@ -683,6 +684,17 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 	if (!a)
 		return;	/* out of memory: fail open */
 	expire(A, a, now_s);
+	/*
+	 * Every use is evidence of where the login is used from, refused or
+	 * not: a stolen account tried from twenty countries is flagged even
+	 * though the overseas cap refused most of it.
+	 */
+	if (o->key[0]) {
+		use = use_address(a, o, now_s, false);
+		a->dirty = true;
+		if (r->state == SW_PS_RCPT || r->state == SW_PS_END_OF_MESSAGE || r->state == SW_PS_MAIL)
+			maybe_flag(A, a, o, now_ms, v);
+	}
 	if (suspended(a, now_s)) {
 		code_of(s->suspend_code, code, sizeof(code));
 		refuse(a, SW_AM_ENFORCE, v, SW_POL_SUSPENDED, o->key, now_ms, a->p.suspend_reason);
@@ -753,16 +765,8 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 			a->first_seen = now_s;
 		a->last_seen = now_s;
 		a->dirty = true;
-		if (o->key[0])
-			use_address(a, o, now_s, msgs > 0);
-		if (msgs)
-			maybe_flag(A, a, o, now_ms, v);
-		if (suspended(a, now_s)) {	/* the flag suspended it */
-			code_of(s->suspend_code, code, sizeof(code));
-			reply(v, SW_V_REFUSE, SW_POL_ORIGINS, "%s Sending suspended for this account: %s", code,
-			      a->p.suspend_reason);
-			return;
-		}
+		if (use && msgs)
+			use->messages += msgs;
 	}
 	if (a->p.flagged_at && s->flagged_filter[0] && v->kind == SW_V_DUNNO &&
 	    (r->state == SW_PS_RCPT || r->state == SW_PS_END_OF_MESSAGE))

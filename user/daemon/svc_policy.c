@@ -618,11 +618,17 @@ static void policy_stop(struct sw_daemon *d, void *state)
 	if (!ps)
 		return;
 	if (ps->A) {
+		char by[256];
+		size_t off = 0;
+
 		for (int i = 0; i < SW_PE_N_KINDS; i++)
 			malformed += ps->malformed[i];
-		sw_info("policy: %" PRIu64 " requests answered (%" PRIu64 " malformed, %" PRIu64
-			" suspended-account refusals, %" PRIu64 " limit suspensions)",
-			ps->requests, malformed, ps->verdicts[SW_POL_SUSPENDED], ps->verdicts[SW_POL_LIMITS]);
+		by[0] = 0;
+		for (int p = SW_POL_SUSPENDED; p < SW_POL_N; p++)
+			off += (size_t)snprintf(by + off, off < sizeof(by) ? sizeof(by) - off : 0, " %s=%" PRIu64,
+						sw_policy_name(p), ps->verdicts[p]);
+		sw_info("policy: %" PRIu64 " requests answered, %" PRIu64 " malformed; not DUNNO by policy:%s",
+			ps->requests, malformed, by);
 		policy_teardown(ps);
 	}
 	free(ps);
