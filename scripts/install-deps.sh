@@ -14,6 +14,10 @@ PKGS=(
 	clang-14 libclang-rt-14-dev mandoc man-db
 	# the lab (scripts/lab.sh): a real MTA, SMTP and packet tools
 	postfix swaks hping3
+	# the submission lab: real SASL (Dovecot), TLS test certificates
+	dovecot-core openssl ca-certificates
+	# the policy bench's comparison
+	postfwd
 )
 
 if [ "$(id -u)" -ne 0 ]; then

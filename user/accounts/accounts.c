@@ -351,9 +351,11 @@ static bool suspended(const struct acct *a, int64_t now_s)
 					a->p.suspended_until > now_s);
 }
 
-static void suspend(struct sw_accounts *A, struct acct *a, int64_t now_s, const char *why, const char *source)
+static void suspend(struct sw_accounts *A, struct acct *a, int64_t now_s, const char *why, const char *source,
+		    enum sw_policy_id cause)
 {
-	uint64_t len_s = A->s->suspend_ns / 1000000000ULL;
+	/* only 0 means until resumed: a part of a second is rounded up to one */
+	uint64_t len_s = (A->s->suspend_ns + 999999999ULL) / 1000000000ULL;
 	char until[64];
 
 	a->p.suspended_at = now_s;
@@ -365,7 +367,7 @@ static void suspend(struct sw_accounts *A, struct acct *a, int64_t now_s, const 
 	else
 		snprintf(until, sizeof(until), "until resumed");
 	commit_policy(A, a, SW_AP_SUSPEND, "suspended", why, until);
-	note(a, "suspended", "limits", source, SW_LOG_WARN, "%s: sending suspended (%s%s): %s", a->p.name,
+	note(a, "suspended", sw_policy_name(cause), source, SW_LOG_WARN, "%s: sending suspended (%s%s): %s", a->p.name,
 	     len_s ? "for " : "", until, why);
 }
 
@@ -454,20 +456,38 @@ static void origins(const struct sw_accounts *A, const struct acct *a, int64_t n
 
 /* ---- policies ---- */
 
-static bool new_message(struct acct *a, const char *instance)
+/*
+ * Messages are told apart by Postfix's instance attribute. A message is
+ * remembered only once it has been counted (accepted or only warned
+ * about): a message whose first RCPT was refused stays new, so each of
+ * its later RCPTs meets the same checks and cannot slip through.
+ */
+static uint64_t instance_hash(const char *instance)
 {
 	uint64_t h = 1469598103934665603ULL;
 
-	if (!*instance)
-		return true;
 	for (const char *p = instance; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	h |= 1;	/* never 0, the empty slot */
+	return h | 1;	/* never 0, the empty slot */
+}
+
+static bool new_message(const struct acct *a, const char *instance)
+{
+	uint64_t h;
+
+	if (!*instance)
+		return true;
+	h = instance_hash(instance);
 	for (int i = 0; i < INSTANCES; i++)
 		if (a->instances[i] == h)
 			return false;
-	a->instances[a->next_instance++ % INSTANCES] = h;
 	return true;
+}
+
+static void remember_message(struct acct *a, const char *instance)
+{
+	if (*instance)
+		a->instances[a->next_instance++ % INSTANCES] = instance_hash(instance);
 }
 
 static void reply(struct sw_verdict *v, enum sw_verdict_kind kind, enum sw_policy_id pol, const char *fmt, ...)
@@ -588,7 +608,7 @@ static bool check_limits(struct sw_accounts *A, struct acct *a, unsigned msgs, u
 			 is_msg ? "message" : "recipient", have + add, is_msg ? "messages" : "recipients",
 			 sw_acct_window_name(w), lim);
 		if (A->s->limits_mode == SW_AM_ENFORCE) {
-			suspend(A, a, now_ms / 1000, why, o->key);
+			suspend(A, a, now_ms / 1000, why, o->key, SW_POL_LIMITS);
 			code_of(A->s->suspend_code, code, sizeof(code));
 			a->refused++;
 			a->dirty = true;
@@ -632,7 +652,7 @@ static void maybe_flag(struct sw_accounts *A, struct acct *a, const struct sw_or
 	if (A->on_flag)
 		A->on_flag(A->on_flag_ctx, a->p.name, why);
 	if (s->origins_suspend && !suspended(a, now_ms / 1000))
-		suspend(A, a, now_ms / 1000, why, o->key);
+		suspend(A, a, now_ms / 1000, why, o->key, SW_POL_ORIGINS);
 }
 
 static bool is_relay(const struct sw_settings *s, const char *addr, char *key, size_t keylen)
@@ -712,7 +732,11 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 			rcpts = r->recipient_count ? r->recipient_count : 1;
 		}
 	}
-	if (o->abroad && msgs) {
+	/*
+	 * From abroad, no sending and a foreign sender refuse every RCPT and
+	 * end of data of the message; the cap refuses a message not yet counted.
+	 */
+	if (o->abroad && (r->state == SW_PS_RCPT || r->state == SW_PS_END_OF_MESSAGE)) {
 		bool deny = a->p.abroad >= 0 ? a->p.abroad == 1 : s->abroad_deny;
 		int64_t cap = a->p.overseas_limit >= 0 ? a->p.overseas_limit : (int64_t)s->overseas_limit;
 		char text[SW_ACCOUNT_REASON_LEN + 64], cc[3];
@@ -735,7 +759,7 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 				return;
 			}
 		}
-		if (cap > 0 && s->overseas_mode != SW_AM_OFF &&
+		if (msgs && cap > 0 && s->overseas_mode != SW_AM_OFF &&
 		    win_count(&a->overseas, overseas_ms(A), now_ms) + 1 > (uint64_t)cap) {
 			char w[32];
 
@@ -767,6 +791,8 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 		a->dirty = true;
 		if (use && msgs)
 			use->messages += msgs;
+		if (msgs)
+			remember_message(a, r->instance);
 	}
 	if (a->p.flagged_at && s->flagged_filter[0] && v->kind == SW_V_DUNNO &&
 	    (r->state == SW_PS_RCPT || r->state == SW_PS_END_OF_MESSAGE))
