@@ -202,4 +202,31 @@ int smtpwall_ctl_penalize(struct sw_ctl_penalty *req)
 	return 0;
 }
 
+/*
+ * Vouch for a source the MTA saw log in (the mail-log follower): it is
+ * known good from now, as if a session of it had completed, so emergency
+ * mode admits it. A penalised source stays penalised. Run by the daemon
+ * with BPF_PROG_RUN; never attached. The reason field is not read.
+ */
+SEC("syscall")
+int smtpwall_ctl_vouch(struct sw_ctl_penalty *req)
+{
+	struct sw_ctl_penalty r;
+	struct sw_source *src;
+	__u64 now;
+	int result = 0;
+
+	__builtin_memcpy(&r, req, sizeof(r));
+	now = sw_test_clock ? sw_test_now_ns : r.now_ns;
+	src = bpf_map_lookup_elem(&sw_sources, &r.src);
+	if (!src)
+		result = -2;	/* ENOENT */
+	else if (src->penalty_until_ns > now)
+		result = -114;	/* EALREADY: penalised, not vouched for */
+	else if (src->last_good_ns < now)
+		src->last_good_ns = now;	/* one word; a racing session end writes a time as good */
+	req->result = result;
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -1496,6 +1496,51 @@ static int ctl_penalize(struct swh *h, const char *addr, __u32 reason, __u32 det
 	return req.result;
 }
 
+static int ctl_vouch(struct swh *h, const char *addr, __u64 now_ns)
+{
+	struct sw_ctl_penalty req = { .now_ns = now_ns, .result = 1 };
+	int fd = bpf_program__fd(h->skel->progs.smtpwall_ctl_vouch);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
+
+	assert_int_equal(swh_src_key(&h->cfg, addr, &req.src), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &opts), 0);
+	assert_int_equal(opts.retval, 0);
+	assert_int_not_equal(req.result, 1);
+	return req.result;
+}
+
+/*
+ * A login the MTA logged makes the source known good: emergency mode then
+ * admits it, though none of its sessions completed (the login was inside
+ * TLS). No state: -ENOENT. A penalised source is not vouched for.
+ */
+static void test_ctl_vouch(void **state)
+{
+	struct swh *h = *state;
+
+	penalties_on(h);
+	h->cfg.good_ttl_ns = 3600 * NS;
+	sw_config(h);
+	assert_int_equal(ctl_vouch(h, CLI, 0), -ENOENT);
+	helo(h, CLI, 40001);	/* known, nothing completed */
+	emergency_on(h);
+	assert_int_equal(syn(h, CLI, 40002), DROP);
+	assert_int_equal(source(h, CLI).last_good_ns, 0);
+
+	swh_advance(h, NS);
+	assert_int_equal(ctl_vouch(h, CLI, 0), 0);
+	assert_int_equal(source(h, CLI).last_good_ns, swh_now(h));
+	assert_int_equal(syn(h, CLI, 40003), PASS);
+	/* good for good_ttl only */
+	swh_advance(h, 3600 * NS);
+	assert_int_equal(syn(h, CLI, 40004), DROP);
+
+	/* penalised: stays so, not vouched for */
+	assert_int_equal(ctl_penalize(h, CLI, SW_R_AUTH, 5, 0), 0);
+	assert_int_equal(ctl_vouch(h, CLI, 0), -EALREADY);
+	assert_int_equal(source(h, CLI).last_good_ns, 0);
+}
+
 static void test_ctl_penalize(void **state)
 {
 	struct swh *h = *state;
@@ -2098,6 +2143,7 @@ int main(void)
 		ST(test_emergency_established_pass),
 		cmocka_unit_test_setup_teardown(test_emergency_home, geo_setup, geo_teardown),
 		ST(test_ctl_penalize),
+		ST(test_ctl_vouch),
 		ST(test_ctl_penalize_no_state),
 		ST(test_ctl_penalize_after_kernel_penalty),
 		cmocka_unit_test_setup_teardown(test_ctl_penalize_daemon_clock, setup_real_clock,

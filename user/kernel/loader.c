@@ -396,6 +396,16 @@ int sw_loader_penalize(struct sw_loader *l, const struct sw_src_key *key, uint32
 	return req.result;
 }
 
+int sw_loader_vouch(struct sw_loader *l, const struct sw_src_key *key)
+{
+	struct sw_ctl_penalty req = { .src = *key, .now_ns = sw_mono_ns() };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(l->skel->progs.smtpwall_ctl_vouch), &opts))
+		return -errno;
+	return req.result;
+}
+
 int sw_attachments(const char *dir, struct sw_attachment *out, int max)
 {
 	struct dirent *de;

@@ -56,6 +56,12 @@ int sw_loader_attach_egress(struct sw_loader *l, const char *ifname, char *how, 
  */
 int sw_loader_penalize(struct sw_loader *l, const struct sw_src_key *key, uint32_t reason, uint32_t detail);
 
+/*
+ * Vouch for @key's source (a login the MTA logged): known good from now.
+ * 0, -ENOENT (no state), -EALREADY (penalised: not vouched for) or -errno.
+ */
+int sw_loader_vouch(struct sw_loader *l, const struct sw_src_key *key);
+
 /* Attached interfaces, from the pinned links under @dir. */
 struct sw_attachment {
 	char ifname[SW_IFNAME_LEN];
