@@ -1341,7 +1341,7 @@ static void test_store_upgrade_from_v2(void **state)
 	assert_int_equal(user_version(f), 2);
 
 	open_ledger(f);
-	assert_int_equal(user_version(f), 3);
+	assert_int_equal(user_version(f), 4);
 	assert_int_equal(sw_store_get(f->st, SW_LIST_KIND_DENY, &e.cidr, &got, f->err, sizeof(f->err)), 1);
 	assert_int_equal(sw_store_setting_get(f->st, "emergency_mode", v, sizeof(v), f->err, sizeof(f->err)), 1);
 	assert_string_equal(v, "off");

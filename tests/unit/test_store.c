@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_links.h"
 
 struct fixture {
 	char dir[64];		/* the mkdtemp directory, removed afterwards */
@@ -432,7 +433,7 @@ static void test_wal_and_schema_version(void **state)
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 3);
+	assert_int_equal(sqlite3_column_int(s, 0), 4);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	sw_store_close(st);
@@ -704,8 +705,76 @@ static void test_newer_schema_rejected(void **state)
 	sw_store_close(st);
 	raw_sql(f, "PRAGMA user_version = 7");
 	assert_null(sw_store_open(f->state, f->err, sizeof(f->err)));
-	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (3)"));
+	assert_non_null(strstr(f->err, "state.db schema version 7 is newer than this smtpwall (4)"));
 	assert_non_null(strstr(f->err, f->state));
+}
+
+struct link_seen {
+	int n;
+	char last[256];
+};
+
+static void link_seen(void *ctx, const struct sw_link_row *r)
+{
+	struct link_seen *s = ctx;
+
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%s %s", r->addr, r->name);
+}
+
+/* The source links: by source, by account, each since, expiry; a version 3 database gains the table. */
+static void test_source_links(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_store *st = open_ok(f);
+	struct sw_link_store *ls = sw_link_store_open(st, f->err, sizeof(f->err));
+	struct sw_link_row r = { .first_seen = 100, .last_seen = 200, .logins = 3, .failures = 1, .last_login = 150,
+				 .last_failure = 200 };
+	struct sw_link_row *rows;
+	struct link_seen seen = { 0 };
+	int n;
+
+	assert_non_null(ls);
+	assert_int_equal(sw_link_begin(ls, f->err, sizeof(f->err)), 0);
+	snprintf(r.addr, sizeof(r.addr), "198.51.100.7");
+	snprintf(r.name, sizeof(r.name), "alice");
+	assert_int_equal(sw_link_put(ls, &r, f->err, sizeof(f->err)), 0);
+	snprintf(r.name, sizeof(r.name), "bob");
+	r.last_seen = 300;
+	assert_int_equal(sw_link_put(ls, &r, f->err, sizeof(f->err)), 0);
+	snprintf(r.addr, sizeof(r.addr), "2001:db8:1:2::/64");
+	r.name[0] = 0;
+	r.last_seen = 50;
+	assert_int_equal(sw_link_put(ls, &r, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_link_commit(ls, f->err, sizeof(f->err)), 0);
+
+	assert_int_equal(sw_link_list(ls, "198.51.100.7", 1, 10, &rows, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].name, "bob");	/* most recent first */
+	assert_string_equal(rows[1].name, "alice");
+	assert_int_equal(rows[1].logins, 3);
+	assert_int_equal(rows[1].last_login, 150);
+	free(rows);
+	assert_int_equal(sw_link_list(ls, "alice", 0, 10, &rows, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].addr, "198.51.100.7");
+	free(rows);
+	assert_int_equal(sw_link_each(ls, 100, link_seen, &seen, f->err, sizeof(f->err)), 2);
+	assert_int_equal(sw_link_expire(ls, 100, f->err, sizeof(f->err)), 1);
+	assert_int_equal(sw_link_list(ls, "2001:db8:1:2::/64", 1, 10, &rows, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	free(rows);
+	sw_link_store_close(ls);
+	sw_store_close(st);
+
+	/* a version 3 database: the links table is added, nothing else touched */
+	raw_sql(f, "DROP TABLE source_links; PRAGMA user_version = 3");
+	st = open_ok(f);
+	ls = sw_link_store_open(st, f->err, sizeof(f->err));
+	assert_non_null(ls);
+	assert_int_equal(sw_link_each(ls, 0, link_seen, &seen, f->err, sizeof(f->err)), 0);
+	sw_link_store_close(ls);
+	sw_store_close(st);
 }
 
 /* Settings persist across opens; a version 1 database gains the table, its lists kept. */
@@ -852,6 +921,7 @@ int main(void)
 		T(test_unwritable_state_dir),
 		T(test_garbage_file),
 		T(test_newer_schema_rejected),
+		T(test_source_links),
 		T(test_empty_file_adopted),
 		T(test_corrupt_row),
 		T(test_reason_truncation),

@@ -655,6 +655,27 @@ static void maybe_flag(struct sw_accounts *A, struct acct *a, const struct sw_or
 		suspend(A, a, now_ms / 1000, why, o->key, SW_POL_ORIGINS);
 }
 
+int sw_accounts_flag(struct sw_accounts *A, const char *name, const char *reason, const char *why,
+		     const char *source, bool suspend_too, int64_t now_ms)
+{
+	struct acct *a = get(A, name);
+
+	if (!a)
+		return -1;
+	expire(A, a, now_ms / 1000);
+	if (a->p.flagged_at)
+		return 0;
+	a->p.flagged_at = now_ms / 1000;
+	snprintf(a->p.flag_reason, sizeof(a->p.flag_reason), "%s", why);
+	commit_policy(A, a, SW_AP_FLAG, "flagged", why, reason);
+	note(a, "flagged", reason, source, SW_LOG_WARN, "%s: flagged: %s", a->p.name, why);
+	if (A->on_flag)
+		A->on_flag(A->on_flag_ctx, a->p.name, why);
+	if (suspend_too && !suspended(a, now_ms / 1000))
+		suspend(A, a, now_ms / 1000, why, source, SW_POL_ORIGINS);
+	return 1;
+}
+
 static bool is_relay(const struct sw_settings *s, const char *addr, char *key, size_t keylen)
 {
 	struct sw_cidr c;

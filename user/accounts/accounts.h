@@ -80,6 +80,16 @@ void sw_accounts_on_flag(struct sw_accounts *A, sw_accounts_flag_fn fn, void *ct
 void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, const struct sw_origin *o,
 			int64_t now_ms, struct sw_verdict *v);
 
+/*
+ * Flag @name for what another part saw (the mail-log follower: a
+ * distributed guess), committed with its audit record; the notify command
+ * runs; @suspend_too suspends its sending as well. @reason is the event's
+ * machine-readable cause ("guess"), @source the address it came from.
+ * 1 flagged, 0 already flagged, -1 out of memory.
+ */
+int sw_accounts_flag(struct sw_accounts *A, const char *name, const char *reason, const char *why,
+		     const char *source, bool suspend_too, int64_t now_ms);
+
 /* Write changed counts and addresses, and follow the CLI's changes. 0 or -1 with @err. */
 int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen);
 

@@ -190,6 +190,21 @@ static const struct key_def keys[] = {
 	{ "accounts", "notify_command", K_GEO_PATH, F(notify_command) },
 	{ "accounts", "flagged_filter", K_FILTER, F(flagged_filter) },
 	{ "accounts", "relay_networks", K_CIDRS, 0 },
+	{ "maillog", "enabled", K_BOOL, F(maillog_enabled) },
+	{ "maillog", "file", K_GEO_PATH, F(maillog_file) },
+	{ "maillog", "journal", K_BOOL, F(maillog_journal) },
+	{ "maillog", "journal_dir", K_GEO_PATH, F(maillog_journal_dir) },
+	{ "maillog", "monitor", K_BOOL, F(maillog_monitor) },
+	{ "maillog", "auth_failures", K_UINT, F(auth_failures), 0, 64 },
+	{ "maillog", "auth_window", K_DURATION, F(auth_window_ns), NS_PER_SEC, NS_PER_DAY },
+	{ "maillog", "guess_sources", K_UINT, F(guess_sources), 0, 64 },
+	{ "maillog", "guess_window", K_DURATION, F(guess_window_ns), NS_PER_MIN, NS_PER_DAY },
+	{ "maillog", "guess_suspend", K_BOOL, F(guess_suspend) },
+	{ "maillog", "shared_accounts", K_UINT, F(shared_accounts), 0, 16 },
+	{ "maillog", "shared_window", K_DURATION, F(shared_window_ns), NS_PER_MIN, 30 * NS_PER_DAY },
+	{ "maillog", "suspended_uses", K_UINT, F(suspended_uses), 0, 16 },
+	{ "maillog", "suspended_window", K_DURATION, F(suspended_window_ns), NS_PER_SEC, NS_PER_DAY },
+	{ "maillog", "vouch", K_BOOL, F(vouch) },
 
 	{ "allow", "cidr", K_CIDR, 0 },
 	{ "deny", "cidr", K_CIDR, 0 },
@@ -207,7 +222,7 @@ static const char *const country_keys[] = {
 
 static const char *const sections[] = {
 	"general", "limits", "penalty", "flood", "capacity", "sessions", "emergency", "geo", "policy", "accounts",
-	"allow", "deny",
+	"maillog", "allow", "deny",
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -1242,6 +1257,11 @@ static void check_settings(struct loader *l)
 	}
 	if (l->err_line)
 		return;
+	if (s->maillog_enabled && !s->maillog_journal && !s->maillog_file[0]) {
+		l->lineno = 0;
+		set_error(l, "[maillog] enabled needs a file (file = /var/log/mail.log) or journal = yes");
+		return;
+	}
 	if (sw_settings_emerg_low(s) >= sw_settings_emerg_high(s)) {
 		l->lineno = l->mark_line;
 		set_error(l, "[emergency] low (%u sessions) must be below high (%u sessions)",
@@ -1372,6 +1392,16 @@ void sw_settings_defaults(struct sw_settings *s)
 	s->origins_addresses = 10;
 	s->origins_window_ns = NS_PER_H;
 	s->origins_suspend = false;
+	snprintf(s->maillog_file, sizeof(s->maillog_file), "/var/log/mail.log");
+	s->auth_failures = 5;
+	s->auth_window_ns = 10 * NS_PER_MIN;
+	s->guess_sources = 10;
+	s->guess_window_ns = NS_PER_H;
+	s->shared_accounts = 5;
+	s->shared_window_ns = NS_PER_DAY;
+	s->suspended_uses = 3;
+	s->suspended_window_ns = 10 * NS_PER_MIN;
+	s->vouch = true;
 }
 
 unsigned sw_settings_emerg_high(const struct sw_settings *s)

@@ -174,6 +174,23 @@ struct sw_settings {
 	struct sw_cidr relay_networks[SW_RELAY_NETS];	/* unauthenticated senders counted by address */
 	int n_relay_networks;
 
+	/* [maillog]: the mail-log follower and its hints to the kernel */
+	bool maillog_enabled;
+	char maillog_file[SW_PATH_LEN];		/* Postfix's log file; "" with journal = yes */
+	bool maillog_journal;			/* the systemd journal instead of a file */
+	char maillog_journal_dir[SW_PATH_LEN];	/* a journal directory; "" = the system's */
+	bool maillog_monitor;			/* judge and report, penalise nothing */
+	unsigned auth_failures;			/* failed logins of a source that penalise; 0 = off */
+	uint64_t auth_window_ns;
+	unsigned guess_sources;			/* sources failing one account that flag it; 0 = off */
+	uint64_t guess_window_ns;
+	bool guess_suspend;			/* a distributed guess also suspends the account's sending */
+	unsigned shared_accounts;		/* accounts logged in from a source that make it shared; 0 = none */
+	uint64_t shared_window_ns;
+	unsigned suspended_uses;		/* refusals of a suspended account that penalise its source; 0 = off */
+	uint64_t suspended_window_ns;
+	bool vouch;				/* a login makes the source known good */
+
 	/* [allow] / [deny]: repeated `cidr = ...` keys */
 	struct sw_config_entry *allow;
 	int n_allow;

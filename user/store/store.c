@@ -30,7 +30,7 @@
 #include "store.h"
 #include "store_db.h"
 
-#define SW_STORE_SCHEMA_VERSION 3
+#define SW_STORE_SCHEMA_VERSION 4
 #define SW_STORE_BUSY_MS	5000
 #define SW_CIDR_TEXT_LEN	(INET6_ADDRSTRLEN + 4)
 
@@ -120,6 +120,27 @@ static const char accounts_sql[] =
 	" detail TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE INDEX IF NOT EXISTS account_audit_name ON account_audit (name, id);";
+
+/*
+ * Version 4: the mail-log follower's links between sources and accounts
+ * (store_links.h): logins and failed logins of an account from a source
+ * key ("203.0.113.5", "2001:db8:1:2::/64"); name "" for failures without
+ * a username.
+ */
+static const char links_sql[] =
+	"CREATE TABLE IF NOT EXISTS source_links ("
+	" addr TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" logins INTEGER NOT NULL,"
+	" failures INTEGER NOT NULL,"
+	" last_login INTEGER NOT NULL,"
+	" last_failure INTEGER NOT NULL,"
+	" PRIMARY KEY (addr, name)"
+	");"
+	"CREATE INDEX IF NOT EXISTS source_links_name ON source_links (name);"
+	"CREATE INDEX IF NOT EXISTS source_links_seen ON source_links (last_seen);";
 
 static const char put_sql[] =
 	"INSERT OR REPLACE INTO lists"
@@ -402,9 +423,13 @@ static int init_schema(struct sw_store *st, char *err, size_t errlen)
 		db_fail(st, err, errlen, "add the accounts tables to");
 		goto rollback;
 	}
+	if (version < 4 && sqlite3_exec(st->db, links_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(st, err, errlen, "add the source links table to");
+		goto rollback;
+	}
 	/* a constant: PRAGMA takes no bound parameters */
 	if (version < SW_STORE_SCHEMA_VERSION &&
-	    sqlite3_exec(st->db, "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(st->db, "PRAGMA user_version = 4", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(st, err, errlen, "set the schema version of");
 		goto rollback;
 	}
