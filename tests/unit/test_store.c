@@ -711,7 +711,7 @@ static void test_newer_schema_rejected(void **state)
 
 struct link_seen {
 	int n;
-	char last[256];
+	char last[400];
 };
 
 static void link_seen(void *ctx, const struct sw_link_row *r)
