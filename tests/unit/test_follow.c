@@ -326,6 +326,59 @@ static void test_rename_rotation_mid_traffic(void **state)
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(pos.ino, st.st_ino);
 	assert_int_equal(pos.offset, 4);
+
+	/* An old file that ends without its LF: its end is delivered, flagged, at the switch. */
+	assert_int_equal(rename(f->path, f->rotated), 0);
+	write_fd(writer, "8 cut sho");
+	close(writer);
+	append(f->path, "9\n");
+	assert_int_equal(rd(w, f, 100), 2);
+	assert_int_equal(f->flags[0], SW_FOLLOW_UNTERMINATED);
+	assert_int_equal(f->flags[1], 0);
+	expect_lines(f, "8 cut sho", "9", NULL);
+	sw_follow_close(w);
+}
+
+/*
+ * The race the second drain closes: the writer's last lines go to the
+ * old file after the follower read it to its end but before it looked at
+ * the path (where the writer has already written). stat() below is the
+ * library's own: it lets the test act at that exact moment.
+ */
+static struct {
+	const char *path;
+	int *writer;
+	bool armed;
+} at_stat;
+
+int stat(const char *restrict path, struct stat *restrict st)
+{
+	if (at_stat.armed && !strcmp(path, at_stat.path)) {
+		at_stat.armed = false;
+		write_fd(*at_stat.writer, "late\n");
+		close(*at_stat.writer);
+		*at_stat.writer = writer_open(at_stat.path);
+		write_fd(*at_stat.writer, "new\n");
+	}
+	return fstatat(AT_FDCWD, path, st, 0);
+}
+
+static void test_rotation_race_lines_after_the_end(void **state)
+{
+	struct fixture *f = *state;
+	int writer = writer_open(f->path);
+	struct sw_follow *w;
+
+	write_fd(writer, "old\n");
+	w = open_follow(f, NULL, SW_FOLLOW_FROM_START);
+	assert_int_equal(rename(f->path, f->rotated), 0);
+	append(f->path, "");
+	at_stat.path = f->path;
+	at_stat.writer = &writer;
+	at_stat.armed = true;
+	assert_int_equal(rd(w, f, 100), 3);
+	assert_false(at_stat.armed);
+	expect_lines(f, "old", "late", "new", NULL);
 	close(writer);
 	sw_follow_close(w);
 }
@@ -367,6 +420,33 @@ static void test_truncate_and_grow_past_offset(void **state)
 	assert_int_equal(rd(w, f, 100), 2);
 	expect_lines(f, "Dec  6 12:05:00 mx postfix/qmgr[2]: 4Tq2: removed",
 		     "Dec  6 12:05:01 mx postfix/smtpd[3]: disconnect", NULL);
+	assert_int_equal(sw_follow_stats(w)->truncations, 1);
+	sw_follow_close(w);
+}
+
+/*
+ * Truncated, then the same first bytes written again (a banner), shorter
+ * than what was read: the head matches, the size tells.
+ */
+static void test_truncate_same_head_shorter(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_follow *w;
+	char banner[512] = "";
+
+	for (int i = 0; i < 8; i++)
+		strcat(banner, "# the same banner line at the top of the log\n");
+	append(f->path, banner);
+	append(f->path, "old 1\nold 2\nold 3\nold 4\n");
+	w = open_follow(f, NULL, SW_FOLLOW_FROM_START);
+	assert_int_equal(rd(w, f, 100), 12);
+	forget(f);
+	assert_int_equal(truncate(f->path, 0), 0);
+	append(f->path, banner);
+	append(f->path, "new 1\n");
+	assert_int_equal(rd(w, f, 100), 9);
+	assert_string_equal(f->lines[8], "new 1");
+	forget(f);
 	assert_int_equal(sw_follow_stats(w)->truncations, 1);
 	sw_follow_close(w);
 }
@@ -753,8 +833,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_from_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_truncated_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_rotation_mid_traffic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_race_lines_after_the_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_and_grow_past_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_same_head_shorter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_exact_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_rotated_while_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_rotated_dateext, setup, teardown),

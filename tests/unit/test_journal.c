@@ -279,15 +279,17 @@ static void test_cursor_resume(void **state)
 	assert_true(sw_journal_fd(j) >= 0);
 	w = writer(f);
 	mail(f, w, 15);
+	not_mail(f, w);
 	done(w);
 	assert_int_equal(rd(j, f, 100), 1);
 	expect_lines(f, "postfix/smtpd[115]: n=15", NULL);
 	assert_true(sw_journal_cursor(j, cursor, sizeof(cursor)) > 0);
 	sw_journal_close(j);
 
-	/* From the last cursor: nothing again. */
+	/* From the last cursor (the entry filtered out): nothing again, not even looked at. */
 	j = open_at(f, cursor);
 	assert_int_equal(rd(j, f, 100), 0);
+	assert_int_equal(sw_journal_stats(j)->entries, 0);
 	w = writer(f);
 	mail(f, w, 16);
 	done(w);
@@ -370,6 +372,34 @@ static void test_long_message_truncated(void **state)
 	free(msg);
 }
 
+/* The cursor's entry is gone (the journal vacuumed): the entries after its place, said. */
+static void test_cursor_entry_gone(void **state)
+{
+	struct fixture *f = *state;
+	char cursor[SW_JOURNAL_CURSOR_MAX], path[128];
+	struct sw_journal *j;
+	FILE *w;
+
+	w = writer(f);
+	mail(f, w, 1);
+	done(w);
+	j = open_at(f, NULL);
+	assert_true(sw_journal_cursor(j, cursor, sizeof(cursor)) > 0);
+	sw_journal_close(j);
+	snprintf(path, sizeof(path), "%s/x.journal", f->dir);
+	assert_int_equal(unlink(path), 0);
+	w = writer(f);
+	mail(f, w, 2);
+	mail(f, w, 3);
+	done(w);
+	j = open_at(f, cursor);
+	assert_int_equal(sw_journal_stats(j)->cursor_lost, 1);
+	assert_non_null(strstr(sw_journal_message(j), "gone"));
+	assert_int_equal(rd(j, f, 100), 2);
+	expect_lines(f, "postfix/smtpd[102]: n=2", "postfix/smtpd[103]: n=3", NULL);
+	sw_journal_close(j);
+}
+
 /* No journal: a clear error, not a crash; an empty directory reads nothing. */
 static void test_no_journal(void **state)
 {
@@ -392,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_without_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_entry_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_message_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_journal, setup, teardown),
 	};
