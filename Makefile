@@ -14,14 +14,15 @@ BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 
 BUILD	:= build
 CFLAGS	?= -O2 -g
-# user/ is in folders by concern (core, config, store, kernel, geo, daemon,
-# cli); every folder is on the include path, headers are included by name.
+# user/ is in folders by concern (core, config, store, kernel, geo, accounts,
+# maillog, daemon, cli); every folder is on the include path, headers are included by name.
 USER_DIRS := $(sort $(dir $(wildcard user/*/*.c user/*/*.h)))
 USER_INC  := $(patsubst %/,-I%,$(USER_DIRS))
 DEPFLAGS   = -MMD -MP
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -I$(BUILD) $(USER_INC) -I/usr/include/libnl3
-LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3 -levent_core -levent_pthreads -lpthread
+LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3 -levent_core -levent_pthreads -lpthread \
+	   $(shell pkg-config --libs libsystemd)
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf $(DEPFLAGS)
 

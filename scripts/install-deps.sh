@@ -8,10 +8,12 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libinih-dev libsqlite3-dev linux-libc-dev libmaxminddb-dev mmdb-bin
-	libnl-3-dev libnl-route-3-dev libevent-dev
+	libnl-3-dev libnl-route-3-dev libevent-dev libsystemd-dev
 	# tests and bench; fuzzing (libFuzzer); the man pages' lint
 	libcmocka-dev iproute2 jq util-linux procps xdp-tools perl
 	clang-14 libclang-rt-14-dev mandoc man-db
+	# the journal reader's tests write journal files from the export format
+	systemd-journal-remote
 	# the lab (scripts/lab.sh): a real MTA, SMTP and packet tools
 	postfix swaks hping3
 	# the submission lab: real SASL (Dovecot), TLS test certificates
