@@ -136,7 +136,8 @@ static void expect_lines(struct fixture *f, ...)
 	forget(f);
 }
 
-static struct sw_follow *open_follow(struct fixture *f, const struct sw_follow_pos *pos, enum sw_follow_start start)
+static struct sw_follow *open_follow(struct fixture *f, const struct sw_follow_pos *pos,
+				     enum sw_follow_start start)
 {
 	char err[256] = "";
 	struct sw_follow *w = sw_follow_open(f->path, pos, start, err, sizeof(err));
@@ -225,6 +226,31 @@ static void test_from_end(void **state)
 	sw_follow_close(w);
 }
 
+/* FROM_END inside a partial line longer than the bound: it is dropped, not cut into a line. */
+static void test_from_end_inside_long_line(void **state)
+{
+	struct fixture *f = *state;
+	char *x = malloc(6001);
+	struct sw_follow_pos pos;
+	struct sw_follow *w;
+
+	assert_non_null(x);
+	memset(x, 'x', 6000);
+	x[6000] = 0;
+	append(f->path, "old\n");
+	append(f->path, x);
+	w = open_follow(f, NULL, SW_FOLLOW_FROM_END);
+	assert_int_equal(rd(w, f, 100), 0);
+	append(f->path, "yyy\nnext\n");
+	assert_int_equal(rd(w, f, 100), 1);
+	expect_lines(f, "next", NULL);
+	assert_int_equal(sw_follow_stats(w)->skipped_bytes, SW_FOLLOW_LINE_MAX + 1 + 3);
+	sw_follow_position(w, &pos);
+	assert_int_equal(pos.offset, 4 + 6000 + 4 + 5);
+	sw_follow_close(w);
+	free(x);
+}
+
 static char *repeat(char c, size_t n)
 {
 	char *s = malloc(n + 1);
@@ -254,7 +280,7 @@ static void test_overlong_line_truncated_once(void **state)
 	assert_int_equal(f->flags[1], 0);	/* exactly the bound: whole */
 	forget(f);
 	sw_follow_position(w, &pos);
-	assert_int_equal(pos.offset, 7 + SW_FOLLOW_LINE_MAX + 1);	/* at the long line's start */
+	assert_int_equal(pos.offset, 7 + SW_FOLLOW_LINE_MAX + 1); /* at the long line's start */
 	assert_int_equal(rd(w, f, 100), 0);
 	append(f->path, x);
 	assert_int_equal(rd(w, f, 100), 0);
@@ -725,7 +751,8 @@ static void check_delivered(struct fixture *f, unsigned *next)
 
 		snprintf(want, sizeof(want), "line %u ", *next);
 		if (*next >= 1000 || strncmp(f->lines[*next], want, strlen(want)))
-			fail_msg("delivered #%u is \"%s\", expected \"%s...\"", *next, f->lines[*next], want);
+			fail_msg("delivered #%u is \"%s\", expected \"%s...\"", *next,
+				 f->lines[*next], want);
 		assert_int_equal(f->flags[*next], 0);
 	}
 }
@@ -755,14 +782,16 @@ static void test_thousand_lines_random_rotations(void **state)
 
 		if (r < 55) {
 			int len = snprintf(line, sizeof(line), "line %u %.*s\n", written,
-					   (int)(random() % 40), "padding padding padding padding padding ");
+					   (int)(random() % 40),
+					   "padding padding padding padding padding ");
 			size_t cut = (size_t)random() % (size_t)len;
 
 			/* Sometimes in two writes: the follower may read between them. */
 			assert_int_equal(write(writer, line, cut), (ssize_t)cut);
 			if (!stopped && random() % 4 == 0)
 				assert_true(rd(w, f, 1000) >= 0);
-			assert_int_equal(write(writer, line + cut, len - cut), (ssize_t)(len - cut));
+			assert_int_equal(write(writer, line + cut, len - cut),
+					 (ssize_t)(len - cut));
 			written++;
 		} else if (r < 80) {
 			if (!stopped)
@@ -831,6 +860,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lines_split_across_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_line_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_from_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_from_end_inside_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_truncated_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_rotation_mid_traffic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_race_lines_after_the_end, setup, teardown),

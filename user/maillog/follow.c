@@ -198,7 +198,9 @@ static void path_failed(struct sw_follow *f, int e)
 	if (state == SW_FOLLOW_WAITING)
 		set_state(f, state, "waiting for %s", f->path);
 	else if (state == SW_FOLLOW_GONE)
-		set_state(f, state, "%s has disappeared: still reading the file it was, trying the path again at each read",
+		set_state(f, state,
+			  "%s has disappeared: still reading the file it named, trying the path "
+			  "again at each read",
 			  f->path);
 	else if (e == EINVAL)
 		set_state(f, state, "%s: not a regular file", f->path);
@@ -256,7 +258,9 @@ static void start_fresh(struct sw_follow *f, enum sw_follow_start start)
 
 static bool compressed(const char *name)
 {
-	static const char *const suffixes[] = { ".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma", ".Z", ".zip" };
+	static const char *const suffixes[] = {
+		".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma", ".Z", ".zip",
+	};
 	size_t len = strlen(name);
 
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
@@ -280,7 +284,8 @@ static int try_rotated(int dfd, const char *name, const struct sw_follow_pos *po
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != pos->ino || (uint64_t)st.st_size < pos->offset ||
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != pos->ino ||
+	    (uint64_t)st.st_size < pos->offset ||
 	    !head_matches(fd, pos->head_hash, pos->head_len)) {
 		close(fd);
 		return -1;
@@ -292,7 +297,8 @@ static int try_rotated(int dfd, const char *name, const struct sw_follow_pos *po
  * The file of @pos among the rotated names of the path (PATH.1 first, then
  * PATH.* and PATH-*, uncompressed): its descriptor, or -1; @name its name.
  */
-static int find_rotated(struct sw_follow *f, const struct sw_follow_pos *pos, char *name, size_t namelen)
+static int find_rotated(struct sw_follow *f, const struct sw_follow_pos *pos, char *name,
+			size_t namelen)
 {
 	size_t blen = strlen(f->base);
 	unsigned seen = 0;
@@ -311,8 +317,9 @@ static int find_rotated(struct sw_follow *f, const struct sw_follow_pos *pos, ch
 	snprintf(name, namelen, "%s.1", f->base);
 	fd = try_rotated(dfd, name, pos);
 	while (fd < 0 && seen++ < FOLLOW_SCAN_MAX && (de = readdir(d))) {
-		if (strncmp(de->d_name, f->base, blen) || (de->d_name[blen] != '.' && de->d_name[blen] != '-') ||
-		    !de->d_name[blen + 1] || compressed(de->d_name))
+		if (strncmp(de->d_name, f->base, blen) ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-') || !de->d_name[blen + 1] ||
+		    compressed(de->d_name))
 			continue;
 		snprintf(name, namelen, "%s", de->d_name);
 		fd = try_rotated(dfd, name, pos);
@@ -327,18 +334,21 @@ static void resume_from(struct sw_follow *f, const struct sw_follow_pos *pos)
 	struct stat st;
 	int fd = open_path(f), old;
 
-	if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == pos->dev && (uint64_t)st.st_ino == pos->ino) {
-		if ((uint64_t)st.st_size >= pos->offset && head_matches(fd, pos->head_hash, pos->head_len)) {
+	if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == pos->dev &&
+	    (uint64_t)st.st_ino == pos->ino) {
+		if ((uint64_t)st.st_size >= pos->offset &&
+		    head_matches(fd, pos->head_hash, pos->head_len)) {
 			adopt(f, fd, pos->offset);
-			set_state(f, SW_FOLLOW_READING, "reading %s from the saved offset %llu", f->path,
-				  (unsigned long long)pos->offset);
+			set_state(f, SW_FOLLOW_READING, "reading %s from the saved offset %llu",
+				  f->path, (unsigned long long)pos->offset);
 			return;
 		}
 		adopt(f, fd, 0);
 		f->stats.truncations++;
 		f->stats.resume_lost++;
 		set_state(f, SW_FOLLOW_READING,
-			  "%s was truncated or rewritten while stopped (saved offset %llu, now %lld bytes): reading it from the start, lines may have been lost",
+			  "%s was truncated or rewritten while stopped (saved offset %llu, now "
+			  "%lld bytes): reading it from the start, lines may have been lost",
 			  f->path, (unsigned long long)pos->offset, (long long)st.st_size);
 		return;
 	}
@@ -353,7 +363,8 @@ static void resume_from(struct sw_follow *f, const struct sw_follow_pos *pos)
 		if (fd >= 0) {
 			close(fd);
 			set_state(f, SW_FOLLOW_READING,
-				  "%s was rotated while stopped: reading %s/%s from the saved offset %llu, then %s from its start",
+				  "%s was rotated while stopped: reading %s/%s from the saved "
+				  "offset %llu, then %s from its start",
 				  f->path, f->dir, name, (unsigned long long)pos->offset, f->path);
 		} else {
 			path_failed(f, -fd);
@@ -364,11 +375,14 @@ static void resume_from(struct sw_follow *f, const struct sw_follow_pos *pos)
 	if (fd >= 0) {
 		adopt(f, fd, 0);
 		set_state(f, SW_FOLLOW_READING,
-			  "%s was rotated while stopped and its previous file (inode %llu) is not among %s.1, %s.* and %s-*: reading the new file from its start, lines may have been lost",
+			  "%s was rotated while stopped and its previous file (inode %llu) is not "
+			  "among %s.1, %s.* and %s-*: reading the new file from its start, lines "
+			  "may have been lost",
 			  f->path, (unsigned long long)pos->ino, f->base, f->base, f->base);
 	} else if (fd == -ENOENT || fd == -ENOTDIR) {
 		set_state(f, SW_FOLLOW_WAITING,
-			  "waiting for %s; its previous file (inode %llu) is not among %s.1, %s.* and %s-*: lines may have been lost",
+			  "waiting for %s; its previous file (inode %llu) is not among %s.1, %s.* "
+			  "and %s-*: lines may have been lost",
 			  f->path, (unsigned long long)pos->ino, f->base, f->base, f->base);
 	} else {
 		path_failed(f, -fd);
@@ -447,8 +461,8 @@ static void deliver(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, char *
  * Deliver the lines of the open file until its end or @max. *at_eof: the
  * end was reached (read() gave 0) with room for more lines.
  */
-static int drain(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, unsigned max, unsigned *delivered,
-		 bool *at_eof)
+static int drain(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, unsigned max,
+		 unsigned *delivered, bool *at_eof)
 {
 	*at_eof = false;
 	while (*delivered < max) {
@@ -475,7 +489,7 @@ static int drain(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, unsigned 
 				continue;
 			}
 			if (avail > SW_FOLLOW_LINE_MAX) {
-				/* Too long for a line: keep its head, drop the rest up to its LF. */
+				/* Too long: keep its head, drop the rest up to its LF. */
 				memmove(f->buf, p, SW_FOLLOW_LINE_MAX);
 				f->start = 0;
 				f->len = SW_FOLLOW_LINE_MAX;
@@ -490,7 +504,8 @@ static int drain(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, unsigned 
 			}
 		}
 		do
-			n = pread(f->fd, f->buf + f->len, SW_FOLLOW_BUF - f->len, (off_t)f->read_off);
+			n = pread(f->fd, f->buf + f->len, SW_FOLLOW_BUF - f->len,
+				  (off_t)f->read_off);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			return -errno;
@@ -579,7 +594,8 @@ static bool path_moved(struct sw_follow *f)
 		path_failed(f, -fd);
 		return false;
 	}
-	if (fstat(fd, &st) < 0 || ((uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino)) {
+	if (fstat(fd, &st) < 0 ||
+	    ((uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino)) {
 		close(fd);
 		return false;
 	}
@@ -587,7 +603,8 @@ static bool path_moved(struct sw_follow *f)
 	return true;
 }
 
-static void switch_to_next(struct sw_follow *f, sw_follow_line_fn fn, void *ctx, unsigned *delivered)
+static void switch_to_next(struct sw_follow *f, sw_follow_line_fn fn, void *ctx,
+			   unsigned *delivered)
 {
 	/* What the old file ends with, without a LF, will never be finished. */
 	if (f->skipping && f->len) {
@@ -664,7 +681,8 @@ void sw_follow_position(const struct sw_follow *f, struct sw_follow_pos *out)
 	out->head_len = f->head_len;
 }
 
-enum sw_follow_state sw_follow_state(const struct sw_follow *f, const char **message, uint32_t *generation)
+enum sw_follow_state sw_follow_state(const struct sw_follow *f, const char **message,
+				     uint32_t *generation)
 {
 	if (message)
 		*message = f->message;

@@ -46,9 +46,11 @@
  *   truncation (it is in the copy, which is not read), as with any reader.
  * - A file replaced by one whose first SW_FOLLOW_HEAD_MAX bytes are
  *   identical, and which is at least as long, is taken for the same file.
- * - Position and descriptors are per path; one writer appending whole
- *   lines is assumed for the rotation wait (lines written to the old file
- *   after the new one got data are not read).
+ * - Two rotations between two reads (or two restarts) skip the file in
+ *   the middle: the follower knows only the file it reads and the path.
+ * - One writer is assumed for the rotation wait: lines written to the old
+ *   file after the new one got data, and after the follower left the old
+ *   one, are not read.
  *
  * Bounded: one allocation at open (the struct with its read buffer of
  * SW_FOLLOW_BUF bytes); a read call delivers at most max_lines lines;
@@ -67,7 +69,7 @@
 
 /* Where to start without a saved position. */
 enum sw_follow_start {
-	SW_FOLLOW_FROM_END = 0,	/* at the end: only lines written from now (a partial last line is included) */
+	SW_FOLLOW_FROM_END = 0,	/* only lines written from now (a partial last line whole) */
 	SW_FOLLOW_FROM_START,	/* at the first byte */
 };
 
@@ -92,8 +94,8 @@ typedef void (*sw_follow_line_fn)(void *ctx, const char *line, size_t len, unsig
 enum sw_follow_state {
 	SW_FOLLOW_READING = 0,	/* the path is open and is the file being read */
 	SW_FOLLOW_WAITING,	/* the path does not exist (yet): nothing open */
-	SW_FOLLOW_GONE,		/* the path vanished: the old file is still read, the path retried */
-	SW_FOLLOW_ERROR,	/* the path exists but cannot be opened or read (permissions, I/O) */
+	SW_FOLLOW_GONE,		/* the path vanished: the old file still read, the path retried */
+	SW_FOLLOW_ERROR,	/* the path cannot be opened or read (permissions, I/O) */
 };
 
 struct sw_follow_stats {
@@ -101,11 +103,11 @@ struct sw_follow_stats {
 	uint64_t bytes;			/* delivered, without LFs */
 	uint64_t truncated_lines;	/* delivered with SW_FOLLOW_TRUNCATED */
 	uint64_t skipped_bytes;		/* the parts of those lines not delivered */
-	uint64_t rotations;		/* switches to a new file at the path (rename, or gone and back) */
-	uint64_t truncations;		/* a file read again from 0 (copy-truncate, replaced content) */
+	uint64_t rotations;		/* switches to a new file at the path */
+	uint64_t truncations;		/* a file read again from 0 (copy-truncate, new content) */
 	uint64_t reopen_errors;		/* times the path became unopenable (once per episode) */
-	uint64_t resumed_rotated;	/* resumes that found the previous file among the rotated ones */
-	uint64_t resume_lost;		/* resumes where lines may have been lost (said in the message) */
+	uint64_t resumed_rotated;	/* resumes that found the previous file, rotated */
+	uint64_t resume_lost;		/* resumes that may have lost lines (said) */
 };
 
 struct sw_follow;

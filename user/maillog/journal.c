@@ -35,7 +35,8 @@ static ssize_t field(sd_journal *sd, const char *name, const char **value)
 	size_t nlen = strlen(name), len;
 	const void *data;
 
-	if (sd_journal_get_data(sd, name, &data, &len) < 0 || len <= nlen || ((const char *)data)[nlen] != '=')
+	if (sd_journal_get_data(sd, name, &data, &len) < 0 || len <= nlen ||
+	    ((const char *)data)[nlen] != '=')
 		return -1;
 	*value = (const char *)data + nlen + 1;
 	return (ssize_t)(len - nlen - 1);
@@ -74,26 +75,31 @@ static void position(struct sw_journal *j, const char *cursor)
 		if (r < 0) {
 			j->stats.cursor_lost++;
 			snprintf(j->message, sizeof(j->message),
-				 "the saved journal cursor is invalid (%s): reading from the tail, entries since the last run are not read",
+				 "the saved journal cursor is invalid (%s): reading from the tail, "
+				 "entries since the last run are not read",
 				 strerror(-r));
 		} else {
 			r = sd_journal_next(j->sd);
 			if (r > 0 && sd_journal_test_cursor(j->sd, cursor) > 0) {
 				snprintf(j->cursor, sizeof(j->cursor), "%s", cursor);
-				snprintf(j->message, sizeof(j->message), "reading the journal after the saved cursor");
+				snprintf(j->message, sizeof(j->message),
+					 "reading the journal after the saved cursor");
 				return;
 			}
 			if (r > 0) {
-				/* The cursor's entry is gone: this one, after its place, is unread. */
+				/* The cursor's entry is gone: this one, after its place, is new. */
 				j->pending = true;
 				j->stats.cursor_lost++;
 				snprintf(j->message, sizeof(j->message),
-					 "the saved cursor's journal entry is gone (vacuumed?): reading from the entry after its place, entries may have been lost");
+					 "the saved cursor's journal entry is gone (vacuumed?): "
+					 "reading from the entry after its place, entries may have "
+					 "been lost");
 				return;
 			}
 			/* Nothing at or after it yet: what comes next is new. */
 			snprintf(j->cursor, sizeof(j->cursor), "%s", cursor);
-			snprintf(j->message, sizeof(j->message), "reading the journal after the saved cursor");
+			snprintf(j->message, sizeof(j->message),
+				 "reading the journal after the saved cursor");
 			return;
 		}
 	} else {
@@ -115,7 +121,8 @@ struct sw_journal *sw_journal_open(const char *dir, const char *cursor, char *er
 	}
 	if (!dir && !is_dir("/run/log/journal") && !is_dir("/var/log/journal")) {
 		snprintf(err, errlen,
-			 "no systemd journal on this host (neither /run/log/journal nor /var/log/journal): read a log file instead");
+			 "no systemd journal on this host (neither /run/log/journal nor "
+			 "/var/log/journal): read a log file instead");
 		return NULL;
 	}
 	j = calloc(1, sizeof(*j));
@@ -123,9 +130,11 @@ struct sw_journal *sw_journal_open(const char *dir, const char *cursor, char *er
 		snprintf(err, errlen, "journal: out of memory");
 		return NULL;
 	}
-	r = dir ? sd_journal_open_directory(&j->sd, dir, 0) : sd_journal_open(&j->sd, SD_JOURNAL_LOCAL_ONLY);
+	r = dir ? sd_journal_open_directory(&j->sd, dir, 0)
+		: sd_journal_open(&j->sd, SD_JOURNAL_LOCAL_ONLY);
 	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot open the journal: %s", dir ? dir : "system journal", strerror(-r));
+		snprintf(err, errlen, "%s: cannot open the journal: %s",
+			 dir ? dir : "system journal", strerror(-r));
 		free(j);
 		return NULL;
 	}
