@@ -21,6 +21,7 @@
 #include "cli_account.h"
 #include "cli_events.h"
 #include "cli_geo.h"
+#include "cli_links.h"
 #include "cli_sessions.h"
 #include "daemon.h"
 #include "gc.h"
@@ -310,7 +311,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 	enum sw_list_kind kind = 0;
 	struct sw_src_key key;
 	struct sw_source src;
-	char err[SW_ERR_LEN], who[64], mtxt[64];
+	char err[SW_ERR_LEN], who[64], mtxt[64], link_key[64];
 	const char *list;
 	bool known, have_reason = false;
 	uint64_t now = sw_mono_ns();
@@ -326,6 +327,7 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 	sw_source_key(c->k.config, &addr, &key);
 	sw_source_cidr(c->k.config, &key, &src_cidr);
 	sw_format_cidr(&src_cidr, false, who, sizeof(who));
+	sw_format_cidr(&src_cidr, true, link_key, sizeof(link_key));
 	known = bpf_map_lookup_elem(c->k.sources_fd, &key, &src) == 0;
 	if (!known)
 		memset(&src, 0, sizeof(src));
@@ -393,6 +395,11 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 			sw_json_u64(&j, "first_seen_s_ago", secs_since(src.first_seen_ns, now));
 			sw_json_u64(&j, "last_syn_s_ago", secs_since(src.last_syn_ns, now));
 		}
+		store = open_store(c);
+		if (store) {
+			sw_cli_source_accounts(store, &c->s, link_key, &j);
+			sw_store_close(store);
+		}
 		sw_json_obj_end(&j);
 		sw_json_finish(&j);
 		return 0;
@@ -400,6 +407,11 @@ static int cmd_show(struct cli_ctx *c, const char *arg, bool json)
 
 	printf("source %s (address %s, country %s)%s\n", who, arg, country,
 	       known ? "" : ": no state (never seen, or expired)");
+	store = open_store(c);
+	if (store) {
+		sw_cli_source_accounts(store, &c->s, link_key, NULL);
+		sw_store_close(store);
+	}
 	if (strcmp(list, "none"))
 		printf("  list:      %s %s (%s)%s%s\n", list, mtxt,
 		       entry.origin == SW_ORIGIN_CONFIG ? "config" : "cli",
@@ -1049,7 +1061,7 @@ static int run_account(struct cli_ctx *c, const struct cli_args *a)
 	if (!store)
 		return 1;
 	if (!strcmp(sub, "show"))
-		ret = sw_cmd_account_show(store, &c->s, a->args[1], a->json);
+		ret = sw_cmd_account_show(store, &c->s, c->loaded ? &c->k : NULL, a->args[1], a->json);
 	else if (!strcmp(sub, "list"))
 		ret = sw_cmd_account_list(store, &c->s,
 					  a->suspended ? SW_AF_SUSPENDED : a->flagged ? SW_AF_FLAGGED : SW_AF_ALL, a->json);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "accounts.h"
 #include "cli_account.h"
+#include "cli_links.h"
 #include "cli_util.h"
 #include "json.h"
 #include "parse.h"
@@ -140,7 +141,8 @@ static void upper2(const char *c, char *out)
 	out[2] = 0;
 }
 
-int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const char *name, bool json)
+int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const struct sw_kernel *k,
+			const char *name, bool json)
 {
 	struct sw_acct_store *as;
 	struct sw_acct_policy p;
@@ -166,8 +168,8 @@ int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const 
 		fprintf(stderr, "smtpwall: %s\n", err);
 		goto out;
 	}
-	if (!has_p && !has_c && !n_addrs && !n_audit) {
-		fprintf(stderr, "smtpwall: account %s: never seen (no policy request named it)\n", name);
+	if (!has_p && !has_c && !n_addrs && !n_audit && !sw_cli_account_links(st, name)) {
+		fprintf(stderr, "smtpwall: account %s: never seen (no policy request or log line named it)\n", name);
 		goto out;
 	}
 	if (!has_c || sw_accounts_figures(c.windows, c.windows_len, now, &f))
@@ -257,6 +259,7 @@ int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const 
 			sw_json_obj_end(&j);
 		}
 		sw_json_arr_end(&j);
+		sw_cli_account_sources(st, s, k, name, &j);
 		sw_json_arr_begin(&j, "history");
 		for (int i = 0; i < n_audit; i++) {
 			sw_json_obj_begin(&j, NULL);
@@ -341,6 +344,7 @@ int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const 
 		if (n_addrs > 50)
 			printf("  ... and %d more (--json lists them all)\n", n_addrs - 50);
 	}
+	sw_cli_account_sources(st, s, k, name, NULL);
 	if (n_audit) {
 		printf("  history:\n");
 		for (int i = 0; i < n_audit; i++) {

@@ -9,10 +9,13 @@
 
 #include <stdbool.h>
 #include "config.h"
+#include "kernel.h"
 #include "store.h"
 #include "store_accounts.h"
 
-int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const char *name, bool json);
+/* @k: the kernel, for the state of its login sources; NULL when not loaded. */
+int sw_cmd_account_show(struct sw_store *st, const struct sw_settings *s, const struct sw_kernel *k,
+			const char *name, bool json);
 int sw_cmd_account_list(struct sw_store *st, const struct sw_settings *s, enum sw_acct_filter f, bool json);
 int sw_cmd_account_suspend(struct sw_store *st, const char *name, const char *reason, const char *dur);
 int sw_cmd_account_resume(struct sw_store *st, const char *name, const char *reason);

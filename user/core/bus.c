@@ -14,6 +14,7 @@ static const char *const kind_names[SW_BUS_N_KINDS] = {
 	[SW_BUS_LINK] = "link",
 	[SW_BUS_ACCOUNT] = "account",
 	[SW_BUS_POLICY] = "policy",
+	[SW_BUS_MAILLOG] = "maillog",
 };
 
 struct sub {

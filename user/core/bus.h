@@ -34,6 +34,7 @@ enum sw_bus_kind {
 	SW_BUS_LINK,		/* an interface came, went, was attached again */
 	SW_BUS_ACCOUNT,		/* an account suspended, resumed, flagged, refused, changed */
 	SW_BUS_POLICY,		/* the policy service: listening, failures, malformed requests */
+	SW_BUS_MAILLOG,		/* the mail-log follower: its file, and what its hints did to sources */
 	SW_BUS_N_KINDS
 };
 

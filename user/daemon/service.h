@@ -25,6 +25,8 @@
 #include "store.h"
 
 struct event_base;
+struct sw_accounts;
+struct sw_hints;
 
 struct sw_daemon {
 	struct event_base *base;
@@ -41,6 +43,9 @@ struct sw_daemon {
 	struct event *stall_ev;
 	uint64_t stall_expect_ns, stall_worst_ns;
 	int stall_users;
+	/* Shared between services, NULL while the owner is not running. */
+	struct sw_accounts *accounts;	/* the policy service's ledger */
+	struct sw_hints *hints;		/* the mail-log service's hints engine */
 };
 
 struct sw_service {
@@ -59,7 +64,7 @@ struct sw_service {
 extern const struct sw_service *const sw_services[];
 
 extern const struct sw_service sw_svc_lists, sw_svc_geo, sw_svc_links, sw_svc_events, sw_svc_sessions,
-	sw_svc_policy, sw_svc_control;
+	sw_svc_policy, sw_svc_maillog, sw_svc_control;
 
 /*
  * The loop's worst stall: from sw_daemon_stall_begin() a 10 ms timer

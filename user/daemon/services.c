@@ -6,7 +6,9 @@
  * and judges session health and emergencies; the events service turns the
  * kernel's ring buffer into bus events (and hands penalised sources to the
  * sessions service for teardown); the policy service answers Postfix for
- * accounts (and keeps their ledger in state.db); the control socket
+ * accounts (and keeps their ledger in state.db); the mail-log follower
+ * turns Postfix's log into kernel penalties and known-good sources (and
+ * hands distributed guesses to the ledger); the control socket
  * streams the bus to `smtpwall events`.
  */
 #include <stddef.h>
@@ -19,6 +21,7 @@ const struct sw_service *const sw_services[] = {
 	&sw_svc_sessions,
 	&sw_svc_events,
 	&sw_svc_policy,
+	&sw_svc_maillog,
 	&sw_svc_control,
 	NULL,
 };

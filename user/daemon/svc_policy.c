@@ -36,6 +36,7 @@
 #include "accounts.h"
 #include "bus.h"
 #include "geo.h"
+#include "hints.h"
 #include "log.h"
 #include "policy_proto.h"
 #include "service.h"
@@ -185,6 +186,14 @@ static void handle(struct pclient *c)
 	origin_of(ps, c->req.client_address, &o);
 	sw_accounts_decide(ps->A, &c->req, &o, now_ms(), &v);
 	ps->verdicts[v.policy]++;
+	if (v.policy == SW_POL_SUSPENDED && ps->d->hints) {
+		struct sw_cidr a;
+		char e[SW_ERR_LEN];
+
+		/* a source that keeps presenting a suspended account's credentials */
+		if (!sw_parse_addr(c->req.client_address, &a, e))
+			sw_hints_suspended_use(ps->d->hints, a.family, a.addr, c->req.sasl_username, now_ms());
+	}
 	answer(c, v.action);
 }
 
@@ -512,6 +521,8 @@ static void policy_teardown(struct policy_svc *ps)
 	if (ps->tick)
 		event_free(ps->tick);
 	ps->tick = NULL;
+	if (ps->d->accounts == ps->A)
+		ps->d->accounts = NULL;
 	if (ps->A && sw_accounts_flush(ps->A, now_ms(), err, sizeof(err)))
 		sw_warn("accounts: the last counts could not be saved: %s", err);
 	sw_accounts_free(ps->A);
@@ -543,6 +554,7 @@ static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
 	if (!ps->A)
 		goto fail;
 	sw_accounts_on_flag(ps->A, on_flag, ps);
+	d->accounts = ps->A;
 	ps->tick = evtimer_new(d->base, on_tick, ps);
 	if (!ps->tick) {
 		snprintf(err, errlen, "policy: out of memory");
