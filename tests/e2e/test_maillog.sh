@@ -163,4 +163,46 @@ read_after=$(grep -o 'maillog: [0-9]* lines' "$DAEMON_LOG" | tail -n 1 | grep -o
 tap_is "the restarted follower read exactly the 5 lines written after the first stopped (of $((lines_before + 5)))" \
 	"$read_after" 5
 
+# --- the journal instead of a file: the same hints, and a cursor kept across a restart
+JR=/lib/systemd/systemd-journal-remote
+JDIR=$TMPD/journal
+mkdir -p "$JDIR"
+jclock=1765000000000000
+# jwrite MESSAGE...: entries of postfix/submission/smtpd, appended to the journal file.
+jwrite() {
+	local m
+	for m in "$@"; do
+		jclock=$((jclock + 1000))
+		printf '__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=%s\n_BOOT_ID=0123456789abcdef0123456789abcdef\n' \
+			"$jclock" "$((jclock - 1764000000000000))"
+		printf 'SYSLOG_FACILITY=2\nSYSLOG_IDENTIFIER=postfix/submission/smtpd\nSYSLOG_PID=77\nMESSAGE=%s\n\n' "$m"
+	done | "$JR" --output="$JDIR/x.journal" - 2>/dev/null
+}
+jfail() { echo "warning: unknown[$1]: SASL LOGIN authentication failed: authentication failure, sasl_username=$2"; }
+if [ -x "$JR" ]; then
+	conn "$(c4 9)" --count 1 --timeout-ms 2000 >/dev/null 2>&1 || true
+	jwrite "connect from unknown[$(c4 9)]"
+	write_config "maillog.enabled=yes" "maillog.journal=yes" "maillog.journal_dir=$JDIR" \
+		"maillog.auth_failures=5" "penalty.base=60s"
+	must_start_daemon
+	sleep 0.5
+	jwrite "$(jfail "$(c4 9)" mallory)" "$(jfail "$(c4 9)" mallory)" "$(jfail "$(c4 9)" mallory)"
+	sleep 0.5
+	stop_daemon
+	jwrite "$(jfail "$(c4 9)" mallory)" "$(jfail "$(c4 9)" mallory)" "$(jfail "$(c4 9)" mallory)" \
+		"$(jfail "$(c4 9)" mallory)" "$(jfail "$(c4 9)" mallory)"
+	must_start_daemon
+	if wait_for 5 penalised "$(c4 9)"; then
+		tap_ok "journal: failures written while the daemon was down are read from its saved cursor"
+	else
+		tap_fail "journal: failures written while the daemon was down are read from its saved cursor" \
+			"$(swj show "$(c4 9)" --json)"$'\n'"$(tail -n 20 "$DAEMON_LOG")"
+	fi
+	stop_daemon
+	read_after=$(grep -o 'maillog: [0-9]* lines' "$DAEMON_LOG" | tail -n 1 | grep -o '[0-9]*')
+	tap_is "journal: the restarted reader read exactly the 5 entries written while it was down" "$read_after" 5
+else
+	tap_skip "journal: $JR is not installed (scripts/install-deps.sh installs systemd-journal-remote)"
+fi
+
 tap_done
