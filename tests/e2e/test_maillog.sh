@@ -148,20 +148,22 @@ else
 	tap_fail "a source refused three times for a suspended account is penalised at the NIC" "$(swj show "$(c4 6)" --json)"
 fi
 
-# --- a restart resumes at its place
+# --- a restart resumes at its place, and keeps counting
+# (c4 3 had four failures at the start: one more is its fifth, if they survived)
 lines_before=$(wc -l <"$LOG")
 stop_daemon
-for i in 1 2 3 4 5; do fail "$(c4 3)" bob; done	# written while it is down
+fail "$(c4 3)" bob	# written while it is down
 must_start_daemon
 if wait_for 3 penalised "$(c4 3)"; then
-	tap_ok "failures written while the daemon was down are read after its restart"
+	tap_ok "four failures before a restart and one written while it was down: the fifth penalises"
 else
-	tap_fail "failures written while the daemon was down are read after its restart" "$(swj show "$(c4 3)" --json)"
+	tap_fail "four failures before a restart and one written while it was down: the fifth penalises" \
+		"$(swj show "$(c4 3)" --json)"
 fi
 stop_daemon
 read_after=$(grep -o 'maillog: [0-9]* lines' "$DAEMON_LOG" | tail -n 1 | grep -o '[0-9]*')
-tap_is "the restarted follower read exactly the 5 lines written after the first stopped (of $((lines_before + 5)))" \
-	"$read_after" 5
+tap_is "the restarted follower read exactly the line written after the first stopped (of $((lines_before + 1)))" \
+	"$read_after" 1
 
 # --- the journal instead of a file: the same hints, and a cursor kept across a restart
 JR=/lib/systemd/systemd-journal-remote

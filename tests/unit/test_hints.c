@@ -27,6 +27,7 @@
 
 #define MIN_MS 60000LL
 #define T0     1700000000000LL
+#define DAY_FUTURE (24 * 60 * MIN_MS)
 
 struct rec {
 	int penalties, vouches, flags, notes;
@@ -465,6 +466,70 @@ static void test_links_and_restart(void **state)
 	assert_int_equal(f->rec.penalties, 0);
 }
 
+struct fails_out {
+	struct sw_src_key key[8];
+	int64_t t[8][SW_HINTS_FAILS];
+	unsigned n[8];
+	int count;
+};
+
+static void fails_out(void *ctx, const struct sw_src_key *key, const int64_t *times, unsigned n)
+{
+	struct fails_out *o = ctx;
+
+	if (o->count >= 8)
+		return;
+	o->key[o->count] = *key;
+	memcpy(o->t[o->count], times, n * sizeof(*times));
+	o->n[o->count++] = n;
+}
+
+/* Failures not yet judged survive a restart through the store: the fifth after it penalises. */
+static void test_failures_survive_restart(void **state)
+{
+	struct fix *f = *state;
+	struct fails_out o = { .count = 0 };
+
+	for (int i = 0; i < 4; i++)
+		fail_from(f, "203.0.113.5", "alice", T0 + i * 1000);
+	fail_from(f, "203.0.113.6", NULL, T0 - 11 * MIN_MS);	/* out of the window by now */
+	sw_hints_each_failures(f->h, false, T0 + 5000, fails_out, &o);
+	assert_int_equal(o.count, 2);
+	for (int i = 0; i < o.count; i++) {
+		struct sw_src_key k5 = key_of(f, "203.0.113.5");
+
+		if (!memcmp(&o.key[i], &k5, sizeof(k5))) {
+			assert_int_equal(o.n[i], 4);
+			assert_true(o.t[i][0] == T0 && o.t[i][3] == T0 + 3000);	/* oldest first */
+		} else {
+			assert_int_equal(o.n[i], 0);	/* nothing left to count: the store deletes it */
+		}
+	}
+	{
+		struct fails_out again = { .count = 0 };
+
+		sw_hints_each_failures(f->h, false, T0 + 5000, fails_out, &again);
+		assert_int_equal(again.count, 0);	/* only the changed ones */
+	}
+	sw_hints_free(f->h);
+	memset(&f->rec, 0, sizeof(f->rec));
+	start(f);
+	for (int i = 0; i < o.count; i++)
+		sw_hints_load_failures(f->h, &o.key[i], o.t[i], o.n[i], T0 + 6000);
+	fail_from(f, "203.0.113.5", "alice", T0 + 7000);
+	assert_int_equal(f->rec.penalties, 1);
+	assert_int_equal(f->rec.last_detail, 5);
+	/* a time from the future is not evidence */
+	{
+		struct sw_src_key k = key_of(f, "203.0.113.9");
+		int64_t future[4] = { T0 + DAY_FUTURE, T0 + DAY_FUTURE, T0 + DAY_FUTURE, T0 + DAY_FUTURE };
+
+		sw_hints_load_failures(f->h, &k, future, 4, T0 + 8000);
+		fail_from(f, "203.0.113.9", NULL, T0 + 9000);
+		assert_int_equal(f->rec.penalties, 1);
+	}
+}
+
 /* More sources than the table holds: bounded, the oldest reused, new evidence still judged. */
 static void test_bounded(void **state)
 {
@@ -496,6 +561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failures_survive_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
 	};
 

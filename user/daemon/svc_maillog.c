@@ -7,9 +7,9 @@
  * sw_loader_vouch) and to the accounts ledger (sw_accounts_flag).
  *
  * Where it is in the log is saved in state.db (settings "maillog.file" or
- * "maillog.journal") in the same transaction as the source links of the
- * lines before it, after every batch of lines: a restart resumes after
- * the last batch it saved. Reading is bounded per turn of the loop
+ * "maillog.journal") in the same transaction as the source links and the
+ * failure counts of the lines before it, after every batch of lines: a
+ * restart resumes after the last batch it saved, counting on. Reading is bounded per turn of the loop
  * (BATCH lines), so a backlog never stalls the other services.
  *
  * Fail open: a log that cannot be read, or a state.db that cannot be
@@ -204,7 +204,17 @@ static void position_text(const struct maillog_svc *m, char *buf, size_t len)
 	}
 }
 
-/* The changed links and where we are, in one transaction. */
+static void put_failures(void *ctx, const struct sw_src_key *key, const int64_t *times, unsigned n)
+{
+	struct maillog_svc *m = ctx;
+	char addr[64];
+
+	key_text(m, key, addr, sizeof(addr));
+	if (!m->store_failing && sw_fail_put(m->ls, addr, times, n, m->store_err, sizeof(m->store_err)))
+		m->store_failing = true;
+}
+
+/* The changed links and failures, and where we are, in one transaction. */
 static void save(struct maillog_svc *m, bool all)
 {
 	char err[512], pos[SW_JOURNAL_CURSOR_MAX + SW_PATH_LEN + 128];
@@ -216,6 +226,7 @@ static void save(struct maillog_svc *m, bool all)
 	if (sw_link_begin(m->ls, err, sizeof(err)))
 		goto failed;
 	sw_hints_each_link(m->hints, all || m->save_all, put_link, m);
+	sw_hints_each_failures(m->hints, all || m->save_all, now, put_failures, m);
 	position_text(m, pos, sizeof(pos));
 	if (!m->store_failing && pos[0] &&
 	    sw_store_setting_put(m->d->store, m->j ? KEY_JOURNAL : KEY_FILE, pos, m->store_err, sizeof(m->store_err)))
@@ -262,6 +273,19 @@ static void load_link(void *ctx, const struct sw_link_row *r)
 	l.last_login = r->last_login;
 	l.last_failure = r->last_failure;
 	sw_hints_load_link(m->hints, &l);
+}
+
+static void load_failures(void *ctx, const char *addr, const int64_t *times, unsigned n)
+{
+	struct maillog_svc *m = ctx;
+	struct sw_src_key key;
+	struct sw_cidr c;
+	char err[SW_ERR_LEN];
+
+	if (sw_parse_cidr(addr, &c, err))
+		return;
+	sw_hints_key(m->hints, c.family, c.addr, &key);
+	sw_hints_load_failures(m->hints, &key, times, n, now_ms());
 }
 
 /* "DEV INO OFFSET HASH LEN PATH" of the file it was following, if it is this file. */
@@ -408,7 +432,8 @@ static int setup(struct maillog_svc *m, char *err, size_t errlen)
 	m->as = sw_acct_store_open(d->store, err, errlen);
 	if (!m->as)
 		goto fail;
-	if (sw_link_each(m->ls, (int64_t)time(NULL) - LINKS_KEEP, load_link, m, err, errlen) < 0)
+	if (sw_link_each(m->ls, (int64_t)time(NULL) - LINKS_KEEP, load_link, m, err, errlen) < 0 ||
+	    sw_fail_each(m->ls, load_failures, m, err, errlen) < 0)
 		goto fail;
 	m->journal = d->s.maillog_journal;
 	snprintf(m->cur_file, sizeof(m->cur_file), "%s", d->s.maillog_file);
@@ -444,6 +469,7 @@ static int setup(struct maillog_svc *m, char *err, size_t errlen)
 			event_add(m->watch, NULL);
 	}
 	d->hints = m->hints;
+	m->save_all = true;	/* the first save rewrites what was loaded: aged-out failures are deleted */
 	arm(m, true);
 	return 0;
 fail:

@@ -33,6 +33,7 @@ struct src {
 	int64_t last_ms;
 	int64_t fails[SW_HINTS_FAILS];	/* ms; 0 empty */
 	unsigned fail_next;
+	bool fails_dirty;		/* changed since the store last had them */
 	int64_t suspended[SUSPENDED_TIMES];
 	unsigned suspended_next;
 	int64_t vouched_ms, spared_ms;
@@ -489,6 +490,7 @@ static void failed(struct sw_hints *h, const struct sw_mlog *m, int64_t now_ms)
 		return;
 	s->fails[s->fail_next] = now_ms;
 	s->fail_next = (s->fail_next + 1) % SW_HINTS_FAILS;
+	s->fails_dirty = true;
 	l = link_get(h, s, account, now_ms);
 	if (l) {
 		l->failures++;
@@ -517,6 +519,8 @@ static void logged_in(struct sw_hints *h, const struct sw_mlog *m, const char *a
 	if (!s)
 		return;
 	/* failures before a login of the source no longer count toward its penalty */
+	if (s->fails[(s->fail_next + SW_HINTS_FAILS - 1) % SW_HINTS_FAILS])
+		s->fails_dirty = true;
 	memset(s->fails, 0, sizeof(s->fails));
 	if (account && account[0]) {
 		struct link *l = link_get(h, s, account, now_ms);
@@ -627,4 +631,42 @@ void sw_hints_load_link(struct sw_hints *h, const struct sw_hints_link *in)
 	l->last_failure = in->last_failure;
 	l->last_login_ms = in->last_login * 1000;
 	l->dirty = false;
+}
+
+void sw_hints_each_failures(struct sw_hints *h, bool all, int64_t now_ms,
+			    void (*fn)(void *ctx, const struct sw_src_key *key, const int64_t *times, unsigned n),
+			    void *ctx)
+{
+	for (size_t i = 0; i < h->srcs.n_buckets; i++)
+		for (struct src *s = h->srcs.buckets[i]; s; s = s->next) {
+			int64_t t[SW_HINTS_FAILS];
+			unsigned n = 0;
+
+			if (!all && !s->fails_dirty)
+				continue;
+			/* oldest first, only those the window still counts */
+			for (unsigned j = 0; j < SW_HINTS_FAILS; j++) {
+				int64_t v = s->fails[(s->fail_next + j) % SW_HINTS_FAILS];
+
+				if (v && now_ms - v < (int64_t)h->conf.auth_window_ms)
+					t[n++] = v;
+			}
+			fn(ctx, &s->key, t, n);
+			s->fails_dirty = false;
+		}
+}
+
+void sw_hints_load_failures(struct sw_hints *h, const struct sw_src_key *key, const int64_t *times, unsigned n,
+			    int64_t now_ms)
+{
+	struct src *s = src_get(h, key, now_ms);
+
+	if (!s)
+		return;
+	for (unsigned i = 0; i < n && i < SW_HINTS_FAILS; i++) {
+		if (!times[i] || times[i] > now_ms)
+			continue;
+		s->fails[s->fail_next] = times[i];
+		s->fail_next = (s->fail_next + 1) % SW_HINTS_FAILS;
+	}
 }

@@ -123,6 +123,19 @@ void sw_hints_each_link(struct sw_hints *h, bool all, void (*fn)(void *ctx, cons
 /* A link from the store, at start. */
 void sw_hints_load_link(struct sw_hints *h, const struct sw_hints_link *l);
 
+/*
+ * The failure times (unix ms, oldest first, within auth_window) of each
+ * source whose failures changed since the last call (@all: every source),
+ * for the store: a restart then keeps counting where it was. n = 0: none
+ * left (the store deletes them).
+ */
+void sw_hints_each_failures(struct sw_hints *h, bool all, int64_t now_ms,
+			    void (*fn)(void *ctx, const struct sw_src_key *key, const int64_t *times, unsigned n),
+			    void *ctx);
+/* Failure times from the store, at start; those in the future are ignored. */
+void sw_hints_load_failures(struct sw_hints *h, const struct sw_src_key *key, const int64_t *times, unsigned n,
+			    int64_t now_ms);
+
 const struct sw_hints_stats *sw_hints_stats(const struct sw_hints *h);
 
 #endif /* SW_HINTS_H */

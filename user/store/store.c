@@ -140,7 +140,12 @@ static const char links_sql[] =
 	" PRIMARY KEY (addr, name)"
 	");"
 	"CREATE INDEX IF NOT EXISTS source_links_name ON source_links (name);"
-	"CREATE INDEX IF NOT EXISTS source_links_seen ON source_links (last_seen);";
+	"CREATE INDEX IF NOT EXISTS source_links_seen ON source_links (last_seen);"
+	/* the failed logins a source's next penalty is counting, so a restart keeps counting */
+	"CREATE TABLE IF NOT EXISTS source_failures ("
+	" addr TEXT PRIMARY KEY,"
+	" times TEXT NOT NULL"	/* unix ms, comma separated, oldest first */
+	");";
 
 static const char put_sql[] =
 	"INSERT OR REPLACE INTO lists"

@@ -11,7 +11,7 @@
 struct sw_link_store {
 	sqlite3 *db;
 	const char *file;
-	sqlite3_stmt *put, *by_addr, *by_name, *each, *expire;
+	sqlite3_stmt *put, *by_addr, *by_name, *each, *expire, *fail_put, *fail_del, *fail_each;
 };
 
 #define COLS "addr, name, first_seen, last_seen, logins, failures, last_login, last_failure"
@@ -23,6 +23,9 @@ static const char by_name_sql[] =
 	"SELECT " COLS " FROM source_links WHERE name = ?1 ORDER BY last_seen DESC, addr LIMIT ?2";
 static const char each_sql[] = "SELECT " COLS " FROM source_links WHERE last_seen >= ?1";
 static const char expire_sql[] = "DELETE FROM source_links WHERE last_seen < ?1";
+static const char fail_put_sql[] = "INSERT OR REPLACE INTO source_failures (addr, times) VALUES (?1, ?2)";
+static const char fail_del_sql[] = "DELETE FROM source_failures WHERE addr = ?1";
+static const char fail_each_sql[] = "SELECT addr, times FROM source_failures";
 
 static int fail(struct sw_link_store *ls, char *err, size_t errlen, const char *what)
 {
@@ -37,7 +40,8 @@ struct sw_link_store *sw_link_store_open(struct sw_store *st, char *err, size_t 
 		const char *sql;
 		sqlite3_stmt **s;
 	} stmts[] = {
-		{ put_sql, NULL }, { by_addr_sql, NULL }, { by_name_sql, NULL }, { each_sql, NULL }, { expire_sql, NULL },
+		{ put_sql, NULL },	{ by_addr_sql, NULL },	{ by_name_sql, NULL },	 { each_sql, NULL },
+		{ expire_sql, NULL }, { fail_put_sql, NULL }, { fail_del_sql, NULL }, { fail_each_sql, NULL },
 	};
 
 	if (!ls) {
@@ -51,6 +55,9 @@ struct sw_link_store *sw_link_store_open(struct sw_store *st, char *err, size_t 
 	stmts[2].s = &ls->by_name;
 	stmts[3].s = &ls->each;
 	stmts[4].s = &ls->expire;
+	stmts[5].s = &ls->fail_put;
+	stmts[6].s = &ls->fail_del;
+	stmts[7].s = &ls->fail_each;
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		if (sqlite3_prepare_v3(ls->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].s, NULL) !=
 		    SQLITE_OK) {
@@ -70,6 +77,9 @@ void sw_link_store_close(struct sw_link_store *ls)
 	sqlite3_finalize(ls->by_name);
 	sqlite3_finalize(ls->each);
 	sqlite3_finalize(ls->expire);
+	sqlite3_finalize(ls->fail_put);
+	sqlite3_finalize(ls->fail_del);
+	sqlite3_finalize(ls->fail_each);
 	free(ls);
 }
 
@@ -197,4 +207,56 @@ long sw_link_expire(struct sw_link_store *ls, int64_t before, char *err, size_t 
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? (long)sqlite3_changes(ls->db) : fail(ls, err, errlen, "expire the source links of");
+}
+
+int sw_fail_put(struct sw_link_store *ls, const char *addr, const int64_t *times, unsigned n, char *err,
+		size_t errlen)
+{
+	char text[SW_LINK_FAILS_MAX * 21 + 1];
+	size_t off = 0;
+	sqlite3_stmt *s = n ? ls->fail_put : ls->fail_del;
+	int rc;
+
+	text[0] = 0;
+	for (unsigned i = 0; i < n && i < SW_LINK_FAILS_MAX; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%lld", i ? "," : "", (long long)times[i]);
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+	if (n)
+		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : fail(ls, err, errlen, "save a source's failed logins to");
+}
+
+long sw_fail_each(struct sw_link_store *ls,
+		  void (*fn)(void *ctx, const char *addr, const int64_t *times, unsigned n), void *ctx, char *err,
+		  size_t errlen)
+{
+	sqlite3_stmt *s = ls->fail_each;
+	long cnt = 0;
+	int rc;
+
+	sqlite3_reset(s);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *addr = (const char *)sqlite3_column_text(s, 0), *p = (const char *)sqlite3_column_text(s, 1);
+		int64_t times[SW_LINK_FAILS_MAX];
+		unsigned n = 0;
+
+		while (p && *p && n < SW_LINK_FAILS_MAX) {
+			char *end;
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;	/* not ours: what was read so far counts */
+			times[n++] = v;
+			p = *end == ',' ? end + 1 : end;
+		}
+		if (addr)
+			fn(ctx, addr, times, n);
+		cnt++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? cnt : fail(ls, err, errlen, "read the failed logins of");
 }

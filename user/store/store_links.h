@@ -47,4 +47,16 @@ long sw_link_each(struct sw_link_store *ls, int64_t since, void (*fn)(void *ctx,
 /* Delete links not seen since @before; how many, or -1. */
 long sw_link_expire(struct sw_link_store *ls, int64_t before, char *err, size_t errlen);
 
+/*
+ * The failure times (unix ms) a source's next penalty counts: replaced as
+ * a whole; n = 0 deletes. At most 64 times.
+ */
+#define SW_LINK_FAILS_MAX 64
+int sw_fail_put(struct sw_link_store *ls, const char *addr, const int64_t *times, unsigned n, char *err,
+		size_t errlen);
+/* Every source's failure times, through @fn; the count or -1 with @err. */
+long sw_fail_each(struct sw_link_store *ls,
+		  void (*fn)(void *ctx, const char *addr, const int64_t *times, unsigned n), void *ctx, char *err,
+		  size_t errlen);
+
 #endif
