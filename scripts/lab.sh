@@ -50,6 +50,17 @@
 # network) and deletes it with the last lab. The system's own Postfix
 # instance is neither started nor stopped.
 #
+# Submission (LAB_SUBMISSION=1): Postfix also listens on 587 (STARTTLS
+# required) and 465 (implicit TLS) with SASL through a private Dovecot
+# (auth only, passwd-file users $LAB_SASL_USERS with password
+# "pw-<name>", its socket at private/auth in the lab's queue; started in
+# the server namespace after Postfix, stopped with it), a throwaway
+# certificate (openssl, EC P-256, under the lab dir), and the policy
+# service hooked as operators are told to: check_policy_service
+# unix:private/smtpwall at RCPT and at end of data with
+# smtpd_policy_service_default_action = DUNNO (mail flows when smtpwall is
+# not answering). $LAB_POLICY_SOCKET is where smtpwall's socket goes.
+#
 # Knobs (environment): LAB_PROCESS_LIMIT (default_process_limit, 10),
 # LAB_SMTPD_TIMEOUT (300s), LAB_ATTACKERS (number of attacker addresses, 60),
 # LAB_TMPDIR (/tmp); unset unless given, Postfix's own defaults then:
@@ -66,6 +77,7 @@ LAB_ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_SYS_POSTFIX=/etc/postfix
 LAB_LOCK=/run/smtpwall-lab.lock
 LAB_USERS=(user alice bob postmaster)
+LAB_SASL_USERS=(alice bob carol dave victim traveller)
 
 _lab_err() {
 	echo "lab: $*" >&2
@@ -121,6 +133,9 @@ lab_init() {
 	LAB_PF_QUEUE=$LAB_DIR/queue
 	LAB_PF_DATA=$LAB_DIR/data
 	LAB_MAILLOG=$LAB_DIR/maillog
+	LAB_SUBMISSION=${LAB_SUBMISSION:-0}
+	LAB_DOVECOT_DIR=$LAB_DIR/dovecot
+	LAB_POLICY_SOCKET=$LAB_PF_QUEUE/private/smtpwall
 	LAB_BPFFS=/sys/fs/bpf/smtpwall-lab-$id
 	LAB_PROCESS_LIMIT=${LAB_PROCESS_LIMIT:-10}
 	LAB_SMTPD_TIMEOUT=${LAB_SMTPD_TIMEOUT:-300s}
@@ -410,7 +425,113 @@ lab_postfix_setup() {
 	postlog    unix-dgram  n       -       n       -       1       postlogd
 	EOF
 	: >"$LAB_MAILLOG" || return 1
+	if [ "$LAB_SUBMISSION" = 1 ]; then
+		_lab_submission_setup || return 1
+	fi
 	_lab_locked _lab_register_unlocked || return 1
+}
+
+# _lab_submission_setup: 587 and 465 with TLS and Dovecot SASL, the policy hook.
+_lab_submission_setup() {
+	local d=$LAB_DOVECOT_DIR u
+
+	command -v dovecot >/dev/null || { _lab_err "dovecot is missing: scripts/install-deps.sh"; return 1; }
+	command -v openssl >/dev/null || { _lab_err "openssl is missing: scripts/install-deps.sh"; return 1; }
+	mkdir -p "$d/run" "$d/state" || return 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=mx.lab.test -keyout "$LAB_DIR/tls.key" -out "$LAB_DIR/tls.crt" \
+		>"$LAB_DIR/openssl.log" 2>&1 || { _lab_err "openssl: $(cat "$LAB_DIR/openssl.log")"; return 1; }
+	chmod 0600 "$LAB_DIR/tls.key" || return 1
+	: >"$d/users"
+	for u in "${LAB_SASL_USERS[@]}"; do
+		echo "$u:{PLAIN}pw-$u" >>"$d/users"
+	done
+	chmod 0640 "$d/users" && chgrp dovecot "$d/users" || return 1
+	cat >"$d/dovecot.conf" <<-EOF || return 1
+	# smtpwall lab $LAB_ID: Dovecot for SASL only (no IMAP/POP3)
+	base_dir = $d/run
+	state_dir = $d/state
+	instance_name = smtpwall-lab-$LAB_ID
+	protocols = none
+	log_path = $d/dovecot.log
+	ssl = no
+	auth_mechanisms = plain login
+	disable_plaintext_auth = no
+	passdb {
+	  driver = passwd-file
+	  args = username_format=%u $d/users
+	}
+	userdb {
+	  driver = static
+	  args = uid=nobody gid=nogroup home=/nonexistent
+	}
+	service auth {
+	  unix_listener $LAB_PF_QUEUE/private/auth {
+	    mode = 0660
+	    user = postfix
+	    group = postfix
+	  }
+	}
+	service anvil {
+	  chroot =
+	}
+	EOF
+	cat >>"$LAB_PF_DIR/main.cf" <<-EOF || return 1
+
+	# Submission (LAB_SUBMISSION=1): TLS, Dovecot SASL, smtpwall's policy service.
+	smtpd_tls_cert_file = $LAB_DIR/tls.crt
+	smtpd_tls_key_file = $LAB_DIR/tls.key
+	smtpd_tls_security_level = may
+	smtpd_sasl_type = dovecot
+	smtpd_sasl_path = private/auth
+	smtpd_policy_service_default_action = DUNNO
+	smtpd_policy_service_timeout = 10s
+	lab_policy = check_policy_service unix:private/smtpwall
+	lab_submission_rcpt = \$lab_policy, permit_sasl_authenticated, reject
+	EOF
+	cat >>"$LAB_PF_DIR/master.cf" <<-'EOF' || return 1
+	tlsmgr     unix        -       -       n       1000?   1       tlsmgr
+	submission inet        n       -       n       -       -       smtpd
+	  -o syslog_name=postfix/submission
+	  -o smtpd_tls_security_level=encrypt
+	  -o smtpd_sasl_auth_enable=yes
+	  -o smtpd_tls_auth_only=yes
+	  -o smtpd_recipient_restrictions=$lab_submission_rcpt
+	  -o smtpd_end_of_data_restrictions=$lab_policy
+	smtps      inet        n       -       n       -       -       smtpd
+	  -o syslog_name=postfix/smtps
+	  -o smtpd_tls_wrappermode=yes
+	  -o smtpd_sasl_auth_enable=yes
+	  -o smtpd_recipient_restrictions=$lab_submission_rcpt
+	  -o smtpd_end_of_data_restrictions=$lab_policy
+	EOF
+}
+
+# lab_dovecot_start: the lab's Dovecot (SASL) in the server namespace, after Postfix made private/.
+lab_dovecot_start() {
+	local i
+
+	[ "$LAB_SUBMISSION" = 1 ] || return 0
+	if ! lab_in_server dovecot -c "$LAB_DOVECOT_DIR/dovecot.conf" >"$LAB_DIR/dovecot-start.log" 2>&1; then
+		_lab_err "dovecot failed to start: $(cat "$LAB_DIR/dovecot-start.log" "$LAB_DOVECOT_DIR/dovecot.log" 2>/dev/null)"
+		return 1
+	fi
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$LAB_PF_QUEUE/private/auth" ] && return 0
+		sleep 0.1
+	done
+	_lab_err "dovecot's auth socket did not appear: $(cat "$LAB_DOVECOT_DIR/dovecot.log" 2>/dev/null)"
+	return 1
+}
+
+lab_dovecot_stop() {
+	local pid
+
+	[ -f "$LAB_DOVECOT_DIR/run/master.pid" ] || return 0
+	pid=$(cat "$LAB_DOVECOT_DIR/run/master.pid" 2>/dev/null) || return 0
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	rm -f "$LAB_DOVECOT_DIR/run/master.pid"
+	return 0
 }
 
 # Every postfix command runs in the server namespace: elsewhere the address
@@ -431,7 +552,7 @@ lab_postfix_start() {
 		cat "$out" >&2
 		return 1
 	fi
-	lab_wait_smtp 20
+	lab_wait_smtp 20 && lab_dovecot_start
 }
 
 # lab_postfix_stop: master and every smtpd, at once (sessions are not worth
@@ -439,6 +560,7 @@ lab_postfix_start() {
 lab_postfix_stop() {
 	local i
 
+	lab_dovecot_stop
 	lab_postfix_running || return 0
 	lab_in_server postfix -c "$LAB_PF_DIR" abort >/dev/null 2>&1 || true
 	for ((i = 0; i < 100; i++)); do

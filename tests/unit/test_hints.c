@@ -51,8 +51,10 @@ static int rec_penalize(void *ctx, const struct sw_src_key *key, uint32_t reason
 	return 0;
 }
 
-static int rec_vouch(void *ctx, const struct sw_src_key *key)
+static int rec_vouch(void *ctx, const struct sw_src_key *key, const char *account)
 {
+	if (!strcmp(account, "suspended-one"))
+		return -EACCES;
 	((struct rec *)ctx)->vouches++;
 	return 0;
 }
@@ -250,13 +252,23 @@ static void test_login_forgives_and_vouches(void **state)
 	for (int i = 0; i < 4; i++)
 		fail_from(f, "192.0.2.10", "carol", T0 + 20 + i);
 	assert_int_equal(f->rec.penalties, 0);
-	/* vouched at most once a minute, also from a disconnect line with auth=1 */
-	line(f, T0 + 30, "Dec  6 12:00:05 mx1 postfix/submission/smtpd[1]: disconnect from unknown[192.0.2.10] ehlo=1 "
-			 "auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6");
+	/* vouched at most once a minute */
+	login_from(f, "192.0.2.10", "carol", T0 + 30);
 	assert_int_equal(f->rec.vouches, 1);
-	line(f, T0 + 2 * MIN_MS, "Dec  6 12:00:05 mx1 postfix/submission/smtpd[1]: disconnect from unknown[192.0.2.10] "
-				 "ehlo=1 auth=1 quit=1 commands=3");
+	login_from(f, "192.0.2.10", "carol", T0 + 2 * MIN_MS);
 	assert_int_equal(f->rec.vouches, 2);
+	/* a login without mail (auth=1 at disconnect) forgives failures but vouches for nothing */
+	for (int i = 0; i < 4; i++)
+		fail_from(f, "192.0.2.11", "erin", T0 + 3 * MIN_MS + i);
+	line(f, T0 + 3 * MIN_MS + 10, "Dec  6 12:00:05 mx1 postfix/submission/smtpd[1]: disconnect from unknown[192.0.2.11] "
+				      "ehlo=1 auth=1 quit=1 commands=3");
+	fail_from(f, "192.0.2.11", "erin", T0 + 3 * MIN_MS + 20);
+	assert_int_equal(f->rec.penalties, 0);
+	assert_int_equal(f->rec.vouches, 2);
+	/* a suspended or flagged account's login vouches for nothing */
+	login_from(f, "192.0.2.12", "suspended-one", T0 + 4 * MIN_MS);
+	assert_int_equal(f->rec.vouches, 2);
+	assert_int_equal(sw_hints_stats(f->h)->vouch_refused, 1);
 	/* a disconnect with only failed AUTH vouches for nothing */
 	line(f, T0 + 2 * MIN_MS, "Dec  6 12:00:05 mx1 postfix/submission/smtpd[1]: disconnect from unknown[192.0.2.99] "
 				 "ehlo=1 auth=0/1 quit=1 commands=2/3");

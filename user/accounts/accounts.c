@@ -655,6 +655,14 @@ static void maybe_flag(struct sw_accounts *A, struct acct *a, const struct sw_or
 		suspend(A, a, now_ms / 1000, why, o->key, SW_POL_ORIGINS);
 }
 
+bool sw_accounts_in_good_standing(struct sw_accounts *A, const char *name, int64_t now_ms)
+{
+	uint32_t h = name_hash(name);
+	struct acct *a = find(A, name, h);
+
+	return !a || (!a->p.flagged_at && !suspended(a, now_ms / 1000));
+}
+
 int sw_accounts_flag(struct sw_accounts *A, const char *name, const char *reason, const char *why,
 		     const char *source, bool suspend_too, int64_t now_ms)
 {

@@ -90,6 +90,9 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 int sw_accounts_flag(struct sw_accounts *A, const char *name, const char *reason, const char *why,
 		     const char *source, bool suspend_too, int64_t now_ms);
 
+/* Neither suspended nor flagged (an account not in memory is). */
+bool sw_accounts_in_good_standing(struct sw_accounts *A, const char *name, int64_t now_ms);
+
 /* Write changed counts and addresses, and follow the CLI's changes. 0 or -1 with @err. */
 int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen);
 

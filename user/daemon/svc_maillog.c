@@ -104,10 +104,13 @@ static int op_penalize(void *ctx, const struct sw_src_key *key, uint32_t reason,
 	return m->d->loaded ? sw_loader_penalize(&m->d->l, key, reason, detail) : -ENOENT;
 }
 
-static int op_vouch(void *ctx, const struct sw_src_key *key)
+static int op_vouch(void *ctx, const struct sw_src_key *key, const char *account)
 {
 	struct maillog_svc *m = ctx;
 
+	/* the sources of a suspended or flagged account are not vouched for */
+	if (m->d->accounts && !sw_accounts_in_good_standing(m->d->accounts, account, now_ms()))
+		return -EACCES;
 	return m->d->loaded ? sw_loader_vouch(&m->d->l, key) : -ENOENT;
 }
 

@@ -532,14 +532,19 @@ static void logged_in(struct sw_hints *h, const struct sw_mlog *m, const char *a
 			l->dirty = true;
 		}
 	}
-	if (h->conf.vouch && h->ops.vouch && (!s->vouched_ms || now_ms - s->vouched_ms >= VOUCH_EVERY_MS)) {
-		int r = h->ops.vouch(h->ops.ctx, &s->key);
+	/* known good takes a login that sent mail: an AUTH alone proves little */
+	if (account && account[0] && h->conf.vouch && h->ops.vouch &&
+	    (!s->vouched_ms || now_ms - s->vouched_ms >= VOUCH_EVERY_MS)) {
+		int r = h->ops.vouch(h->ops.ctx, &s->key, account);
 
-		s->vouched_ms = now_ms;
-		if (r == 0)
+		if (r == 0) {
 			h->st.vouches++;
-		else if (r != -ENOENT)
+			s->vouched_ms = now_ms;
+		} else if (r == -EACCES) {
+			h->st.vouch_refused++;
+		} else if (r != -ENOENT) {
 			h->st.vouch_errors++;
+		}
 	}
 }
 

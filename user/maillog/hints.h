@@ -14,9 +14,12 @@
  *                      different sources within guess_window is flagged
  *                      (the ledger's flag: notify, FILTER, optional
  *                      suspension by [accounts] origins_suspend);
- *   logins             a source with a successful login is known good
- *                      (emergency mode admits it) and, per account, a
- *                      login address;
+ *   logins             a successful login forgives the source's earlier
+ *                      failures; a login that sent mail (a client= line
+ *                      with its username) makes the source known good
+ *                      (emergency mode admits it), unless its account is
+ *                      suspended or flagged, and is a login address of
+ *                      the account;
  *   suspended account  a source that presented a suspended account's
  *                      credentials suspended_uses times within
  *                      suspended_window is penalised (reason auth);
@@ -68,7 +71,8 @@ struct sw_hints_conf {
 struct sw_hints_ops {
 	/* 0, -ENOENT (no kernel state), -EALREADY (already penalised), -errno */
 	int (*penalize)(void *ctx, const struct sw_src_key *key, uint32_t reason, uint32_t detail);
-	int (*vouch)(void *ctx, const struct sw_src_key *key);
+	/* @account logged in from @key; -EACCES: the account is not in good standing (not vouched) */
+	int (*vouch)(void *ctx, const struct sw_src_key *key, const char *account);
 	void (*flag)(void *ctx, const char *account, const char *why);
 	/* every judgement, for the log and the event stream */
 	void (*note)(void *ctx, const char *action, const struct sw_src_key *key, const char *account,
@@ -81,7 +85,7 @@ struct sw_hints_stats {
 	uint64_t penalties, penalties_suspended, already, no_state, penalty_errors;
 	uint64_t shared_spared;		/* a penalty not given: the source is shared */
 	uint64_t monitored;		/* a penalty not given: monitor mode */
-	uint64_t vouches, vouch_errors;
+	uint64_t vouches, vouch_errors, vouch_refused;
 	uint64_t flags;
 	uint64_t table_full;
 };
