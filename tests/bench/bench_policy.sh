@@ -10,7 +10,7 @@
 # same at 10 clients with the limit exceeded, every answer a 4xx. A table:
 # target, clients, req/s, p50 and p99 latency in µs.
 #
-#   tests/bench/bench_policy.sh [-d SECONDS] [-w WARMUP] [-c "1 10 100"]
+#   tests/bench/bench_policy.sh [-d SECONDS] [-w WARMUP] [-c "1 10 100"] [-r RATE]
 #
 # postfwd: rate(sasl_username/LIMIT/3600/450 ...) for any sasl_username,
 # started as a daemon of its own (pid file, cache socket, rules and a free
@@ -41,26 +41,28 @@ POSTFWD=${POSTFWD:-$(command -v postfwd2 || command -v postfwd || true)}
 DURATION=3
 WARMUP=1
 CLIENTS="1 10 100"
+RATE=20000		# offered requests/s of the latency runs (-r)
 LIMIT_HIGH=100000	# per account and hour: never reached here
 LIMIT_LOW=10		# reached by every account within the warm-up
 ACCOUNTS=100
 SOURCES=100
 
 usage() {
-	echo "usage: $0 [-d SECONDS] [-w WARMUP_SECONDS] [-c \"CLIENTS...\"]" >&2
+	echo "usage: $0 [-d SECONDS] [-w WARMUP_SECONDS] [-c \"CLIENTS...\"] [-r RATE]" >&2
 	exit 2
 }
-while getopts "d:w:c:h" opt; do
+while getopts "d:w:c:r:h" opt; do
 	case $opt in
 	d) DURATION=$OPTARG ;;
 	w) WARMUP=$OPTARG ;;
 	c) CLIENTS=$OPTARG ;;
+	r) RATE=$OPTARG ;;
 	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
-[[ $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $CLIENTS =~ ^[0-9\ ]+$ ]] || usage
+[[ $DURATION =~ ^[1-9][0-9]*$ && $RATE =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $CLIENTS =~ ^[0-9\ ]+$ ]] || usage
 
 T0=$SECONDS
 TMPD=$(mktemp -d /tmp/smtpwall-bench-policy.XXXXXX)
@@ -309,16 +311,19 @@ load() {
 	jq -c --arg name "$label" '. + {"label": $name}' <<<"$out" >>"$RESULTS"
 }
 
+# lag p99: how late the 99th percentile request of a --rate run was sent
+# (0: the server kept up with the rate offered).
 table() {
-	printf '\n%-26s %7s %9s %8s %8s %8s %6s %8s  %s\n' target clients "req/s" "p50 µs" "p90 µs" \
-		"p99 µs" errors "load cpu" answers
+	printf '\n%-26s %7s %9s %8s %8s %8s %8s %6s %8s  %s\n' target clients "req/s" "p50 µs" \
+		"p90 µs" "p99 µs" "lag p99" errors "load cpu" answers
 	jq -r '. as $r | [.label, .connections, (.rps | floor),
-		.latency_us.p50, .latency_us.p90, .latency_us.p99, .errors,
+		.latency_us.p50, .latency_us.p90, .latency_us.p99,
+		(if .rate > 0 then .lag_us.p99 else "-" end), .errors,
 		((if .elapsed_s > 0 then 100 * .client_cpu_s / .elapsed_s else 0 end | floor | tostring) + "%"),
 		([.actions | to_entries[] | select(.value > 0) |
 		  "\(.key) \(.value * 1000 / $r.requests | floor / 10)%"] | join(" "))]
 		| @tsv' "$RESULTS" |
-		awk -F'\t' '{ printf "%-26s %7s %9s %8s %8s %8s %6s %8s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
+		awk -F'\t' '{ printf "%-26s %7s %9s %8s %8s %8s %8s %6s %8s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 }
 
 echo "bench_policy: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)," \
@@ -363,6 +368,12 @@ for c in $CLIENTS; do
 	fi
 	[ -n "$PF_PORT" ] && load "postfwd tcp" "$c" --tcp "127.0.0.1:$PF_PORT"
 done
+# The latency target: RATE requests/s offered by 100 clients, not as many
+# as answered (then the latency is only 100 / req/s, Little's law).
+if [ "$SW_UP" -eq 1 ]; then
+	load "smtpwall unix @ $RATE/s" 100 --unix "$TMPD/policy.sock" --rate "$RATE"
+	load "smtpwall tcp @ $RATE/s" 100 ns --tcp "127.0.0.1:$SW_PORT" --rate "$RATE"
+fi
 if [ "$SW_UP" -eq 1 ]; then
 	if reload_smtpwall "$LIMIT_LOW"; then
 		load "smtpwall unix, limit hit" 10 --unix "$TMPD/policy.sock"

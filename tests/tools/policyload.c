@@ -8,7 +8,8 @@
  *              [-d SECONDS | -n REQUESTS] [--warmup SECONDS]
  *              [--accounts K] [--sources M] [--pick rr|random]
  *              [--state RCPT|END-OF-MESSAGE] [--rcpts-per-msg R]
- *              [--timeout-ms T] [--json] [--allow-errors] [--max-seconds S]
+ *              [--timeout-ms T] [--rate R] [--json] [--allow-errors]
+ *              [--max-seconds S]
  *
  * The protocol: a request is "name=value" lines, an empty line ends it;
  * the answer is one "action=..." line and an empty line. Like smtpd, each
@@ -32,6 +33,15 @@
  * opens the queue file after the first accepted recipient); at
  * END-OF-MESSAGE it makes one, with recipient_count=R and the recipient
  * only when R is 1.
+ *
+ * Without --rate a connection sends its next request as soon as the last
+ * is answered: the run measures the most the server answers (closed loop;
+ * by Little's law the mean latency is then connections / rate). With
+ * --rate R the connections share a schedule of R requests/s, staggered,
+ * as smtpd processes that each have a client to talk to between requests;
+ * a request whose predecessor is answered late is sent at once, behind
+ * schedule, and how late it was written is reported as lag (p50/p99/max):
+ * a lag near zero means the server kept up with the rate asked.
  *
  * Measured: requests answered, requests/s, the latency of each request
  * (write to complete answer) as p50/p90/p99/max in µs (a histogram: exact
@@ -78,6 +88,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -124,6 +135,7 @@ struct opts {
 	int rcpts_per_msg;
 	int timeout_ms;
 	int max_seconds;
+	double rate;			/* requests/s over all connections, 0: as fast as answered */
 	bool json;
 	bool allow_errors;
 };
@@ -135,7 +147,8 @@ static void usage(FILE *f)
 		"                  [-d SECONDS | -n REQUESTS] [--warmup SECONDS]\n"
 		"                  [--accounts K] [--sources M] [--pick rr|random]\n"
 		"                  [--state RCPT|END-OF-MESSAGE] [--rcpts-per-msg R]\n"
-		"                  [--timeout-ms T] [--json] [--allow-errors] [--max-seconds S]\n"
+		"                  [--timeout-ms T] [--rate R] [--json] [--allow-errors]\n"
+		"                  [--max-seconds S]\n"
 		"Postfix policy requests (SMTPD_POLICY_README) over N reused connections\n"
 		"(default 1, at most %d), one request in flight on each.\n"
 		"  --unix PATH, --tcp HOST:PORT  the policy service ([IPv6]:PORT)\n"
@@ -148,6 +161,8 @@ static void usage(FILE *f)
 		"  --state S        protocol_state RCPT (default) or END-OF-MESSAGE\n"
 		"  --rcpts-per-msg R  recipients per message (default 1)\n"
 		"  --timeout-ms T   an answer later than T ms is an error (default %d)\n"
+		"  --rate R         R requests/s over all connections (default: each sends\n"
+		"                   again as soon as answered)\n"
 		"  --json           one JSON object instead of key=value lines\n"
 		"  --allow-errors   exit 0 even if errors were counted\n"
 		"  --max-seconds S  hard limit, exit 3\n"
@@ -182,17 +197,23 @@ static const char *const error_names[E_MAX] = { "timeout", "closed", "malformed"
 #define HIST_GROUPS	22
 #define HIST_BUCKETS	(HIST_EXACT + HIST_GROUPS * HIST_SUB)
 
+struct hist {
+	uint64_t count;
+	uint64_t sum_us;
+	uint64_t max_us;
+	uint64_t bucket[HIST_BUCKETS];
+};
+
 struct stats {
 	uint64_t requests;
 	uint64_t errors[E_MAX];
 	uint64_t actions[A_MAX];
 	uint64_t reconnects;
 	uint64_t abandoned;
-	uint64_t lat_sum_us;
-	uint64_t lat_max_us;
 	int64_t last_answer_ns;
 	char first_error[E_MAX][ERROR_TEXT];
-	uint64_t hist[HIST_BUCKETS];
+	struct hist latency;		/* write of the request to its whole answer */
+	struct hist lag;		/* --rate: the write after its scheduled time */
 };
 
 static unsigned int hist_index(uint64_t us)
@@ -222,25 +243,49 @@ static uint64_t hist_value(unsigned int i)
 	return (HIST_SUB + i % HIST_SUB) * width + width / 2;
 }
 
+static void hist_add(struct hist *h, uint64_t us)
+{
+	h->count++;
+	h->sum_us += us;
+	if (us > h->max_us)
+		h->max_us = us;
+	h->bucket[hist_index(us)]++;
+}
+
+static void hist_merge(struct hist *into, const struct hist *h)
+{
+	into->count += h->count;
+	into->sum_us += h->sum_us;
+	if (h->max_us > into->max_us)
+		into->max_us = h->max_us;
+	for (unsigned int i = 0; i < HIST_BUCKETS; i++)
+		into->bucket[i] += h->bucket[i];
+}
+
 /* The @pct percentile (nearest rank), never above the largest sample. */
-static uint64_t hist_percentile(const struct stats *s, double pct)
+static unsigned long long hist_percentile(const struct hist *h, double pct)
 {
 	uint64_t rank, seen = 0;
 
-	if (!s->requests)
+	if (!h->count)
 		return 0;
-	rank = (uint64_t)(pct / 100.0 * (double)s->requests + 0.999999);
+	rank = (uint64_t)(pct / 100.0 * (double)h->count + 0.999999);
 	if (rank < 1)
 		rank = 1;
 	for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
-		seen += s->hist[i];
+		seen += h->bucket[i];
 		if (seen >= rank) {
 			uint64_t v = hist_value(i);
 
-			return v > s->lat_max_us ? s->lat_max_us : v;
+			return v > h->max_us ? h->max_us : v;
 		}
 	}
-	return s->lat_max_us;
+	return h->max_us;
+}
+
+static double hist_mean(const struct hist *h)
+{
+	return h->count ? (double)h->sum_us / (double)h->count : 0;
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -249,6 +294,7 @@ enum conn_state {
 	C_CONNECTING,	/* non-blocking connect in progress */
 	C_WAITING,	/* a request written (maybe in part), its answer awaited */
 	C_RETRY,	/* closed after an error, to be opened again at retry_ns */
+	C_PACED,	/* --rate: idle until send_at_ns */
 	C_DONE,		/* no more requests for it (-n reached) */
 };
 
@@ -265,6 +311,7 @@ struct conn {
 	int64_t deadline_ns;
 	int64_t sent_ns;
 	int64_t retry_ns;
+	int64_t send_at_ns;		/* --rate: the next request's schedule */
 	bool counted;			/* sent after the warmup */
 	char request[REQUEST_MAX];
 	size_t request_len, request_off;
@@ -288,6 +335,7 @@ struct worker {
 	int n_conns;
 	int n_active;			/* not C_DONE */
 	int n_retry;
+	int n_paced;
 	struct conn *armed_head, *armed_tail;
 	uint64_t rng;
 	uint64_t next_account, next_source;
@@ -298,6 +346,7 @@ struct worker {
 
 static struct opts o;
 static int64_t t_start_ns, t_measure_ns, t_end_ns;
+static int64_t rate_interval_ns;	/* --rate: between two requests of a connection */
 static uint64_t issued;			/* counted requests started (-n) */
 
 static int64_t now_ns(void)
@@ -400,6 +449,8 @@ static void conn_done(struct conn *c)
 	conn_close(c);
 	if (c->state == C_RETRY)
 		c->w->n_retry--;
+	if (c->state == C_PACED)
+		c->w->n_paced--;
 	c->state = C_DONE;
 	c->w->n_active--;
 }
@@ -623,6 +674,17 @@ static void conn_next(struct conn *c, int64_t now)
 		conn_done(c);
 		return;
 	}
+	if (rate_interval_ns) {
+		if (c->send_at_ns > now) {
+			c->state = C_PACED;
+			c->w->n_paced++;
+			return;
+		}
+		if (now >= t_measure_ns)
+			hist_add(&c->w->stats.lag, (uint64_t)(now - c->send_at_ns) / 1000);
+		/* Behind schedule (a slow answer) it sends at once, and catches up. */
+		c->send_at_ns += rate_interval_ns;
+	}
 	c->counted = now >= t_measure_ns;
 	if (c->counted && o.requests &&
 	    __atomic_fetch_add(&issued, 1, __ATOMIC_RELAXED) >= (uint64_t)o.requests) {
@@ -671,10 +733,7 @@ static void conn_answer(struct conn *c, enum action a, int64_t now)
 
 		s->requests++;
 		s->actions[a]++;
-		s->lat_sum_us += us;
-		if (us > s->lat_max_us)
-			s->lat_max_us = us;
-		s->hist[hist_index(us)]++;
+		hist_add(&s->latency, us);
 		s->last_answer_ns = now;
 	}
 	conn_next(c, now);
@@ -799,21 +858,29 @@ static void conn_timeout(struct conn *c)
 		   c->request_len);
 }
 
-static int wake_ms(const struct worker *w, int64_t now)
+/* How long epoll may wait: to the first deadline, retry or paced request. */
+static struct timespec wake_in(const struct worker *w, int64_t now)
 {
 	int64_t next = now + (int64_t)WAKE_MAX_MS * 1000000;
+	struct timespec ts = { 0 };
 
 	if (w->armed_head && w->armed_head->deadline_ns < next)
 		next = w->armed_head->deadline_ns;
 	if (t_end_ns < next)
 		next = t_end_ns;
-	if (w->n_retry)
-		for (int i = 0; i < w->n_conns; i++)
-			if (w->conns[i].state == C_RETRY && w->conns[i].retry_ns < next)
-				next = w->conns[i].retry_ns;
-	if (next <= now)
-		return 0;
-	return (int)((next - now + 999999) / 1000000);
+	for (int i = 0; (w->n_retry || w->n_paced) && i < w->n_conns; i++) {
+		const struct conn *c = &w->conns[i];
+
+		if (c->state == C_RETRY && c->retry_ns < next)
+			next = c->retry_ns;
+		else if (c->state == C_PACED && c->send_at_ns < next)
+			next = c->send_at_ns;
+	}
+	if (next > now) {
+		ts.tv_sec = (next - now) / 1000000000;
+		ts.tv_nsec = (next - now) % 1000000000;
+	}
+	return ts;
 }
 
 static void *worker_run(void *arg)
@@ -832,17 +899,26 @@ static void *worker_run(void *arg)
 		now = now_ns();
 		if (now >= t_end_ns)
 			break;
+		struct timespec wait;
+
 		while (w->armed_head && w->armed_head->deadline_ns <= now)
 			conn_timeout(w->armed_head);
-		if (w->n_retry)
-			for (int i = 0; i < w->n_conns; i++)
-				if (w->conns[i].state == C_RETRY && w->conns[i].retry_ns <= now)
-					conn_reopen(&w->conns[i], now);
-		n = epoll_wait(w->epfd, evs, EPOLL_BATCH, wake_ms(w, now));
+		for (int i = 0; (w->n_retry || w->n_paced) && i < w->n_conns; i++) {
+			struct conn *c = &w->conns[i];
+
+			if (c->state == C_RETRY && c->retry_ns <= now) {
+				conn_reopen(c, now);
+			} else if (c->state == C_PACED && c->send_at_ns <= now) {
+				w->n_paced--;
+				conn_next(c, now);
+			}
+		}
+		wait = wake_in(w, now);
+		n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &wait, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("epoll_wait: %s", strerror(errno));
+			die("epoll_pwait2: %s", strerror(errno));
 		}
 		for (int k = 0; k < n; k++) {
 			struct conn *c = evs[k].data.ptr;
@@ -893,9 +969,8 @@ static void merge(struct stats *into, const struct stats *s)
 	into->requests += s->requests;
 	into->reconnects += s->reconnects;
 	into->abandoned += s->abandoned;
-	into->lat_sum_us += s->lat_sum_us;
-	if (s->lat_max_us > into->lat_max_us)
-		into->lat_max_us = s->lat_max_us;
+	hist_merge(&into->latency, &s->latency);
+	hist_merge(&into->lag, &s->lag);
 	if (s->last_answer_ns > into->last_answer_ns)
 		into->last_answer_ns = s->last_answer_ns;
 	for (int i = 0; i < E_MAX; i++) {
@@ -905,8 +980,6 @@ static void merge(struct stats *into, const struct stats *s)
 	}
 	for (int i = 0; i < A_MAX; i++)
 		into->actions[i] += s->actions[i];
-	for (unsigned int i = 0; i < HIST_BUCKETS; i++)
-		into->hist[i] += s->hist[i];
 }
 
 static void json_string(const char *s)
@@ -929,7 +1002,7 @@ static void report(const struct stats *s, double elapsed_s, double cpu_s)
 {
 	uint64_t errors = 0;
 	double rps = elapsed_s > 0 ? (double)s->requests / elapsed_s : 0;
-	double mean = s->requests ? (double)s->lat_sum_us / (double)s->requests : 0;
+	const struct hist *l = &s->latency;
 	const char *state = o.state == ST_EOM ? "END-OF-MESSAGE" : "RCPT";
 
 	for (int i = 0; i < E_MAX; i++)
@@ -939,16 +1012,18 @@ static void report(const struct stats *s, double elapsed_s, double cpu_s)
 		json_string(o.target_name);
 		printf(",\"connections\":%d,\"threads\":%d,\"state\":\"%s\",\"rcpts_per_msg\":%d,"
 		       "\"accounts\":%ld,\"sources\":%ld,\"pick\":\"%s\",\"warmup_s\":%d,"
-		       "\"elapsed_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"rps\":%.1f,",
+		       "\"rate\":%.1f,\"elapsed_s\":%.3f,\"requests\":%llu,\"errors\":%llu,"
+		       "\"rps\":%.1f,",
 		       o.connections, o.threads, state, o.rcpts_per_msg, o.accounts, o.sources,
-		       o.pick == PICK_RANDOM ? "random" : "rr", o.warmup_s, elapsed_s,
+		       o.pick == PICK_RANDOM ? "random" : "rr", o.warmup_s, o.rate, elapsed_s,
 		       (unsigned long long)s->requests, (unsigned long long)errors, rps);
 		printf("\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,"
 		       "\"mean\":%.1f},",
-		       (unsigned long long)hist_percentile(s, 50),
-		       (unsigned long long)hist_percentile(s, 90),
-		       (unsigned long long)hist_percentile(s, 99),
-		       (unsigned long long)s->lat_max_us, mean);
+		       hist_percentile(l, 50), hist_percentile(l, 90), hist_percentile(l, 99),
+		       (unsigned long long)l->max_us, hist_mean(l));
+		printf("\"lag_us\":{\"p50\":%llu,\"p99\":%llu,\"max\":%llu},",
+		       hist_percentile(&s->lag, 50), hist_percentile(&s->lag, 99),
+		       (unsigned long long)s->lag.max_us);
 		printf("\"actions\":{");
 		for (int i = 0; i < A_MAX; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", action_names[i],
@@ -971,13 +1046,15 @@ static void report(const struct stats *s, double elapsed_s, double cpu_s)
 		       " sources=%ld pick=%s warmup_s=%d\n",
 		       o.target_name, o.connections, o.threads, state, o.rcpts_per_msg, o.accounts,
 		       o.sources, o.pick == PICK_RANDOM ? "random" : "rr", o.warmup_s);
-		printf("requests=%llu errors=%llu elapsed_s=%.3f rps=%.1f\n",
-		       (unsigned long long)s->requests, (unsigned long long)errors, elapsed_s, rps);
+		printf("requests=%llu errors=%llu elapsed_s=%.3f rps=%.1f rate=%.1f\n",
+		       (unsigned long long)s->requests, (unsigned long long)errors, elapsed_s, rps,
+		       o.rate);
 		printf("latency_us p50=%llu p90=%llu p99=%llu max=%llu mean=%.1f\n",
-		       (unsigned long long)hist_percentile(s, 50),
-		       (unsigned long long)hist_percentile(s, 90),
-		       (unsigned long long)hist_percentile(s, 99),
-		       (unsigned long long)s->lat_max_us, mean);
+		       hist_percentile(l, 50), hist_percentile(l, 90), hist_percentile(l, 99),
+		       (unsigned long long)l->max_us, hist_mean(l));
+		if (o.rate)
+			printf("lag_us p50=%llu p99=%llu max=%llu\n", hist_percentile(&s->lag, 50),
+			       hist_percentile(&s->lag, 99), (unsigned long long)s->lag.max_us);
 		printf("actions");
 		for (int i = 0; i < A_MAX; i++)
 			printf(" %s=%llu", action_names[i], (unsigned long long)s->actions[i]);
@@ -1047,7 +1124,7 @@ static long parse_long(const char *opt, const char *s, long min, long max)
 
 enum {
 	OPT_UNIX = 256, OPT_TCP, OPT_WARMUP, OPT_ACCOUNTS, OPT_SOURCES, OPT_PICK, OPT_STATE,
-	OPT_RCPTS, OPT_TIMEOUT, OPT_JSON, OPT_ALLOW_ERRORS, OPT_MAXSECS,
+	OPT_RCPTS, OPT_TIMEOUT, OPT_JSON, OPT_ALLOW_ERRORS, OPT_MAXSECS, OPT_RATE,
 };
 
 static const struct option longopts[] = {
@@ -1067,6 +1144,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "allow-errors", no_argument, NULL, OPT_ALLOW_ERRORS },
 	{ "max-seconds", required_argument, NULL, OPT_MAXSECS },
+	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1162,6 +1240,9 @@ int main(int argc, char **argv)
 		case OPT_ALLOW_ERRORS:
 			o.allow_errors = true;
 			break;
+		case OPT_RATE:
+			o.rate = (double)parse_long("--rate", optarg, 1, 10000000);
+			break;
 		case OPT_MAXSECS:
 			o.max_seconds = parse_int("--max-seconds", optarg, 1, 86400 * 2);
 			break;
@@ -1233,6 +1314,16 @@ int main(int argc, char **argv)
 	t_start_ns = now_ns();
 	t_measure_ns = t_start_ns + (int64_t)o.warmup_s * 1000000000;
 	t_end_ns = o.duration_s ? t_measure_ns + (int64_t)o.duration_s * 1000000000 : INT64_MAX;
+	if (o.rate) {
+		/* Wake-ups on time: a late wake-up would be counted as the server's lag. */
+		prctl(PR_SET_TIMERSLACK, 1UL);
+		/* Connections evenly staggered: the rate is steady, not in bursts. */
+		rate_interval_ns = (int64_t)(1e9 * o.connections / o.rate);
+		if (rate_interval_ns < 1)
+			rate_interval_ns = 1;
+		for (int i = 0; i < o.connections; i++)
+			conns[i].send_at_ns = t_start_ns + rate_interval_ns * i / o.connections;
+	}
 	for (int t = 0; t < o.threads; t++) {
 		int e = pthread_create(&workers[t].thread, NULL, worker_run, &workers[t]);
 
