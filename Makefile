@@ -3,7 +3,8 @@
 # make            build build/smtpwall (BPF objects, skeletons, daemon/CLI)
 # make test       build and run every test suite (tests/run.sh)
 # make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program;
-#                 country classification beside an LPM trie
+#                 country classification beside an LPM trie; the policy
+#                 service beside postfwd (tests/bench/bench_policy.sh)
 # make clean
 
 CC	?= cc
@@ -110,9 +111,10 @@ tests: all headers $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 test: tests
 	tests/run.sh
 
-bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb
+bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall $(BUILD)/tools/policyload
 	$(BUILD)/bench
 	$(BUILD)/bench_geo
+	tests/bench/bench_policy.sh
 
 clean:
 	rm -rf $(BUILD)

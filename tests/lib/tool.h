@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the test tools (tests/tools/tcpconn.c, smtpload.c) share: errors and
- * usage errors, the --max-seconds alarm and the stop signal, a monotonic
- * clock in ms, and argument parsing. Header-only: the tool defines `prog`,
- * `stop_requested` and usage() before including it.
+ * What the test tools (tests/tools/tcpconn.c, smtpload.c, policyload.c)
+ * share: errors and usage errors, the --max-seconds alarm and the stop
+ * signal, a monotonic clock in ms, and argument parsing. Header-only: the
+ * tool defines `prog`, `stop_requested` and usage() before including it.
  */
 #ifndef SW_TOOL_H
 #define SW_TOOL_H
@@ -76,7 +76,7 @@ static int64_t now_ms(void)
 }
 
 /* Milliseconds left until @deadline, 0 if it has passed. */
-static int remaining(int64_t deadline)
+static int __attribute__((unused)) remaining(int64_t deadline)
 {
 	int64_t left = deadline - now_ms();
 
