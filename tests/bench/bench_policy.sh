@@ -338,7 +338,7 @@ echo "bench_policy: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -
 	"protocol_state=RCPT"
 
 PF_PORT="" PF_LOW_PORT=""
-if [ -z "$POSTFWD" ]; then
+if [ -z "$POSTFWD" ] || [ ! -x "$POSTFWD" ]; then
 	echo "postfwd: not installed (apt-get install postfwd, or scripts/install-deps.sh): skipped"
 else
 	PF_VERSION=$("$POSTFWD" --version 2>&1 | head -n 1 || true)
