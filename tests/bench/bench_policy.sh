@@ -6,9 +6,15 @@
 # on loopback TCP, and by postfwd (postfwd2, Debian's package) on loopback
 # TCP, each doing one thing: a per-account send limit, counted on every
 # request. 1, 10 and 100 clients (reused connections, one request in flight
-# on each, as smtpd does), a warm-up second then -d seconds each; then the
-# same at 10 clients with the limit exceeded, every answer a 4xx. A table:
-# target, clients, req/s, p50 and p99 latency in µs.
+# on each, as smtpd does), a warm-up second then -d seconds each, each
+# client sending again as soon as it is answered (the most a server
+# answers; its latency is then clients / req/s). Then smtpwall's latency
+# at 100 clients offered RATE requests/s (default 20,000) between them,
+# and the same at 10 clients with the limit exceeded, every answer a 4xx
+# (from smtpwall and from postfwd: a comparison target that answers
+# nothing is no target). A table: target, clients, req/s, p50, p90 and p99
+# latency in µs, the send lag of the paced runs, errors, policyload's CPU
+# and the answers by kind.
 #
 #   tests/bench/bench_policy.sh [-d SECONDS] [-w WARMUP] [-c "1 10 100"] [-r RATE]
 #
@@ -332,7 +338,7 @@ echo "bench_policy: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -
 	"protocol_state=RCPT"
 
 PF_PORT="" PF_LOW_PORT=""
-if [ -z "$POSTFWD" ]; then
+if [ -z "$POSTFWD" ] || [ ! -x "$POSTFWD" ]; then
 	echo "postfwd: not installed (apt-get install postfwd, or scripts/install-deps.sh): skipped"
 else
 	PF_VERSION=$("$POSTFWD" --version 2>&1 | head -n 1 || true)
