@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "accounts.h"
+#include "acct_writer.h"
 #include "bus.h"
 #include "config.h"
 #include "parse.h"
@@ -1399,6 +1400,137 @@ static void test_mismatch_refuses_every_rcpt(void **state)
 	expect(decide(f, &r, &away, T0 + SEC_MS), SW_V_REFUSE, SW_POL_MISMATCH, "550 5.7.1 ...");
 }
 
+static uint64_t stored_messages(struct fixture *f, const char *name)
+{
+	struct sw_acct_counts c;
+	int rc = sw_acct_counts_get(second(f), name, &c, NULL, 0, f->err, sizeof(f->err));
+
+	if (rc < 0)
+		fail_msg("sw_acct_counts_get: %s", f->err);
+	return rc ? c.messages : 0;
+}
+
+static int stored_addrs(struct fixture *f, const char *name)
+{
+	struct sw_acct_addr *list = NULL;
+	int n = 0;
+
+	if (sw_acct_addrs(second(f), name, 100, &list, &n, f->err, sizeof(f->err)))
+		fail_msg("sw_acct_addrs: %s", f->err);
+	free(list);
+	return n;
+}
+
+/* The writer thread writes what the loop hands it, and its stop drains the batch in flight. */
+static void test_writer_thread_writes_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_origin o = home(), jp = origin("203.0.113.1", "jp", false);
+	struct sw_acct_writer *w = sw_acct_writer_start(f->state, f->err, sizeof(f->err));
+
+	assert_non_null(w);
+	expect_dunno(msg(f, "alice", &o, T0));
+	expect_dunno(msg(f, "alice", &jp, T0 + SEC_MS));
+	expect_dunno(msg(f, "bob", &o, T0));
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	sw_acct_writer_stop(w, f->A);
+	assert_int_equal(stored_messages(f, "alice"), 2);
+	assert_int_equal(stored_messages(f, "bob"), 1);
+	assert_int_equal(stored_addrs(f, "alice"), 2);
+	/* they were marked saved: a synchronous flush has nothing of theirs to write */
+	raw_sql(f, "DELETE FROM account_counts");
+	flush(f, T0 + 2 * SEC_MS);
+	assert_int_equal(stored_messages(f, "alice"), 0);
+}
+
+/* While the writer is still busy, new counts wait in the ledger and go out later, none lost. */
+static void test_writer_busy_keeps_changes_for_next(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_origin o = home();
+	struct sw_acct_writer *w = sw_acct_writer_start(f->state, f->err, sizeof(f->err));
+	struct sw_acct_store *cli = second(f);
+	uint64_t written, failed, slowest_us;
+
+	assert_non_null(w);
+	expect_dunno(msg(f, "alice", &o, T0));
+	/* another connection holds the write lock: the writer waits in SQLite's busy handler */
+	assert_int_equal(sw_acct_begin(cli, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	expect_dunno(msg(f, "alice", &o, T0 + SEC_MS));
+	expect_dunno(msg(f, "carol", &o, T0 + SEC_MS));
+	/* not idle: nothing is taken, alice's second message and carol stay marked */
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	usleep(50 * 1000);
+	assert_int_equal(sw_acct_commit(cli, f->err, sizeof(f->err)), 0);
+	sw_acct_writer_stop(w, f->A);
+	assert_int_equal(stored_messages(f, "alice"), 1);
+	assert_int_equal(stored_messages(f, "carol"), 0);
+	flush(f, T0 + 2 * SEC_MS);
+	assert_int_equal(stored_messages(f, "alice"), 2);
+	assert_int_equal(stored_messages(f, "carol"), 1);
+
+	/* its figures: one batch, written after waiting for the lock */
+	w = sw_acct_writer_start(f->state, f->err, sizeof(f->err));
+	assert_non_null(w);
+	expect_dunno(msg(f, "dave", &o, T0 + 3 * SEC_MS));
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	for (int i = 0; i < 500; i++) {
+		sw_acct_writer_stats(w, &written, &failed, &slowest_us);
+		if (written)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(written, 1);
+	assert_int_equal(failed, 0);
+	sw_acct_writer_stop(w, f->A);
+}
+
+/* A batch state.db refuses is handed back, marked unsaved, and written once it can be. */
+static void test_writer_failure_is_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_origin o = home(), jp = origin("203.0.113.1", "jp", false);
+	struct sw_acct_writer *w = sw_acct_writer_start(f->state, f->err, sizeof(f->err));
+	uint64_t written = 0, failed = 0, slowest_us;
+	int rc = 0;
+
+	assert_non_null(w);
+	raw_sql(f, "CREATE TRIGGER no_counts BEFORE INSERT ON account_counts "
+		   "BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+	expect_dunno(msg(f, "alice", &o, T0));
+	expect_dunno(msg(f, "alice", &jp, T0 + SEC_MS));
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	for (int i = 0; i < 500 && !failed; i++) {
+		usleep(10 * 1000);
+		sw_acct_writer_stats(w, &written, &failed, &slowest_us);
+	}
+	assert_int_equal(failed, 1);
+	assert_int_equal(written, 0);
+	/* the next tick takes it back, says why, and hands it again */
+	f->err[0] = 0;
+	rc = sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err));
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(f->err, "disk says no"));
+	/* which fails again, so it is taken back again, until state.db takes it */
+	for (int i = 0; i < 500; i++) {
+		sw_acct_writer_stats(w, &written, &failed, &slowest_us);
+		if (failed >= 2)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(failed, 2);
+	raw_sql(f, "DROP TRIGGER no_counts");
+	assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), -1);
+	expect_dunno(msg(f, "alice", &o, T0 + 2 * SEC_MS));
+	sw_acct_writer_stop(w, f->A);
+	/* the batch handed again was written by the stop; the third message waits for the flush */
+	assert_int_equal(stored_messages(f, "alice"), 2);
+	flush(f, T0 + 3 * SEC_MS);
+	assert_int_equal(stored_messages(f, "alice"), 3);
+	assert_int_equal(stored_addrs(f, "alice"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1432,6 +1564,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overseas_cap_refuses_every_rcpt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abroad_deny_refuses_every_rcpt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatch_refuses_every_rcpt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_thread_writes_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_busy_keeps_changes_for_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_failure_is_retried, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

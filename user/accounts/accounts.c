@@ -830,33 +830,167 @@ void sw_accounts_decide(struct sw_accounts *A, const struct sw_policy_req *r, co
 
 /* ---- persistence ---- */
 
-static int save_counts(struct sw_accounts *A, struct acct *a, char *err, size_t errlen)
-{
-	struct blob b = { .magic = BLOB_MAGIC, .overseas_bucket_ms = (uint32_t)(overseas_ms(A) / SLOTS) };
-	struct sw_acct_counts c = {
-		.first_seen = a->first_seen, .last_seen = a->last_seen, .messages = a->total_msgs,
-		.recipients = a->total_rcpts, .refused = a->refused, .windows = &b, .windows_len = sizeof(b),
-	};
+/*
+ * The once-a-second write, in two halves: the loop copies what changed
+ * into a batch (sw_accounts_take, microseconds), and anyone with a store
+ * connection writes it (sw_acct_batch_write, milliseconds: the policy
+ * service's writer thread, so that answers never wait for it). A batch
+ * that could not be written is marked unsaved again (sw_accounts_unsaved)
+ * and goes out with the next one.
+ */
+struct batch_acct {
+	char name[SW_ACCOUNT_NAME_LEN];
+	struct sw_acct_counts c;	/* .windows is set when written: the array moves */
+	struct blob b;
+	size_t first_addr, n_addrs;	/* in the batch's addrs */
+};
 
-	memcpy(&b.w[0], a->msgs, sizeof(a->msgs));
-	memcpy(&b.w[SW_W_N], a->rcpts, sizeof(a->rcpts));
-	b.w[2 * SW_W_N] = a->overseas;
-	if (sw_acct_counts_put(A->as, a->p.name, &c, err, errlen))
+struct sw_acct_batch {
+	struct batch_acct *accts;
+	size_t n, cap;
+	struct sw_acct_addr *addrs;
+	size_t n_addrs, cap_addrs;
+};
+
+void sw_acct_batch_free(struct sw_acct_batch *b)
+{
+	if (!b)
+		return;
+	free(b->accts);
+	free(b->addrs);
+	free(b);
+}
+
+size_t sw_acct_batch_accounts(const struct sw_acct_batch *b)
+{
+	return b ? b->n : 0;
+}
+
+static int batch_grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = realloc(*arr, n * size);
+	if (!p)
 		return -1;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+static int batch_add(struct sw_accounts *A, struct sw_acct_batch *b, const struct acct *a)
+{
+	struct batch_acct *e;
+	int dirty_addrs = 0;
+
+	for (int i = 0; i < a->n_addrs; i++)
+		dirty_addrs += a->addrs[i].dirty;
+	if (batch_grow((void **)&b->accts, &b->cap, b->n + 1, sizeof(*b->accts)) ||
+	    batch_grow((void **)&b->addrs, &b->cap_addrs, b->n_addrs + (size_t)dirty_addrs, sizeof(*b->addrs)))
+		return -1;
+	e = &b->accts[b->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", a->p.name);
+	e->b.magic = BLOB_MAGIC;
+	e->b.overseas_bucket_ms = (uint32_t)(overseas_ms(A) / SLOTS);
+	memcpy(&e->b.w[0], a->msgs, sizeof(a->msgs));
+	memcpy(&e->b.w[SW_W_N], a->rcpts, sizeof(a->rcpts));
+	e->b.w[2 * SW_W_N] = a->overseas;
+	e->c = (struct sw_acct_counts){ .first_seen = a->first_seen, .last_seen = a->last_seen,
+					.messages = a->total_msgs, .recipients = a->total_rcpts,
+					.refused = a->refused, .windows_len = sizeof(e->b) };
+	e->first_addr = b->n_addrs;
 	for (int i = 0; i < a->n_addrs; i++) {
-		struct addr_use *u = &a->addrs[i];
-		struct sw_acct_addr r = { .first_seen = u->first_seen, .last_seen = u->last_seen,
-					  .messages = u->messages };
+		const struct addr_use *u = &a->addrs[i];
+		struct sw_acct_addr *r;
 
 		if (!u->dirty)
 			continue;
-		snprintf(r.addr, sizeof(r.addr), "%s", u->key);
+		r = &b->addrs[b->n_addrs++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->addr, sizeof(r->addr), "%s", u->key);
 		if (u->country != SW_COUNTRY_UNKNOWN && u->country != SW_COUNTRY_NONE)
-			sw_country_code(u->country, r.country);
-		if (sw_acct_addr_put(A->as, a->p.name, &r, err, errlen))
-			return -1;
+			sw_country_code(u->country, r->country);
+		r->first_seen = u->first_seen;
+		r->last_seen = u->last_seen;
+		r->messages = u->messages;
 	}
+	e->n_addrs = b->n_addrs - e->first_addr;
 	return 0;
+}
+
+int sw_accounts_take(struct sw_accounts *A, struct sw_acct_batch **out, char *err, size_t errlen)
+{
+	struct sw_acct_batch *b = NULL;
+
+	*out = NULL;
+	for (size_t i = 0; i < A->buckets; i++)
+		for (struct acct *a = A->table[i]; a; a = a->next) {
+			if (!a->dirty)
+				continue;
+			if (!b && !(b = calloc(1, sizeof(*b))))
+				goto oom;
+			if (batch_add(A, b, a))
+				goto oom;
+		}
+	if (!b)
+		return 0;
+	/* Copied: what changes from now on goes out with the next batch. */
+	for (size_t i = 0; i < A->buckets; i++)
+		for (struct acct *a = A->table[i]; a; a = a->next) {
+			a->dirty = false;
+			for (int j = 0; j < a->n_addrs; j++)
+				a->addrs[j].dirty = false;
+		}
+	*out = b;
+	return 0;
+oom:
+	sw_acct_batch_free(b);
+	snprintf(err, errlen, "out of memory copying the counts to save");
+	return -1;
+}
+
+int sw_acct_batch_write(struct sw_acct_store *as, struct sw_acct_batch *b, char *err, size_t errlen)
+{
+	if (!b || !b->n)
+		return 0;
+	if (sw_acct_begin(as, err, errlen))
+		return -1;
+	for (size_t i = 0; i < b->n; i++) {
+		struct batch_acct *e = &b->accts[i];
+
+		e->c.windows = &e->b;
+		if (sw_acct_counts_put(as, e->name, &e->c, err, errlen))
+			goto fail;
+		for (size_t j = 0; j < e->n_addrs; j++)
+			if (sw_acct_addr_put(as, e->name, &b->addrs[e->first_addr + j], err, errlen))
+				goto fail;
+	}
+	return sw_acct_commit(as, err, errlen);
+fail:
+	sw_acct_rollback(as);
+	return -1;
+}
+
+void sw_accounts_unsaved(struct sw_accounts *A, const struct sw_acct_batch *b)
+{
+	for (size_t i = 0; b && i < b->n; i++) {
+		const struct batch_acct *e = &b->accts[i];
+		struct acct *a = find(A, e->name, name_hash(e->name));
+
+		if (!a)
+			continue;	/* cannot leave memory while dirty: only if it was never ours */
+		a->dirty = true;
+		for (size_t j = 0; j < e->n_addrs; j++)
+			for (int k = 0; k < a->n_addrs; k++)
+				if (!strcmp(a->addrs[k].key, b->addrs[e->first_addr + j].addr))
+					a->addrs[k].dirty = true;
+	}
 }
 
 /* A row the CLI changed: take its policy fields, unless ours are still waiting to be saved. */
@@ -869,33 +1003,18 @@ static void take_change(void *ctx, const struct sw_acct_policy *p)
 		a->p = *p;
 }
 
-int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen)
+int sw_accounts_upkeep(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen)
 {
 	int64_t dv;
-	int ret = 0;
 
-	if (sw_acct_begin(A->as, err, errlen))
-		return -1;
-	for (size_t i = 0; i < A->buckets && !ret; i++)
-		for (struct acct *a = A->table[i]; a && !ret; a = a->next) {
-			if (a->dirty && save_counts(A, a, err, errlen))
-				ret = -1;
-		}
-	if (ret || sw_acct_commit(A->as, err, errlen)) {
-		sw_acct_rollback(A->as);
-		return -1;
-	}
+	/* Policy writes that failed when they were made. */
 	for (size_t i = 0; i < A->buckets; i++)
-		for (struct acct *a = A->table[i]; a; a = a->next) {
-			a->dirty = false;
-			for (int j = 0; j < a->n_addrs; j++)
-				a->addrs[j].dirty = false;
+		for (struct acct *a = A->table[i]; a; a = a->next)
 			if (a->policy_pending &&
 			    !sw_acct_policy_put(A->as, &a->p, a->pending_fields, NULL, err, errlen)) {
 				a->policy_pending = false;
 				a->pending_fields = 0;
 			}
-		}
 	/* The CLI's changes: someone else committed since we last looked. */
 	dv = sw_acct_data_version(A->as);
 	if (dv != A->data_version) {
@@ -903,7 +1022,7 @@ int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t e
 		if (sw_acct_changed_since(A->as, A->changed_ms, &A->changed_ms, take_change, A, err, errlen) < 0)
 			return -1;
 	}
-	/* Unused accounts leave memory, a few buckets a second. */
+	/* Unused accounts leave memory, a few buckets a second; never one with counts unsaved. */
 	for (int k = 0; k < 64 && A->buckets; k++) {
 		size_t i = A->evict_cursor++ % A->buckets;
 
@@ -921,6 +1040,27 @@ int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t e
 		}
 	}
 	return 0;
+}
+
+int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen)
+{
+	struct sw_acct_batch *b;
+	int ret;
+
+	if (sw_accounts_take(A, &b, err, errlen))
+		return -1;
+	ret = sw_acct_batch_write(A->as, b, err, errlen);
+	if (ret)
+		sw_accounts_unsaved(A, b);
+	sw_acct_batch_free(b);
+	/* The CLI's changes are followed even while counts cannot be written. */
+	if (ret) {
+		char ignored[256];
+
+		sw_accounts_upkeep(A, now_ms, ignored, sizeof(ignored));
+		return -1;
+	}
+	return sw_accounts_upkeep(A, now_ms, err, errlen);
 }
 
 void sw_accounts_census(const struct sw_accounts *A, unsigned *in_memory, unsigned *n_suspended,

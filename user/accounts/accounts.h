@@ -14,7 +14,8 @@
  *
  * Decisions that change an account (a suspension, a flag, an expired
  * override) are committed to state.db before the answer that depends on
- * them; counts and addresses are written once a second (sw_accounts_flush).
+ * them; counts and addresses are written once a second (sw_accounts_flush,
+ * or its halves on a writer thread).
  * Accounts live in memory from their first request after a start, read
  * back from state.db then, and leave memory after two days unused.
  */
@@ -93,8 +94,29 @@ int sw_accounts_flag(struct sw_accounts *A, const char *name, const char *reason
 /* Neither suspended nor flagged (an account not in memory is). */
 bool sw_accounts_in_good_standing(struct sw_accounts *A, const char *name, int64_t now_ms);
 
-/* Write changed counts and addresses, and follow the CLI's changes. 0 or -1 with @err. */
+/*
+ * The once-a-second save. sw_accounts_flush does it all on the caller's
+ * thread: writes the changed counts and addresses, retries policy writes
+ * that failed, follows the CLI's changes and lets unused accounts go.
+ * 0 or -1 with @err.
+ *
+ * Or in halves, so that the write runs on a thread of its own with its own
+ * store connection: sw_accounts_take copies the changed counts into a
+ * batch (*out NULL if nothing changed) and marks them saved;
+ * sw_acct_batch_write writes a batch in one transaction (any thread, any
+ * connection to the same state.db); after a failed write
+ * sw_accounts_unsaved marks the batch's accounts changed again, for the
+ * next batch. sw_accounts_upkeep is the rest of the flush, on the
+ * ledger's thread. Only the write may leave the ledger's thread.
+ */
+struct sw_acct_batch;
 int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen);
+int sw_accounts_take(struct sw_accounts *A, struct sw_acct_batch **out, char *err, size_t errlen);
+int sw_acct_batch_write(struct sw_acct_store *as, struct sw_acct_batch *b, char *err, size_t errlen);
+void sw_accounts_unsaved(struct sw_accounts *A, const struct sw_acct_batch *b);
+int sw_accounts_upkeep(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen);
+size_t sw_acct_batch_accounts(const struct sw_acct_batch *b);
+void sw_acct_batch_free(struct sw_acct_batch *b);
 
 /* Accounts in memory, and those suspended or flagged among them. */
 void sw_accounts_census(const struct sw_accounts *A, unsigned *in_memory, unsigned *suspended,

@@ -10,8 +10,9 @@
  * It fails open: a malformed request, an unknown account state or any
  * fault of ours is answered DUNNO and affects no other client; a line
  * too long to resynchronise with gets DUNNO and the connection is closed
- * (smtpd reconnects). Every second the ledger's counts are written to
- * state.db and the CLI's changes are read back.
+ * (smtpd reconnects). Every second the ledger's counts are handed to a
+ * writer thread for state.db (acct_writer.h) and the CLI's changes are
+ * read back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include "accounts.h"
+#include "acct_writer.h"
 #include "bus.h"
 #include "geo.h"
 #include "hints.h"
@@ -72,6 +74,7 @@ struct policy_svc {
 	unsigned n_clients;
 	struct sw_acct_store *as;
 	struct sw_accounts *A;
+	struct sw_acct_writer *writer;	/* NULL: counts written on the loop */
 	struct event *tick;
 	struct sw_geo_view geo;
 	bool geo_open, geo_stale, subscribed;
@@ -522,8 +525,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 1, 0 };
 	char err[512];
 	int64_t now = now_ms();
+	int rc;
 
-	if (sw_accounts_flush(ps->A, now, err, sizeof(err))) {
+	if (ps->writer) {
+		rc = sw_acct_writer_tick(ps->writer, ps->A, err, sizeof(err));
+		if (sw_accounts_upkeep(ps->A, now, err, sizeof(err)))
+			rc = -1;
+	} else {
+		rc = sw_accounts_flush(ps->A, now, err, sizeof(err));
+	}
+	if (rc) {
 		/* Counts stay in memory and are written at the next tick that succeeds. */
 		if (now - ps->flush_noted > 60000) {
 			ps->flush_noted = now;
@@ -547,6 +558,8 @@ static void policy_teardown(struct policy_svc *ps)
 	ps->tick = NULL;
 	if (ps->d->accounts == ps->A)
 		ps->d->accounts = NULL;
+	sw_acct_writer_stop(ps->writer, ps->A);
+	ps->writer = NULL;
 	if (ps->A && sw_accounts_flush(ps->A, now_ms(), err, sizeof(err)))
 		sw_warn("accounts: the last counts could not be saved: %s", err);
 	sw_accounts_free(ps->A);
@@ -579,6 +592,13 @@ static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
 		goto fail;
 	sw_accounts_on_flag(ps->A, on_flag, ps);
 	d->accounts = ps->A;
+	ps->writer = sw_acct_writer_start(d->s.state_dir, err, errlen);
+	if (!ps->writer) {
+		sw_bus_emit(SW_BUS_POLICY, SW_LOG_WARN, "failed", "", "store",
+			    "accounts: no writer thread (%s): counts are written on the loop, answers wait for them",
+			    err);
+		err[0] = 0;
+	}
 	ps->tick = evtimer_new(d->base, on_tick, ps);
 	if (!ps->tick) {
 		snprintf(err, errlen, "policy: out of memory");
