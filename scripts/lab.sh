@@ -70,7 +70,10 @@
 # Postfix is at its process limit runs "stressed" for its whole life: it
 # hangs up (421 too many errors) on the second NOOP/RSET/VRFY of a session,
 # or on its first 5xx; pin both to keep such sessions (smtpload idle
-# --drip-ms) open.
+# --drip-ms) open. LAB_GREET_PAUSE_HOSTS: host numbers in $LAB_NET
+# (e.g. "101") whose greeting Postfix holds back a second (sleep 1 at
+# connect time), so that a client talking first (smtpload pregreet) is
+# seen to talk before the 220 however busy the machine is.
 set -euo pipefail
 
 LAB_ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -141,6 +144,11 @@ lab_init() {
 	LAB_SMTPD_TIMEOUT=${LAB_SMTPD_TIMEOUT:-300s}
 	LAB_SMTPD_JUNK_LIMIT=${LAB_SMTPD_JUNK_LIMIT:-}
 	LAB_SMTPD_HARD_ERROR_LIMIT=${LAB_SMTPD_HARD_ERROR_LIMIT:-}
+	LAB_GREET_PAUSE_HOSTS=${LAB_GREET_PAUSE_HOSTS:-}
+	if ! [[ $LAB_GREET_PAUSE_HOSTS =~ ^[0-9\ ]*$ ]]; then
+		_lab_err "LAB_GREET_PAUSE_HOSTS: host numbers in the lab's /24, separated by spaces"
+		return 1
+	fi
 	if ! [[ $LAB_SMTPD_JUNK_LIMIT =~ ^[0-9]*$ && $LAB_SMTPD_HARD_ERROR_LIMIT =~ ^[0-9]*$ ]]; then
 		_lab_err "LAB_SMTPD_JUNK_LIMIT, LAB_SMTPD_HARD_ERROR_LIMIT: a number, or unset"
 		return 1
@@ -399,6 +407,17 @@ lab_postfix_setup() {
 	if [ -n "$LAB_SMTPD_HARD_ERROR_LIMIT" ]; then
 		echo "smtpd_hard_error_limit = $LAB_SMTPD_HARD_ERROR_LIMIT" >>"$LAB_PF_DIR/main.cf" ||
 			return 1
+	fi
+	if [ -n "$LAB_GREET_PAUSE_HOSTS" ]; then
+		local h
+		: >"$LAB_PF_DIR/greet_pause.cidr" || return 1
+		for h in $LAB_GREET_PAUSE_HOSTS; do
+			echo "$LAB_NET.$h/32 sleep 1" >>"$LAB_PF_DIR/greet_pause.cidr" || return 1
+		done
+		cat >>"$LAB_PF_DIR/main.cf" <<-EOF || return 1
+		smtpd_delay_reject = no
+		smtpd_client_restrictions = check_client_access cidr:$LAB_PF_DIR/greet_pause.cidr
+		EOF
 	fi
 	# No chroot (the lab dirs are not set up for it), no postscreen: plain
 	# smtpd on port 25, and the postlog service for maillog_file.

@@ -121,6 +121,8 @@ cleanup() {
 	done
 	if [ -n "$SW_PID" ]; then
 		stop_pid "$SW_PID" 10
+		# what the once-a-second save cost the loop and its writer thread
+		grep -o 'counts saved in .*' "$TMPD/smtpwall.log" 2>/dev/null | sed 's/^/bench_policy: smtpwall /' >&2
 	fi
 	if [ -n "$NS" ]; then
 		if [ -f "$SW_CONF" ] && [ -x "$SMTPWALL" ]; then

@@ -80,6 +80,7 @@ struct policy_svc {
 	bool geo_open, geo_stale, subscribed;
 	struct notify notify[NOTIFY_MAX];
 	int64_t full_noted, malformed_noted, flush_noted;
+	uint64_t slowest_tick_us;	/* the loop's share of the once-a-second save */
 	/* counters, for the log now and the metrics next */
 	uint64_t requests, malformed[SW_PE_N_KINDS], verdicts[SW_POL_N], refused_full;
 };
@@ -525,8 +526,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 1, 0 };
 	char err[512];
 	int64_t now = now_ms();
+	struct timespec t0, t1;
+	uint64_t took_us;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ps->writer) {
 		rc = sw_acct_writer_tick(ps->writer, ps->A, err, sizeof(err));
 		if (sw_accounts_upkeep(ps->A, now, err, sizeof(err)))
@@ -543,6 +547,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	reap(ps, false);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	if (took_us > ps->slowest_tick_us)
+		ps->slowest_tick_us = took_us;
 	evtimer_add(ps->tick, &tv);
 }
 
@@ -685,6 +693,15 @@ static void policy_stop(struct sw_daemon *d, void *state)
 						sw_policy_name(p), ps->verdicts[p]);
 		sw_info("policy: %" PRIu64 " requests answered, %" PRIu64 " malformed; not DUNNO by policy:%s",
 			ps->requests, malformed, by);
+		if (ps->writer) {
+			uint64_t written, failed, slowest_us;
+
+			sw_acct_writer_stats(ps->writer, &written, &failed, &slowest_us);
+			sw_info("policy: counts saved in %" PRIu64 " batches (%" PRIu64
+				" refused and retried), the slowest write %" PRIu64
+				" us on the writer thread, the slowest second's work on the loop %" PRIu64 " us",
+				written, failed, slowest_us, ps->slowest_tick_us);
+		}
 		policy_teardown(ps);
 	}
 	free(ps);
