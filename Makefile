@@ -5,6 +5,8 @@
 # make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program;
 #                 country classification beside an LPM trie; the policy
 #                 service beside postfwd (tests/bench/bench_policy.sh)
+# make install    smtpwall, its man pages, the example config and the systemd
+#                 unit, under DESTDIR and PREFIX (/usr/local); make uninstall
 # make clean
 
 CC	?= cc
@@ -46,7 +48,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all test bench clean tests headers
+.PHONY: all test bench clean tests headers install uninstall
 .SECONDARY:
 
 all: $(BUILD)/smtpwall
@@ -118,6 +120,36 @@ bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall
 
 clean:
 	rm -rf $(BUILD)
+
+# Installed paths. The unit goes where systemd looks for local units; the
+# config is written only if there is none (an upgrade keeps yours), the
+# example beside it always.
+PREFIX	   ?= /usr/local
+SBINDIR	   ?= $(PREFIX)/sbin
+MANDIR	   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR	   ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/smtpwall.service: scripts/systemd/smtpwall.service.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
+
+install: $(BUILD)/smtpwall $(BUILD)/smtpwall.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/smtpwall $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/smtpwall $(DESTDIR)$(SBINDIR)/smtpwall
+	install -m 0644 user/man/smtpwall.8 $(DESTDIR)$(MANDIR)/man8/smtpwall.8
+	install -m 0644 user/man/smtpwall.conf.5 $(DESTDIR)$(MANDIR)/man5/smtpwall.conf.5
+	install -m 0644 user/smtpwall.conf.example $(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf ] || \
+		install -m 0640 user/smtpwall.conf.example $(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf
+	install -m 0644 $(BUILD)/smtpwall.service $(DESTDIR)$(UNITDIR)/smtpwall.service
+
+# The config stays: it is yours.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtpwall $(DESTDIR)$(MANDIR)/man8/smtpwall.8 \
+		$(DESTDIR)$(MANDIR)/man5/smtpwall.conf.5 $(DESTDIR)$(UNITDIR)/smtpwall.service \
+		$(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf.example
 
 # libFuzzer harnesses (make fuzz): tests/fuzz/fuzz.mk
 -include tests/fuzz/fuzz.mk

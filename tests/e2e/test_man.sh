@@ -69,7 +69,9 @@ commands_sh=$(awk '/^\.Sh /{ on = ($0 == ".Sh COMMANDS") } on' "$MAN8")
 # second word is one (geo lookup, geo status), not an argument or option.
 missing=""
 n_cmds=0
-while read -r cmd second _; do
+while IFS= read -r line; do
+	# "  SYNOPSIS (33 columns) SUMMARY": the synopsis only, not the summary's words
+	read -r cmd second _ <<<"${line:2:33}"
 	sub=""
 	[[ $second =~ ^[a-z]+$ ]] && sub=$second
 	n_cmds=$((n_cmds + 1))

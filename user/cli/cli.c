@@ -1096,6 +1096,30 @@ static int run_accounts(struct cli_ctx *c, const struct cli_args *a)
 	return ret;
 }
 
+/* The configuration as `run` would read it: for ExecStartPre and before a reload. */
+static int run_check(const struct cli_args *a)
+{
+	struct sw_settings s;
+	char err[512], ifaces[SW_MAX_IFACES * (SW_IFNAME_LEN + 1)] = "";
+	size_t off = 0;
+
+	sw_settings_defaults(&s);
+	if (a->config_path && sw_settings_load(&s, a->config_path, err, sizeof(err))) {
+		fprintf(stderr, "smtpwall: %s\n", err);
+		sw_settings_free(&s);
+		return 1;
+	}
+	for (int i = 0; i < s.n_interfaces; i++)
+		off += (size_t)snprintf(ifaces + off, sizeof(ifaces) - off, "%s%s", i ? " " : "", s.interfaces[i]);
+	printf("%s: valid; interfaces: %s; policy service %s; mail log %s; geo database %s%s\n",
+	       a->config_path ? a->config_path : "no configuration file, the built-in defaults",
+	       s.n_interfaces ? ifaces : "none (run attaches nowhere)", s.policy_enabled ? "on" : "off",
+	       s.maillog_enabled ? "on" : "off", s.geo_database[0] ? s.geo_database : "none",
+	       s.dry_run ? "; dry run" : "");
+	sw_settings_free(&s);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "run", "run [-i IFACE]... [--dry-run]", "load, attach and run the daemon (foreground)",
 	  "Loads the XDP program (adopting the pinned maps of an earlier run), attaches it to the\n"
@@ -1103,6 +1127,11 @@ static const struct command commands[] = {
 	  "SIGINT; SIGHUP reloads the configuration. Stopping leaves enforcement attached.\n"
 	  "--dry-run counts every decision and drops nothing.",
 	  O_IFACE | O_DRY_RUN, 0, 0, "no arguments besides -i IFACE and --dry-run", NULL, NULL, run_daemon },
+	{ "check", "check", "check the configuration file and say what it sets",
+	  "Reads the configuration as `run` would and reports the first error (file, line,\n"
+	  "key) with exit status 1, or a one-line summary with exit status 0. Nothing else is\n"
+	  "touched: the service unit runs it before starting and before a reload.",
+	  0, 0, 0, "no arguments", NULL, NULL, run_check },
 	{ "detach", "detach [-i IFACE]...", "remove XDP from IFACE, or everything and all pins",
 	  "Without -i: detaches from every interface and removes every pin (the kernel's state:\n"
 	  "penalties, counters, sessions); bans and allows stay in state.db.",

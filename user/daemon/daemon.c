@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <systemd/sd-daemon.h>
 #include "bus.h"
 #include "clock.h"
 #include "daemon.h"
@@ -117,6 +118,50 @@ static void apply_overrides(struct sw_settings *s, const struct sw_run_opts *o)
 }
 
 
+/* ---- the service manager ------------------------------------------------------ */
+
+/*
+ * systemd's notify protocol (a no-op without $NOTIFY_SOCKET): READY=1 once
+ * every service has started (the interfaces attached, the policy socket
+ * listening), RELOADING=1 and READY=1 around a reload, STOPPING=1, and
+ * WATCHDOG=1 from a timer on the event loop, so a loop that stops turning
+ * is restarted by WatchdogSec.
+ */
+static void notify_ready(struct sw_daemon *d)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=%s on %d interface%s%s", d->s.dry_run ? "dry run" : "enforcing",
+		   d->s.n_interfaces, d->s.n_interfaces == 1 ? "" : "s",
+		   d->s.n_interfaces ? "" : " (none configured)");
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* A timer at half the watchdog's interval, if the manager asked for one. NULL otherwise. */
+static struct event *watchdog_start(struct event_base *base)
+{
+	uint64_t usec = 0;
+	struct event *ev;
+	struct timeval tv;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
+		return NULL;
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
+	if (!ev || event_add(ev, &tv)) {
+		sw_warn("cannot arm the service manager's watchdog timer");
+		if (ev)
+			event_free(ev);
+		return NULL;
+	}
+	sd_notify(0, "WATCHDOG=1");
+	return ev;
+}
+
 /* ---- signals and reload ------------------------------------------------------- */
 
 struct running {
@@ -133,11 +178,13 @@ static void reload(struct running *r)
 	struct sw_settings next;
 	char err[512];
 
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(sw_mono_ns() / 1000));
 	sw_settings_defaults(&next);
 	if (o->config_path && sw_settings_load(&next, o->config_path, err, sizeof(err))) {
 		sw_bus_emit(SW_BUS_DAEMON, SW_LOG_ERROR, "reload failed", "", "config",
 			    "reload failed, keeping the running configuration: %s", err);
 		sw_settings_free(&next);
+		sd_notifyf(0, "READY=1\nSTATUS=reload failed, running the earlier configuration: %s", err);
 		return;
 	}
 	apply_overrides(&next, o);
@@ -161,6 +208,7 @@ static void reload(struct running *r)
 	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_INFO, "reloaded", "", "sighup", "configuration reloaded from %s",
 		    o->config_path ? o->config_path : "defaults");
 	log_settings(&d->s);
+	notify_ready(d);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -247,7 +295,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
 	struct sw_daemon d = { .opts = o, .started_ns = sw_mono_ns() };
 	struct running r = { .d = &d };
-	struct event *sig_ev[3] = { 0 }, *wake_ev = NULL;
+	struct event *sig_ev[3] = { 0 }, *wake_ev = NULL, *watchdog_ev = NULL;
 	struct event_config *cfg = NULL;
 	bool loader_up = false;
 	char err[512];
@@ -296,9 +344,12 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	log_settings(&d.s);
 	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_DEBUG, "started", "", "", "started: %d services on the event loop (%s)",
 		    r.n, event_base_get_method(d.base));
+	watchdog_ev = watchdog_start(d.base);
+	notify_ready(&d);
 
 	if (event_base_dispatch(d.base) < 0)
 		sw_err("the event loop failed");
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping; enforcement stays attached");
 	sw_bus_emit(SW_BUS_DAEMON, SW_LOG_INFO, "stopping", "", "signal",
 		    "stopping; enforcement stays attached (`smtpwall detach` removes it)");
 	ret = 0;
@@ -314,6 +365,8 @@ out:
 			event_free(sig_ev[i]);
 	if (wake_ev)
 		event_free(wake_ev);
+	if (watchdog_ev)
+		event_free(watchdog_ev);
 	if (d.stall_ev)
 		event_free(d.stall_ev);
 	if (d.base)
