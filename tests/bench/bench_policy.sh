@@ -16,7 +16,12 @@
 # latency in µs, the send lag of the paced runs, errors, policyload's CPU
 # and the answers by kind.
 #
-#   tests/bench/bench_policy.sh [-d SECONDS] [-w WARMUP] [-c "1 10 100"] [-r RATE]
+#   tests/bench/bench_policy.sh [-d SECONDS] [-w WARMUP] [-c "1 10 100"] [-r RATE] [-p]
+#
+# -p pins the servers (smtpwall, postfwd and its children) to the last CPU
+# and the load generator to the first, so that on a two-CPU machine the
+# two do not take turns on one core (what a policy server beside a busy
+# smtpd would not have to do either). Without -p the scheduler places them.
 #
 # postfwd: rate(sasl_username/LIMIT/3600/450 ...) for any sasl_username,
 # started as a daemon of its own (pid file, cache socket, rules and a free
@@ -54,11 +59,13 @@ ACCOUNTS=100
 SOURCES=100
 
 usage() {
-	echo "usage: $0 [-d SECONDS] [-w WARMUP_SECONDS] [-c \"CLIENTS...\"] [-r RATE]" >&2
+	echo "usage: $0 [-d SECONDS] [-w WARMUP_SECONDS] [-c \"CLIENTS...\"] [-r RATE] [-p]" >&2
 	exit 2
 }
-while getopts "d:w:c:r:h" opt; do
+PIN=0
+while getopts "d:w:c:r:ph" opt; do
 	case $opt in
+	p) PIN=1 ;;
 	d) DURATION=$OPTARG ;;
 	w) WARMUP=$OPTARG ;;
 	c) CLIENTS=$OPTARG ;;
@@ -69,6 +76,18 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
 [[ $DURATION =~ ^[1-9][0-9]*$ && $RATE =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $CLIENTS =~ ^[0-9\ ]+$ ]] || usage
+
+# SRV and GEN: the command prefixes that place the servers and the load generator.
+SRV=()
+GEN=()
+if [ "$PIN" = 1 ]; then
+	command -v taskset >/dev/null || { echo "bench_policy: -p needs taskset (util-linux)" >&2; exit 2; }
+	ncpu=$(nproc)
+	if [ "$ncpu" -ge 2 ]; then
+		SRV=(taskset -c "$((ncpu - 1))")
+		GEN=(taskset -c 0)
+	fi
+fi
 
 T0=$SECONDS
 TMPD=$(mktemp -d /tmp/smtpwall-bench-policy.XXXXXX)
@@ -189,7 +208,7 @@ start_postfwd() {
 	chown "$user:$group" "$dir"
 	port=$(free_port) || { log "no free loopback port"; return 1; }
 	# It daemonizes (chdir /: every path absolute) and writes its pid file.
-	"$POSTFWD" --daemon -f "$dir/rules.cf" --interface 127.0.0.1 --port "$port" \
+	"${SRV[@]}" "$POSTFWD" --daemon -f "$dir/rules.cf" --interface 127.0.0.1 --port "$port" \
 		--pidfile "$dir/master.pid" --cache_socket "unix::$dir/cache.sock" \
 		--user "$user" --group "$group" --perfmon >"$dir/out.log" 2>&1 || {
 		log "postfwd $name did not start: $(cat "$dir/out.log")"
@@ -249,7 +268,7 @@ start_smtpwall() {
 		ip -n "$NS" link set "${NS}b" up || { log "cannot create namespace $NS"; return 1; }
 	write_smtpwall_conf "$LIMIT_HIGH"
 	# nsenter execs smtpwall: $! is the daemon's pid (SIGHUP, SIGTERM).
-	nsenter --net="/run/netns/$NS" -- "$SMTPWALL" -c "$SW_CONF" run >"$TMPD/smtpwall.log" 2>&1 &
+	"${SRV[@]}" nsenter --net="/run/netns/$NS" -- "$SMTPWALL" -c "$SW_CONF" run >"$TMPD/smtpwall.log" 2>&1 &
 	SW_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		if ! _alive "$SW_PID"; then
@@ -305,7 +324,7 @@ load() {
 		shift
 	fi
 	err=$TMPD/load.err
-	out=$("${pre[@]}" "$POLICYLOAD" "$@" -c "$clients" -d "$DURATION" --warmup "$WARMUP" \
+	out=$("${GEN[@]}" "${pre[@]}" "$POLICYLOAD" "$@" -c "$clients" -d "$DURATION" --warmup "$WARMUP" \
 		--accounts "$ACCOUNTS" --sources "$SOURCES" --json --allow-errors 2>"$err") || rc=$?
 	if [ "$rc" -ne 0 ] || ! jq -e . >/dev/null 2>&1 <<<"$out"; then
 		log "$label, $clients clients: policyload failed (exit $rc): $(cat "$err")"
@@ -337,6 +356,7 @@ table() {
 echo "bench_policy: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)," \
 	"smtpwall $(git -C "$ROOT_DIR" rev-parse --short HEAD 2>/dev/null || echo '?');" \
 	"${DURATION} s per run after ${WARMUP} s of warm-up, $ACCOUNTS accounts, $SOURCES sources," \
+	"${SRV[*]:+servers on CPU ${SRV[2]}, load on CPU ${GEN[2]},}" \
 	"protocol_state=RCPT"
 
 PF_PORT="" PF_LOW_PORT=""

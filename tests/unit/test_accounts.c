@@ -1486,6 +1486,34 @@ static void test_writer_busy_keeps_changes_for_next(void **state)
 	sw_acct_writer_stop(w, f->A);
 }
 
+/* Second after second: the written batch is filled again, and nothing is lost or written twice. */
+static void test_writer_reuses_its_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_origin o = home();
+	struct sw_acct_writer *w = sw_acct_writer_start(f->state, f->err, sizeof(f->err));
+	uint64_t written = 0, failed, slowest_us;
+
+	assert_non_null(w);
+	for (int second = 0; second < 4; second++) {
+		expect_dunno(msg(f, second % 2 ? "bob" : "alice", &o, T0 + second * SEC_MS));
+		assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+		for (int i = 0; i < 500; i++) {
+			sw_acct_writer_stats(w, &written, &failed, &slowest_us);
+			if (written == (uint64_t)second + 1)
+				break;
+			usleep(10 * 1000);
+		}
+		assert_int_equal(written, second + 1);
+		/* a second with nothing new hands nothing */
+		assert_int_equal(sw_acct_writer_tick(w, f->A, f->err, sizeof(f->err)), 0);
+	}
+	sw_acct_writer_stop(w, f->A);
+	assert_int_equal(written, 4);
+	assert_int_equal(stored_messages(f, "alice"), 2);
+	assert_int_equal(stored_messages(f, "bob"), 2);
+}
+
 /* A batch state.db refuses is handed back, marked unsaved, and written once it can be. */
 static void test_writer_failure_is_retried(void **state)
 {
@@ -1567,6 +1595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_thread_writes_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_busy_keeps_changes_for_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_failure_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reuses_its_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -926,9 +926,12 @@ static int batch_add(struct sw_accounts *A, struct sw_acct_batch *b, const struc
 
 int sw_accounts_take(struct sw_accounts *A, struct sw_acct_batch **out, char *err, size_t errlen)
 {
-	struct sw_acct_batch *b = NULL;
+	struct sw_acct_batch *b = *out;	/* a batch to fill again, or NULL */
+	bool reused = b != NULL;
 
 	*out = NULL;
+	if (b)
+		b->n = b->n_addrs = 0;
 	for (size_t i = 0; i < A->buckets; i++)
 		for (struct acct *a = A->table[i]; a; a = a->next) {
 			if (!a->dirty)
@@ -938,8 +941,12 @@ int sw_accounts_take(struct sw_accounts *A, struct sw_acct_batch **out, char *er
 			if (batch_add(A, b, a))
 				goto oom;
 		}
-	if (!b)
+	if (!b || !b->n) {
+		*out = reused ? b : NULL;	/* nothing changed: the caller keeps its batch */
+		if (!reused)
+			sw_acct_batch_free(b);
 		return 0;
+	}
 	/* Copied: what changes from now on goes out with the next batch. */
 	for (size_t i = 0; i < A->buckets; i++)
 		for (struct acct *a = A->table[i]; a; a = a->next) {
@@ -950,7 +957,12 @@ int sw_accounts_take(struct sw_accounts *A, struct sw_acct_batch **out, char *er
 	*out = b;
 	return 0;
 oom:
-	sw_acct_batch_free(b);
+	if (reused) {
+		b->n = b->n_addrs = 0;
+		*out = b;
+	} else {
+		sw_acct_batch_free(b);
+	}
 	snprintf(err, errlen, "out of memory copying the counts to save");
 	return -1;
 }
@@ -1044,7 +1056,7 @@ int sw_accounts_upkeep(struct sw_accounts *A, int64_t now_ms, char *err, size_t 
 
 int sw_accounts_flush(struct sw_accounts *A, int64_t now_ms, char *err, size_t errlen)
 {
-	struct sw_acct_batch *b;
+	struct sw_acct_batch *b = NULL;
 	int ret;
 
 	if (sw_accounts_take(A, &b, err, errlen))

@@ -101,10 +101,12 @@ bool sw_accounts_in_good_standing(struct sw_accounts *A, const char *name, int64
  * 0 or -1 with @err.
  *
  * Or in halves, so that the write runs on a thread of its own with its own
- * store connection: sw_accounts_take copies the changed counts into a
- * batch (*out NULL if nothing changed) and marks them saved;
- * sw_acct_batch_write writes a batch in one transaction (any thread, any
- * connection to the same state.db); after a failed write
+ * store connection. sw_accounts_take copies the changed counts into a
+ * batch and marks them saved: *out is a batch to fill again (one already
+ * written, so that nothing is allocated) or NULL; it comes back with the
+ * changes, holding none (sw_acct_batch_accounts 0) or NULL if nothing
+ * changed. sw_acct_batch_write writes a batch in one transaction (any
+ * thread, any connection to the same state.db). After a failed write,
  * sw_accounts_unsaved marks the batch's accounts changed again, for the
  * next batch. sw_accounts_upkeep is the rest of the flush, on the
  * ledger's thread. Only the write may leave the ledger's thread.

@@ -15,7 +15,7 @@ struct sw_acct_writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: the loop hands @todo, the writer hands back @failed. */
-	struct sw_acct_batch *todo, *failed;
+	struct sw_acct_batch *todo, *failed, *spare;	/* spare: written, to fill again */
 	bool busy, stopping;
 	char failed_err[256];
 	uint64_t written, n_failed, slowest_us;
@@ -68,7 +68,10 @@ static void *writer_main(void *arg)
 			snprintf(w->failed_err, sizeof(w->failed_err), "%s", err);
 		} else {
 			w->written++;
-			sw_acct_batch_free(b);
+			if (!w->spare)
+				w->spare = b;
+			else
+				sw_acct_batch_free(b);
 		}
 		pthread_cond_broadcast(&w->cond);
 	}
@@ -122,6 +125,10 @@ int sw_acct_writer_tick(struct sw_acct_writer *w, struct sw_accounts *A, char *e
 	if (failed)
 		snprintf(err, errlen, "%s", w->failed_err);
 	idle = !w->busy && !w->todo;
+	if (idle) {
+		b = w->spare;
+		w->spare = NULL;
+	}
 	pthread_mutex_unlock(&w->lock);
 
 	if (failed) {
@@ -132,12 +139,14 @@ int sw_acct_writer_tick(struct sw_acct_writer *w, struct sw_accounts *A, char *e
 	if (!idle)
 		return ret;	/* still writing the last one: these changes wait for the next */
 	if (sw_accounts_take(A, &b, ret ? NULL : err, ret ? 0 : errlen))
-		return -1;	/* out of memory: the changes stay marked */
-	if (!b)
-		return ret;
+		ret = -1;	/* out of memory: the changes stay marked */
 	pthread_mutex_lock(&w->lock);
-	w->todo = b;
-	pthread_cond_broadcast(&w->cond);
+	if (b && sw_acct_batch_accounts(b)) {
+		w->todo = b;
+		pthread_cond_broadcast(&w->cond);
+	} else if (b) {
+		w->spare = b;	/* nothing changed: kept for the next second */
+	}
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -165,6 +174,7 @@ void sw_acct_writer_stop(struct sw_acct_writer *w, struct sw_accounts *A)
 	if (w->failed && A)
 		sw_accounts_unsaved(A, w->failed);
 	sw_acct_batch_free(w->failed);
+	sw_acct_batch_free(w->spare);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	sw_acct_store_close(w->as);
