@@ -237,10 +237,10 @@ mc_median() {
 # mc_bulk_lines FILE: 5 failures from each MC_BULK address, round robin
 # (every source's fifth failure in the last round), into FILE.
 mc_bulk_lines() {
-	local r a ts
+	local a ts
 
 	ts=$(date '+%b %e %T')
-	for r in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		for a in "${MC_BULK[@]}"; do
 			echo "$ts mx.lab.test postfix/submission/smtpd[4242]: warning: unknown[$a]: SASL PLAIN authentication failed: authentication failure"
 		done

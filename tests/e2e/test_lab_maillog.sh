@@ -14,8 +14,11 @@
 #     at once; a never-seen sender with a wrong password is not vouched
 #     for and keeps the probation limit of one session;
 #   - `postfix logrotate` (rename to maillog.DATE, reload, gzip) in the
-#     middle of a guesser's failed logins loses none: two before, three
-#     after, the fifth penalises, and the follower counted five.
+#     middle of a guesser's failed logins loses none: two before it, three
+#     while it runs, the fifth penalises, and the follower counted five;
+#   - a restart of the daemon resumes at its saved place in Postfix's log:
+#     three failures before it, two while it is down, penalised after it
+#     with five counted (none read twice).
 
 set -euo pipefail
 . "$(dirname "$0")/lab.sh"
@@ -38,6 +41,7 @@ printf 'addr add %s/48 dev '"$LAB_IF_ATK"' nodad\n' "${G6[@]}" "$G6_UNUSED" "$OT
 NEW_OK=$LAB_LEGIT_NEW		# never seen; logs in correctly in the emergency
 NEW_BAD=$LAB_NET.7		# never seen; a wrong password in the emergency
 ROTATED=$LAB_NET.105		# guesses across a log rotation
+RESUMED=$LAB_NET.106		# guesses across a restart of the daemon
 note "lab $LAB_ID: guessers ${G6[*]} ($G64::/64), new senders $NEW_OK and $NEW_BAD, rotation $ROTATED"
 
 {
@@ -129,6 +133,7 @@ not_known_good() { ! known_good "$1"; }
 failures_logged() { grep -c "\[$1\]: SASL PLAIN authentication failed" "$LAB_MAILLOG" 2>/dev/null || true; }
 
 tap_is "before: alice sends over IPv6 to [$LAB_SRV6]:587 from $OTHER6" "$(send "$OTHER6" alice)" 250
+tap_is "before: $G6_UNUSED connects to 587" "$(connects "$G6_UNUSED")" 1
 
 # --- guessing spread over one /64: five addresses, one failure each, real AUTH over STARTTLS
 pids=()
@@ -173,16 +178,22 @@ tap_is "it keeps the probation limit: one of two sessions at once" "$(holds "$NE
 check "emergency off" sw emergency off
 
 # --- postfix logrotate in the middle of a guesser's failures
-(
-	for i in 1 2 3 4 5; do
-		send "$ROTATED" alice wrong-password >/dev/null
-		[ "$i" = 2 ] && touch "$LAB_DIR/two-done"
-		sleep 0.3
+# guess FROM USER N: N failed logins of USER from FROM at once.
+guess() {
+	local -a ps=()
+
+	for ((i = 0; i < $3; i++)); do
+		send "$1" "$2" wrong-password >/dev/null &
+		ps+=("$!")
+		LABT_PIDS+=("$!")
 	done
-) &
+	wait "${ps[@]}" 2>/dev/null || true
+}
+guess "$ROTATED" alice 2
+# Three more while Postfix renames its log, reloads and compresses the old one.
+(guess "$ROTATED" alice 3) &
 guesser=$!
 LABT_PIDS+=("$guesser")
-for ((i = 0; i < 300; i++)); do [ -e "$LAB_DIR/two-done" ] && break; sleep 0.1; done
 lab_in_server postfix -c "$LAB_PF_DIR" logrotate >"$LAB_DIR/logrotate.out" 2>&1 ||
 	tap_fail "postfix logrotate" "$(cat "$LAB_DIR/logrotate.out")"
 wait "$guesser" 2>/dev/null || true
@@ -200,5 +211,24 @@ fi
 check_jq "the follower counted all five" "$(swj show "$ROTATED" --json)" \
 	'any(.maillog.accounts[]; .account == "alice" and .failures == 5)'
 tap_is "the guesser is dropped at the NIC" "$(connects "$ROTATED")" 0
+
+# --- a daemon restart resumes at its saved place in Postfix's log
+guess "$RESUMED" dave 3
+labt_wait 3 bash -c "[ \$(grep -c '\[$RESUMED\]: SASL PLAIN authentication failed' '$LAB_MAILLOG') -ge 3 ]" || true
+sleep 1.2	# the follower's place and the failures reach state.db with each batch
+_kill_wait "$DAEMON_PID" TERM 10	# enforcement stays attached
+DAEMON_PID=""
+guess "$RESUMED" dave 2
+tap_is "three failures from $RESUMED before a restart, two while the daemon is down" "$(failures_logged "$RESUMED")" 5
+if ! start_daemon 2>"$LAB_DIR/daemon.err"; then
+	bail "restart the daemon" "$(cat "$LAB_DIR/daemon.err")"
+fi
+if labt_wait 3 penalised "$RESUMED"; then
+	tap_ok "after the restart the fifth counts: penalised"
+else
+	tap_fail "after the restart the fifth counts: penalised" "$(swj show "$RESUMED" --json)"
+fi
+check_jq "none read twice: five failures against dave, not more" "$(swj show "$RESUMED" --json)" \
+	'any(.maillog.accounts[]; .account == "dave" and .failures == 5)'
 
 tap_done
