@@ -24,6 +24,8 @@
 #
 #   tests/bench/bench_maillog.sh [-n SOURCES] [-k SAMPLES] [-t F2B_TIMEOUT_S]
 #
+# FAIL2BAN=PATH: the fail2ban-server to run (default: the one in PATH).
+#
 # Output: TAP (what must hold: smtpwall drops within a second, bans every
 # source, loses nothing across its restart; fail2ban, when installed, bans
 # every source too, and smtpwall is at least 10 x faster to drop), then a
@@ -74,9 +76,9 @@ if mc_f2b_available; then
 	mc_f2b_setup || bail "write fail2ban's configuration"
 	mc_f2b_start 2>"$LAB_DIR/f2b.err" || bail "start fail2ban" "$(cat "$LAB_DIR/f2b.err")"
 	F2B=1
-	note "fail2ban $(fail2ban-server -V 2>/dev/null | head -n 1) backend $(mc_f2b_backend), jail $MC_F2B_JAIL, nftables in netns $LAB_NS_SRV"
+	note "fail2ban $("$FAIL2BAN" -V 2>/dev/null | head -n 1) backend $(mc_f2b_backend), jail $MC_F2B_JAIL, nftables in netns $LAB_NS_SRV"
 else
-	tap_skip "fail2ban: not installed (scripts/install-deps.sh): the comparison is skipped"
+	tap_skip "fail2ban: ${FAIL2BAN:-fail2ban-server} (or nft) is not installed (scripts/install-deps.sh): the comparison is skipped"
 fi
 
 # Every source gets kernel state (as a source that reached Postfix has).

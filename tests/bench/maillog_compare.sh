@@ -29,6 +29,9 @@
 # fail2ban's drop is its ban rule: the address in its nftables set (with
 # smtpwall in front, a connection cannot tell what fail2ban does).
 
+# FAIL2BAN: the fail2ban-server to compare with (fail2ban-client beside it).
+FAIL2BAN=${FAIL2BAN:-$(command -v fail2ban-server || true)}
+MC_F2B_CLIENT=$(dirname "${FAIL2BAN:-/nonexistent/x}")/fail2ban-client
 MC_PROBE=$LABT_ROOT/tests/bench/srcprobe.py
 MC_PROBE_PORT=2525
 MC_F2B_DIR=$LAB_DIR/f2b
@@ -38,7 +41,7 @@ MC_BULK=()
 
 # mc_f2b_available: fail2ban and nft are installed (else the comparison is skipped).
 mc_f2b_available() {
-	command -v fail2ban-server >/dev/null && command -v fail2ban-client >/dev/null &&
+	[ -n "$FAIL2BAN" ] && [ -x "$FAIL2BAN" ] && [ -x "$MC_F2B_CLIENT" ] &&
 		command -v nft >/dev/null && [ -d /etc/fail2ban/filter.d ]
 }
 
@@ -102,7 +105,7 @@ mc_f2b_setup() {
 }
 
 mc_f2b_client() {
-	timeout 10 fail2ban-client -c "$MC_F2B_DIR/etc" -s "$MC_F2B_DIR/fail2ban.sock" "$@"
+	timeout 10 "$MC_F2B_CLIENT" -c "$MC_F2B_DIR/etc" -s "$MC_F2B_DIR/fail2ban.sock" "$@"
 }
 
 # mc_f2b_start: fail2ban-server in the foreground (its pid is ours to
@@ -111,7 +114,7 @@ mc_f2b_start() {
 	local i
 
 	# nsenter execs fail2ban-server: $! is the server's pid.
-	nsenter --net="/run/netns/$LAB_NS_SRV" -- fail2ban-server -c "$MC_F2B_DIR/etc" \
+	nsenter --net="/run/netns/$LAB_NS_SRV" -- "$FAIL2BAN" -c "$MC_F2B_DIR/etc" \
 		-s "$MC_F2B_DIR/fail2ban.sock" -p "$MC_F2B_DIR/fail2ban.pid" -x -f \
 		>>"$MC_F2B_DIR/server.out" 2>&1 &
 	MC_F2B_PID=$!
