@@ -4,7 +4,8 @@
 # make test       build and run every test suite (tests/run.sh)
 # make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program;
 #                 country classification beside an LPM trie; the policy
-#                 service beside postfwd (tests/bench/bench_policy.sh)
+#                 service beside postfwd (tests/bench/bench_policy.sh); the
+#                 mail-log follower beside fail2ban (tests/bench/bench_maillog.sh)
 # make install    smtpwall, its man pages, the example config and the systemd
 #                 unit, under DESTDIR and PREFIX (/usr/local); make uninstall
 # make clean
@@ -113,10 +114,12 @@ tests: all headers $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 test: tests
 	tests/run.sh
 
-bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall $(BUILD)/tools/policyload
+bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall $(BUILD)/tools/policyload \
+	$(BUILD)/tools/smtpload
 	$(BUILD)/bench
 	$(BUILD)/bench_geo
 	tests/bench/bench_policy.sh
+	tests/bench/bench_maillog.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -20,6 +20,10 @@ PKGS=(
 	dovecot-core openssl ca-certificates
 	# the policy bench's comparison
 	postfwd
+	# the mail-log comparison (tests/bench/bench_maillog.sh): fail2ban, its
+	# inotify backend (a Recommends, not pulled by --no-install-recommends)
+	# and its nftables ban action, run inside the lab's server namespace
+	fail2ban python3-pyinotify nftables
 )
 
 if [ "$(id -u)" -ne 0 ]; then
