@@ -11,7 +11,9 @@
 # account's credentials to the policy service is dropped; a rename
 # rotation in the middle of the failures loses none; a restart resumes at
 # its saved place (lines written while it was down are read, none twice);
-# a hostile username never moves the address.
+# a hostile username never moves the address; a backlog read after a
+# restart counts at the lines' own times (an hour-old failure is outside
+# the window).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -165,11 +167,35 @@ read_after=$(grep -o 'maillog: [0-9]* lines' "$DAEMON_LOG" | tail -n 1 | grep -o
 tap_is "the restarted follower read exactly the line written after the first stopped (of $((lines_before + 1)))" \
 	"$read_after" 1
 
+# --- a backlog counts when its lines were written, not when they are read
+# Four failures of the last hour, 15 minutes apart (none within 10 minutes
+# of another), written while the daemon is down, in rsyslog's RFC 3339 form:
+# with one more failure now they are five lines but one in the window.
+b6=$(c6c 2)
+conn "$b6" --count 1 --timeout-ms 2000 >/dev/null 2>&1 || true
+now_s=$(date +%s)
+for k in 4 3 2 1; do
+	printf '%s mx1 postfix/submission/smtpd[%d]: warning: unknown[%s]: SASL LOGIN authentication failed: authentication failure, sasl_username=erin\n' \
+		"$(date -u -d "@$((now_s - k * 900 - 60))" +%Y-%m-%dT%H:%M:%S.000000+00:00)" $$ "$b6" >>"$LOG"
+done
+must_start_daemon
+fail "$b6" erin
+sleep 1
+tap_check "a backlog of four failures an hour old and one now: not penalised (one in the 10 minute window)" \
+	"$(swj show "$b6" --json)" not_penalised "$b6"
+for i in 1 2 3 4; do fail "$b6" erin; done
+if wait_for 3 penalised "$b6"; then
+	tap_ok "four more now: five in the window, penalised"
+else
+	tap_fail "four more now: five in the window, penalised" "$(swj show "$b6" --json)"
+fi
+stop_daemon
+
 # --- the journal instead of a file: the same hints, and a cursor kept across a restart
 JR=/lib/systemd/systemd-journal-remote
 JDIR=$TMPD/journal
 mkdir -p "$JDIR"
-jclock=1765000000000000
+jclock=$(($(date +%s) * 1000000 - 60000000))	# a minute ago: entries are judged at their own time
 # jwrite MESSAGE...: entries of postfix/submission/smtpd, appended to the journal file.
 jwrite() {
 	local m

@@ -96,6 +96,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (k == SW_ML_REJECT)
 		check(m.code >= 400 && m.code <= 599, "reject code %u", m.code);
 
+	/* the line's time: a stamp that read is a real calendar time, and placing it never fails */
+	check(m.stamp.kind <= SW_MLOG_STAMP_SYSLOG, "stamp kind %d", m.stamp.kind);
+	if (m.stamp.kind) {
+		check(m.stamp.month >= 1 && m.stamp.month <= 12 && m.stamp.mday >= 1 && m.stamp.mday <= 31 &&
+			      m.stamp.hour < 24 && m.stamp.min < 60 && m.stamp.sec <= 60,
+		      "stamp %u-%u %u:%u:%u", m.stamp.month, m.stamp.mday, m.stamp.hour, m.stamp.min, m.stamp.sec);
+		check(m.stamp.kind != SW_MLOG_STAMP_UNIX || m.stamp.unix_ms >= -86400000LL * 2,
+		      "stamp before 1970: %lld", (long long)m.stamp.unix_ms);
+		(void)sw_mlog_time_ms(&m.stamp, 1796551200000LL);
+	}
 	check(sw_mlog_parse(line, size, &again) == k, "a second reading differs");
 	check(!memcmp(&m, &again, sizeof(m)), "a second reading gives another record");
 	free(line);

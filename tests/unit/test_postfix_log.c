@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -308,6 +309,65 @@ static void test_no_stale_fields(void **state)
 	assert_string_equal(sw_mlog_kind_name(SW_ML_AUTH_FAILED), "auth_failed");
 }
 
+#define FAILED_TAIL " mx postfix/submission/smtpd[7]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x"
+
+/* The line's own time: RFC 3339 with its offset, syslog's stamp in local time, bad stamps ignored. */
+static void test_stamps(void **state)
+{
+	struct sw_mlog m;
+	/* 2026-12-06T10:00:00Z */
+	const int64_t t0 = 1796551200000LL;
+
+	(void)state;
+	assert_int_equal(parse("2026-12-06T10:00:00.250+00:00" FAILED_TAIL, &m), SW_ML_AUTH_FAILED);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_UNIX);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), t0 + 250);
+	parse("2026-12-06T19:00:00.123456+09:00" FAILED_TAIL, &m);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), t0 + 123);
+	parse("2026-12-06T05:30:00-04:30" FAILED_TAIL, &m);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), t0);
+	parse("2026-12-06T10:00:00Z" FAILED_TAIL, &m);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), t0);
+	parse("2028-02-29T00:00:00Z" FAILED_TAIL, &m);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_UNIX);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), 1835395200000LL);
+	/* times that are not: the line reads, without a time */
+	static const char *const bad[] = {
+		"2026-02-30T10:00:00Z", "2026-12-06T24:00:00Z", "2026-12-06T10:60:00Z", "2026-13-06T10:00:00Z",
+		"2026-12-06T10:00:00", "2026-12-06T10:00:00+0900", "2026-12-06T10:00:00+25:00", "1969-12-31T23:59:59Z",
+		"2026-12-06T10:00:00.5+00:00x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s%s", bad[i], FAILED_TAIL);
+		assert_int_equal(parse(line, &m), SW_ML_AUTH_FAILED);
+		assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_NONE);
+		assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), 0);
+	}
+	/* a journal entry has none of its own */
+	parse("postfix/smtpd[7]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x", &m);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_NONE);
+
+	/* syslog: local time, this year; last year for a December line read in January */
+	setenv("TZ", "JST-9", 1);	/* POSIX form: no tzdata needed */
+	tzset();
+	parse("Dec  6 19:00:00" FAILED_TAIL, &m);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_SYSLOG);
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0 + 5000), t0);
+	parse("Dec 31 23:59:59" FAILED_TAIL, &m);
+	/* read on 2027-01-01T00:00:10+09:00: the line is of 2026 */
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, 1798729210000LL), 1798729199000LL);
+	parse("Dec  7 09:00:00" FAILED_TAIL, &m);	/* 14 h ahead: still this year (within a day) */
+	assert_int_equal(sw_mlog_time_ms(&m.stamp, t0), t0 + 14 * 3600000LL);
+	parse("Feb 30 10:00:00" FAILED_TAIL, &m);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_NONE);
+	parse("Dec  6 25:00:00" FAILED_TAIL, &m);
+	assert_int_equal(m.stamp.kind, SW_MLOG_STAMP_NONE);
+	unsetenv("TZ");
+	tzset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_connect_disconnect), cmocka_unit_test(test_reject_and_lost),
 		cmocka_unit_test(test_not_ours),	  cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_long_username),	  cmocka_unit_test(test_no_stale_fields),
+		cmocka_unit_test(test_stamps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,7 @@ struct maillog_svc {
 	uint32_t state_gen;
 	int64_t store_noted, expired_at;
 	uint64_t kinds[SW_ML_N_KINDS], truncated;
+	int64_t last_event_ms;	/* the time given to the last line: times never go back */
 	bool store_failing, save_all;
 	char store_err[512];
 };
@@ -319,6 +320,27 @@ static bool saved_file_position(struct maillog_svc *m, struct sw_follow_pos *p)
 
 /* ---- reading ---- */
 
+/*
+ * When a line happened, for the hints' windows: its own time (the
+ * journal's, or the line's stamp), so that a backlog read after a restart
+ * or a stall counts when it was written, not all at once now. Never
+ * later than now (a clock ahead, a forged stamp), never before the line
+ * before it (stamps out of order), and now if the line has none.
+ */
+static int64_t line_time(struct maillog_svc *m, const struct sw_mlog *ml)
+{
+	int64_t now = now_ms(), t = m->j ? sw_journal_entry_ms(m->j) : 0;
+
+	if (!t)
+		t = sw_mlog_time_ms(&ml->stamp, now);
+	if (t <= 0 || t > now)
+		t = now;
+	if (t < m->last_event_ms)
+		t = m->last_event_ms <= now ? m->last_event_ms : now;
+	m->last_event_ms = t;
+	return t;
+}
+
 static void on_line(void *ctx, const char *line, size_t len, unsigned flags)
 {
 	struct maillog_svc *m = ctx;
@@ -330,7 +352,7 @@ static void on_line(void *ctx, const char *line, size_t len, unsigned flags)
 	k = sw_mlog_parse(line, len, &ml);
 	m->kinds[k]++;
 	if (k > SW_ML_MALFORMED)
-		sw_hints_line(m->hints, &ml, now_ms());
+		sw_hints_line(m->hints, &ml, line_time(m, &ml));
 }
 
 static void tell_state(struct maillog_svc *m)

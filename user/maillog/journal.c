@@ -19,6 +19,7 @@ struct sw_journal {
 	bool pending;		/* the current entry is not handled yet (a vacuumed cursor) */
 	char message[SW_JOURNAL_CURSOR_MAX + 256];
 	struct sw_journal_stats stats;
+	int64_t entry_ms;	/* the entry being delivered: its realtime, unix ms; 0 unknown */
 	char line[SW_JOURNAL_LINE_MAX + 1];
 };
 
@@ -190,6 +191,11 @@ static bool handle_entry(struct sw_journal *j, sw_follow_line_fn fn, void *ctx)
 	whole &= append(j, &pos, ": ", 2);
 	whole &= append(j, &pos, msg, (size_t)mlen);
 	j->line[pos] = 0;
+	{
+		uint64_t usec;
+
+		j->entry_ms = sd_journal_get_realtime_usec(j->sd, &usec) ? 0 : (int64_t)(usec / 1000);
+	}
 	j->stats.lines++;
 	if (!whole)
 		j->stats.truncated_lines++;
@@ -244,4 +250,9 @@ const char *sw_journal_message(const struct sw_journal *j)
 const struct sw_journal_stats *sw_journal_stats(const struct sw_journal *j)
 {
 	return &j->stats;
+}
+
+int64_t sw_journal_entry_ms(const struct sw_journal *j)
+{
+	return j->entry_ms;
 }

@@ -81,5 +81,7 @@ int sw_journal_fd(struct sw_journal *j);
 const char *sw_journal_message(const struct sw_journal *j);
 
 const struct sw_journal_stats *sw_journal_stats(const struct sw_journal *j);
+/* During sw_journal_read's callback: the entry's time (unix ms), 0 if the journal has none. */
+int64_t sw_journal_entry_ms(const struct sw_journal *j);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 static const char *const kind_names[SW_ML_N_KINDS] = {
@@ -90,16 +91,103 @@ static bool copy(char *dst, size_t size, const char *s, size_t n)
 	return fits;
 }
 
-static bool is_month(const char *t, size_t n)
+/* 1..12 for a month's syslog name, 0 otherwise. */
+static int month_of(const char *t, size_t n)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
 	if (n != 3)
-		return false;
+		return 0;
 	for (int i = 0; i < 12; i++)
 		if (!memcmp(months + 3 * i, t, 3))
-			return true;
-	return false;
+			return i + 1;
+	return 0;
+}
+
+/* @n digits at @t as a number, -1 if any is not a digit. */
+static int digits(const char *t, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(t[i]))
+			return -1;
+		v = v * 10 + (t[i] - '0');
+	}
+	return v;
+}
+
+/* hh:mm:ss at @t into @st; false if it is not a time of day. */
+static bool clock_of(const char *t, struct sw_mlog_stamp *st)
+{
+	int h = digits(t, 2), mi = digits(t + 3, 2), se = digits(t + 6, 2);
+
+	if (t[2] != ':' || t[5] != ':' || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
+		return false;
+	st->hour = (uint8_t)h;
+	st->min = (uint8_t)mi;
+	st->sec = (uint8_t)se;
+	return true;
+}
+
+/* Days from 1970-01-01 to @y-@m-@d (proleptic Gregorian; civil-from-days inverted). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/*
+ * YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm) into @st as unix ms.
+ * Anything else leaves @st without a time (the line still reads).
+ */
+static void rfc3339(const char *t, size_t n, struct sw_mlog_stamp *st)
+{
+	int y = digits(t, 4), mo = digits(t + 5, 2), d = digits(t + 8, 2), ms = 0, off = 0;
+	size_t i = 19;
+	int64_t secs;
+
+	if (n < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || !clock_of(t + 11, st))
+		return;
+	if (t[i] == '.') {
+		int scale = 100;
+
+		for (i++; i < n && is_digit(t[i]); i++) {
+			ms += (t[i] - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (i < n && (t[i] == 'Z' || t[i] == 'z') && i + 1 == n) {
+		off = 0;
+	} else if (i + 6 == n && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
+		int oh = digits(t + i + 1, 2), om = digits(t + i + 4, 2);
+
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return;
+		off = (oh * 60 + om) * 60 * (t[i] == '-' ? -1 : 1);
+	} else {
+		return;
+	}
+	secs = days_from_civil(y, mo, d) * 86400 + st->hour * 3600 + st->min * 60 + st->sec - off;
+	st->kind = SW_MLOG_STAMP_UNIX;
+	st->unix_ms = secs * 1000 + ms;
+	st->month = (uint8_t)mo;
+	st->mday = (uint8_t)d;
 }
 
 /*
@@ -151,6 +239,7 @@ static enum tag_result prefix(struct cur *c, struct sw_mlog *m)
 	struct cur t = *c;
 	const char *tok;
 	size_t n;
+	int mon;
 	enum tag_result r;
 
 	/* a journal entry: the tag first */
@@ -161,17 +250,29 @@ static enum tag_result prefix(struct cur *c, struct sw_mlog *m)
 	t = *c;
 	if (!token(&t, &tok, &n))
 		return TAG_NONE;
-	if (is_month(tok, n)) {
+	/* The stamp is written in place (m is zeroed): no padding copied from the stack. */
+	if ((mon = month_of(tok, n))) {
+		int mday;
+
 		/* Mmm dd hh:mm:ss HOST */
 		if (!token(&t, &tok, &n) || n > 2 || !is_digit(tok[0]))
 			return TAG_NONE;
+		mday = digits(tok, n);
 		if (!token(&t, &tok, &n) || n != 8 || tok[2] != ':' || tok[5] != ':')
 			return TAG_NONE;
+		if (mday >= 1 && mday <= days_in_month(2000, mon) && clock_of(tok, &m->stamp)) {
+			m->stamp.kind = SW_MLOG_STAMP_SYSLOG;
+			m->stamp.month = (uint8_t)mon;
+			m->stamp.mday = (uint8_t)mday;
+		}
 	} else if (n >= 19 && is_digit(tok[0]) && tok[4] == '-' && tok[10] == 'T') {
 		/* RFC 3339 */
+		rfc3339(tok, n, &m->stamp);
 	} else {
 		return TAG_NONE;
 	}
+	if (m->stamp.kind == SW_MLOG_STAMP_NONE)
+		memset(&m->stamp, 0, sizeof(m->stamp));	/* what a stamp that did not read left */
 	if (!token(&t, &tok, &n))	/* the host */
 		return TAG_NONE;
 	if (at_end(&t) || *t.p != ' ')
@@ -476,4 +577,32 @@ enum sw_mlog_kind sw_mlog_parse(const char *line, size_t len, struct sw_mlog *m)
 		m->pid = pid;
 	}
 	return m->kind = k;
+}
+
+int64_t sw_mlog_time_ms(const struct sw_mlog_stamp *st, int64_t now_ms)
+{
+	struct tm now_tm, tm;
+	time_t now = (time_t)(now_ms / 1000), t;
+
+	if (st->kind == SW_MLOG_STAMP_UNIX)
+		return st->unix_ms;
+	if (st->kind != SW_MLOG_STAMP_SYSLOG || !localtime_r(&now, &now_tm))
+		return 0;
+	/* No year: this year's, or last year's if that would be over a day ahead (a December line in January). */
+	for (int back = 0; back < 2; back++) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = now_tm.tm_year - back;
+		tm.tm_mon = st->month - 1;
+		tm.tm_mday = st->mday;
+		tm.tm_hour = st->hour;
+		tm.tm_min = st->min;
+		tm.tm_sec = st->sec;
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+		if (t == (time_t)-1 || tm.tm_mday != st->mday)
+			continue;	/* Feb 29 of a year without one */
+		if ((int64_t)t * 1000 <= now_ms + 86400000LL)
+			return (int64_t)t * 1000;
+	}
+	return 0;
 }

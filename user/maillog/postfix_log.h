@@ -58,8 +58,28 @@ enum sw_mlog_kind {
 
 const char *sw_mlog_kind_name(enum sw_mlog_kind k);
 
+/*
+ * A line's own time. RFC 3339 carries a date and an offset: unix ms.
+ * Syslog's "Mmm dd hh:mm:ss" has neither year nor zone: the fields, for
+ * sw_mlog_time_ms to place in local time. A time that does not read (a
+ * 31st of February, 25:00) leaves SW_MLOG_STAMP_NONE; the line still reads.
+ */
+enum sw_mlog_stamp_kind { SW_MLOG_STAMP_NONE = 0, SW_MLOG_STAMP_UNIX, SW_MLOG_STAMP_SYSLOG };
+struct sw_mlog_stamp {
+	uint8_t kind;
+	uint8_t month, mday, hour, min, sec;
+	int64_t unix_ms;	/* SW_MLOG_STAMP_UNIX */
+};
+
+/*
+ * The stamp as unix ms, 0 if it has none. A syslog stamp is local time in
+ * @now_ms's year, or the year before if that is over a day ahead of @now_ms.
+ */
+int64_t sw_mlog_time_ms(const struct sw_mlog_stamp *st, int64_t now_ms);
+
 struct sw_mlog {
 	enum sw_mlog_kind kind;
+	struct sw_mlog_stamp stamp;	/* the line's own time, if it has one */
 	char service[32];	/* "smtpd", or the master.cf service: "submission", "smtps" */
 	uint32_t pid;
 	/* the client */
