@@ -58,6 +58,8 @@ static __always_inline void sw_penalize(const struct sw_config *cfg, const struc
 	/* Whatever it did before, a penalised source has to prove itself again. */
 	src->last_good_ns = 0;
 	st->penalties++;
+	if (reason < SW_R_ALL)
+		st->penalties_by[reason]++;
 	sw_emit_penalty(key, src, reason, detail, now, st);
 }
 

@@ -77,6 +77,8 @@ static __always_inline void sw_session_end(const struct sw_session *sess, struct
 		st->sessions_abandoned++;
 	}
 	__sync_fetch_and_add(&src->session_ns_total, dur);
+	st->session_duration[sw_duration_bucket(dur) % SW_DUR_BUCKETS]++;
+	st->session_duration_ns += dur;
 	if (dur > src->session_ns_max)
 		src->session_ns_max = dur;
 }

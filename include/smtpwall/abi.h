@@ -27,7 +27,7 @@
  * set of maps; the assertions below make a size change impossible to miss.
  * struct sw_abi itself never changes.
  */
-#define SW_ABI_VERSION 1
+#define SW_ABI_VERSION 2
 #define SW_ABI_MAGIC   0x53574142U	/* "SWAB" */
 
 struct sw_abi {
@@ -47,8 +47,8 @@ struct sw_abi {
 	"struct " #t "." #f " moved: bump SW_ABI_VERSION and update this assertion")
 SW_ABI_SIZE(sw_abi, 32);
 SW_ABI_SIZE(sw_config, 8368);
-SW_ABI_SIZE(sw_daemon_state, 272);
-SW_ABI_SIZE(sw_stats, 408);
+SW_ABI_SIZE(sw_daemon_state, 280);
+SW_ABI_SIZE(sw_stats, 632);
 SW_ABI_SIZE(sw_global, 32);
 SW_ABI_SIZE(sw_src_key, 20);
 SW_ABI_SIZE(sw_source, 512);

@@ -39,6 +39,7 @@ struct sw_daemon_state {
 	__u64 probation_failed;		/* sources penalised for a failed probation */
 	__u64 probation_slots;		/* probation sessions allowed at once */
 	__u64 probation_used;		/* ... in use at the last run */
+	__u64 emergency_ns_total;	/* time in emergency mode, the periods that ended */
 	__u32 mode;			/* enum sw_emergency_mode in force */
 	__u32 reason;			/* enum sw_emergency_reason of the last transition */
 	__u32 high, low;		/* the marks in force, in sessions */

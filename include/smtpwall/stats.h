@@ -9,6 +9,28 @@
 #include "smtpwall/common.h"
 #include "smtpwall/verdict.h"
 
+/*
+ * Session durations, bucketed in the kernel when a session ends (the
+ * client's or the server's FIN/RST): bucket i counts the sessions that
+ * lasted at most SW_DUR_BOUND_MS(i) and more than the bound before it; the
+ * last bucket has no upper bound. User space makes the cumulative
+ * histogram of them (smtpwall_session_duration_seconds).
+ */
+#define SW_DUR_BUCKETS 13
+#define SW_DUR_BOUNDS_MS { 100, 500, 1000, 2000, 5000, 10000, 30000, 60000, 120000, 300000, 600000, 1800000 }
+
+static SW_INLINE __u32 sw_duration_bucket(__u64 ns)
+{
+	const __u64 ms = 1000000ULL;
+
+	if (ns <= 5000 * ms)
+		return ns <= 500 * ms ? (ns <= 100 * ms ? 0 : 1)
+				      : ns <= 1000 * ms ? 2 : ns <= 2000 * ms ? 3 : 4;
+	if (ns <= 120000 * ms)
+		return ns <= 10000 * ms ? 5 : ns <= 30000 * ms ? 6 : ns <= 60000 * ms ? 7 : 8;
+	return ns <= 300000 * ms ? 9 : ns <= 600000 * ms ? 10 : ns <= 1800000 * ms ? 11 : 12;
+}
+
 /* Per-CPU totals, summed by user space. */
 struct sw_stats {
 	__u64 packets;		/* every frame the program saw */
@@ -43,6 +65,9 @@ struct sw_stats {
 	__u64 dropped[SW_R_MAX];
 	__u64 would_drop[SW_R_MAX];	/* dry-run */
 	__u64 malformed[SW_M_MAX];	/* seen, whatever the verdict */
+	__u64 penalties_by[SW_R_ALL];	/* penalties (above) by enum sw_reason */
+	__u64 session_duration[SW_DUR_BUCKETS];	/* sessions ended, by duration (sw_duration_bucket) */
+	__u64 session_duration_ns;	/* ... their durations added up */
 };
 
 #endif /* SMTPWALL_STATS_H */

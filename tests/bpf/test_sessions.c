@@ -278,6 +278,16 @@ static void test_plain_dialogue(void **state)
 	assert_int_equal(st.sessions_closed, 1);
 	assert_int_equal(st.server_closed, 0);
 	assert_int_equal(st.pregreet, 0);
+	/* Its duration is in the kernel's histogram: one session, in its bucket, and the sum. */
+	assert_int_equal(st.session_duration[sw_duration_bucket(t_fin - T0)], 1);
+	{
+		__u64 n = 0;
+
+		for (int b = 0; b < SW_DUR_BUCKETS; b++)
+			n += st.session_duration[b];
+		assert_int_equal(n, 1);
+	}
+	assert_int_equal(st.session_duration_ns, t_fin - T0);
 	assert_no_drops(&st);
 
 	/* The server's segments after the close find no session: counted nowhere. */
@@ -576,6 +586,8 @@ static void test_harvest_penalty(void **state)
 	assert_int_equal(s.rcpt_rejected, 5);
 	st = stats(h);
 	assert_int_equal(st.penalties, 1);
+	assert_int_equal(st.penalties_by[SW_R_HARVEST], 1);
+	assert_int_equal(st.penalties_by[SW_R_RATE], 0);
 	assert_int_equal(st.rcpt_rejected, 5);
 	drain_events(h, &log);
 	assert_int_equal(log.n, 1);
@@ -691,6 +703,7 @@ static void test_pregreet_penalty(void **state)
 	assert_int_equal(src.win_pregreet, 0);	/* judged, then started afresh */
 	assert_int_equal(stats(h).pregreet, 1);
 	assert_int_equal(stats(h).penalties, 1);
+	assert_int_equal(stats(h).penalties_by[SW_R_PREGREET], 1);
 	drain_events(h, &log);
 	assert_int_equal(log.n, 1);
 	assert_int_equal(log.ev[0].reason, SW_R_PREGREET);

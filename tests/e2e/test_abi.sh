@@ -22,9 +22,10 @@ must_start_daemon
 check_native
 
 ours=$(abi_bytes)
+ver=$(awk '$2 == "SW_ABI_VERSION" { print $3 }' "$ROOT_DIR/include/smtpwall/abi.h")
 # magic "SWAB" little-endian, then the version.
-check "the loader recorded the layout version (magic SWAB, version 1)" \
-	grep -Eq '^0x42 0x41 0x57 0x53 0x01 0x00 0x00 0x00' <<<"$ours"
+check "the loader recorded the layout version (magic SWAB, version $ver)" \
+	grep -Eq "^0x42 0x41 0x57 0x53 $(printf '0x%02x' "$ver") 0x00 0x00 0x00" <<<"$ours"
 
 # Penalise a source, so that there is state the refusal must not destroy.
 expect_conn "before: 3 of 5 connects pass the burst" "$(c4 2)" 5 3
@@ -36,7 +37,7 @@ b[4]=0x63	# version 99
 bpftool map update pinned "$ABI_MAP" key 0 0 0 0 value "${b[@]}"
 rc=0
 out=$(SW_TIMEOUT=15 sw run 2>&1) || rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q 'layout version 99, this smtpwall reads version 1' <<<"$out" &&
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "layout version 99, this smtpwall reads version $ver" <<<"$out" &&
    grep -q 'smtpwall detach' <<<"$out"; then
 	tap_ok "run refuses pins of layout version 99, naming smtpwall detach"
 else

@@ -496,6 +496,24 @@ static void test_geo_leaves(void **state)
 	assert_false(sw_geo_v4_alias(SW_GEO_LEAF(cc("US"), 32), sw_geo_bits6(a), &v4, &skip));
 }
 
+/* Session durations: each bound belongs to its own bucket, a nanosecond more to the next. */
+static void test_duration_buckets(void **state)
+{
+	static const __u64 bounds_ms[] = SW_DUR_BOUNDS_MS;
+	const __u64 ms = 1000000ULL;
+
+	(void)state;
+	assert_int_equal(sizeof(bounds_ms) / sizeof(bounds_ms[0]), SW_DUR_BUCKETS - 1);
+	assert_int_equal(sw_duration_bucket(0), 0);
+	for (unsigned i = 0; i < SW_DUR_BUCKETS - 1; i++) {
+		assert_int_equal(sw_duration_bucket(bounds_ms[i] * ms), i);
+		assert_int_equal(sw_duration_bucket(bounds_ms[i] * ms + 1), i + 1);
+		if (i)
+			assert_true(bounds_ms[i] > bounds_ms[i - 1]);
+	}
+	assert_int_equal(sw_duration_bucket(~0ULL), SW_DUR_BUCKETS - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_geo_walk_v4_edges),
 		cmocka_unit_test(test_geo_walk_v6_depth),
 		cmocka_unit_test(test_geo_leaves),
+		cmocka_unit_test(test_duration_buckets),
 	};
 
 	return cmocka_run_group_tests_name("shared logic", tests, NULL, NULL);

@@ -398,9 +398,12 @@ static void enter(const struct sw_kernel *k, struct sw_daemon_state *ds, uint64_
 		    "idle sessions torn down", detail);
 }
 
-static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, unsigned reason, const char *detail)
+static void leave(const struct sw_kernel *k, struct sw_daemon_state *ds, uint64_t now, unsigned reason,
+		  const char *detail)
 {
 	sw_kernel_config_flag(k, SW_CFG_EMERGENCY, false);
+	if (ds->emergency_since_ns && now > ds->emergency_since_ns)
+		ds->emergency_ns_total += now - ds->emergency_since_ns;
 	ds->emergency_since_ns = 0;
 	ds->emergency_since_unix = 0;
 	ds->emergency_left++;
@@ -430,7 +433,7 @@ static void emergency(const struct sw_kernel *k, const struct sw_settings *s, en
 	if (mode == SW_EM_ON && !active) {
 		enter(k, ds, now, SW_ER_MANUAL, "turned on by the operator (smtpwall emergency on)");
 	} else if (mode == SW_EM_OFF && active) {
-		leave(k, ds, SW_ER_MANUAL, "turned off by the operator (smtpwall emergency off)");
+		leave(k, ds, now, SW_ER_MANUAL, "turned off by the operator (smtpwall emergency off)");
 	} else if (mode == SW_EM_AUTO && !active) {
 		if (ds->sessions_now >= ds->high) {
 			snprintf(detail, sizeof(detail), "%" PRIu64 " sessions, high-water mark %u (capacity %u)",
@@ -448,7 +451,7 @@ static void emergency(const struct sw_kernel *k, const struct sw_settings *s, en
 			 "for %" PRIu64 " s, after %" PRIu64 " s", (uint64_t)ds->sessions_now, ds->low,
 			 (uint64_t)(s->emerg_hold_ns / NS_PER_SEC),
 			 (uint64_t)((now - ds->emergency_since_ns) / NS_PER_SEC));
-		leave(k, ds, SW_ER_CALM, detail);
+		leave(k, ds, now, SW_ER_CALM, detail);
 	}
 	/* The kernel's flag follows the decision even if something rewrote the config. */
 	sw_kernel_config_flag(k, SW_CFG_EMERGENCY, ds->emergency_since_ns != 0);
