@@ -25,7 +25,7 @@ USER_INC  := $(patsubst %/,-I%,$(USER_DIRS))
 DEPFLAGS   = -MMD -MP
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -I$(BUILD) $(USER_INC) -I/usr/include/libnl3
-LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3 -levent_core -levent_pthreads -lpthread \
+LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3 -levent_core -levent_extra -levent_pthreads -lpthread \
 	   $(shell pkg-config --libs libsystemd)
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
 	   -I/usr/include/$(ARCH)-linux-gnu -Iinclude -Ibpf $(DEPFLAGS)

@@ -24,6 +24,8 @@ PKGS=(
 	# inotify backend (a Recommends, not pulled by --no-install-recommends)
 	# and its nftables ban action, run inside the lab's server namespace
 	fail2ban python3-pyinotify nftables
+	# monitoring: a real Prometheus and promtool (metrics, rules, the dashboard's queries), curl
+	prometheus curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -226,7 +226,7 @@ write_config_to() {
 		vals[$key]=$val
 	done
 	# Sections in the file's usual order; [country ...] ones as first given.
-	local -a secs=(general limits penalty flood capacity sessions emergency geo policy accounts maillog)
+	local -a secs=(general limits penalty flood capacity sessions emergency geo policy accounts maillog metrics)
 	for key in "${order[@]}"; do
 		sec=${key%%.*}
 		case $sec in

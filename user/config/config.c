@@ -72,6 +72,7 @@ enum key_kind {
 	K_STRING,	/* char[max] */
 	K_OCTAL,	/* unsigned file mode within [min, max] */
 	K_LOOPBACK,	/* "127.0.0.1:PORT" or "[::1]:PORT" into char[64] */
+	K_LISTEN,	/* "ADDRESS:PORT", "[IPV6]:PORT", or "off" (""), into char[64] */
 	K_ACCT_MODE,	/* enforce|monitor|off */
 	K_ABROAD,	/* allow|deny into abroad_deny */
 	K_REPLY_CODE,	/* 4xx or 5xx */
@@ -165,6 +166,9 @@ static const struct key_def keys[] = {
 	{ "policy", "tcp", K_LOOPBACK, F(policy_tcp) },
 	{ "policy", "max_clients", K_UINT, F(policy_max_clients), 1, 100000 },
 	{ "policy", "idle_timeout", K_DURATION, F(policy_idle_ns), NS_PER_SEC, NS_PER_DAY },
+	{ "metrics", "listen", K_LISTEN, F(metrics_listen) },
+	{ "metrics", "top_sources", K_UINT, F(metrics_top_sources), 0, 1000 },
+	{ "metrics", "top_countries", K_UINT, F(metrics_top_countries), 0, 250 },
 
 	{ "accounts", "limits_mode", K_ACCT_MODE, F(limits_mode) },
 	{ "accounts", "messages_per_minute", K_UINT, F(limits[0]), 0, 100000000 },
@@ -222,7 +226,7 @@ static const char *const country_keys[] = {
 
 static const char *const sections[] = {
 	"general", "limits", "penalty", "flood", "capacity", "sessions", "emergency", "geo", "policy", "accounts",
-	"maillog", "allow", "deny",
+	"maillog", "metrics", "allow", "deny",
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -355,7 +359,7 @@ static void check_section_line(struct loader *l, const char *line)
 	if (!known_section(name))
 		set_error(l, "unknown section [%s] (known: [general], [limits], [penalty], "
 			  "[flood], [capacity], [sessions], [emergency], [geo], [country ...], [policy], "
-			  "[accounts], [allow], [deny])", name);
+			  "[accounts], [maillog], [metrics], [allow], [deny])", name);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -742,7 +746,7 @@ static int set_country_key(struct sw_country_rule *r, const char *name, const ch
  * "127.0.0.1:10040" or "[::1]:10040": the policy protocol has no
  * authentication, so its TCP listener is for loopback only.
  */
-static int parse_loopback(const char *v, char *out, char *msg)
+static int parse_hostport(const char *v, char *out, bool loopback_only, char *msg)
 {
 	char host[48];
 	const char *colon;
@@ -778,7 +782,7 @@ static int parse_loopback(const char *v, char *out, char *msg)
 	if (sw_parse_uint(colon + 1, 1, 65535, &port, msg))
 		return -1;
 	if (inet_pton(AF_INET, host, &a4) == 1) {
-		if ((ntohl(a4.s_addr) >> 24) != 127) {
+		if (loopback_only && (ntohl(a4.s_addr) >> 24) != 127) {
 			snprintf(msg, SW_ERR_LEN, "%s is not a loopback address: the policy protocol has no "
 				 "authentication, listen on 127.0.0.0/8 or ::1 only", host);
 			return -1;
@@ -786,7 +790,7 @@ static int parse_loopback(const char *v, char *out, char *msg)
 	} else if (inet_pton(AF_INET6, host, a6) == 1) {
 		static const uint8_t lo6[16] = { [15] = 1 };
 
-		if (memcmp(a6, lo6, 16)) {
+		if (loopback_only && memcmp(a6, lo6, 16)) {
 			snprintf(msg, SW_ERR_LEN, "%s is not a loopback address: the policy protocol has no "
 				 "authentication, listen on 127.0.0.0/8 or ::1 only", host);
 			return -1;
@@ -1102,7 +1106,13 @@ static int set_value(struct loader *l, const struct key_def *k, const char *sect
 		return 0;
 	}
 	case K_LOOPBACK:
-		return parse_loopback(v, field, msg);
+		return parse_hostport(v, field, true, msg);
+	case K_LISTEN:
+		if (!strcmp(v, "off") || !strcmp(v, "no")) {
+			((char *)field)[0] = 0;
+			return 0;
+		}
+		return parse_hostport(v, field, false, msg);
 	case K_ACCT_MODE: {
 		static const char *const modes[] = { "enforce", "monitor", "off" };
 
@@ -1366,6 +1376,10 @@ void sw_settings_defaults(struct sw_settings *s)
 	s->policy_socket_mode = 0660;
 	s->policy_max_clients = 1000;
 	s->policy_idle_ns = 10 * NS_PER_MIN;
+
+	snprintf(s->metrics_listen, sizeof(s->metrics_listen), "%s", SW_DEFAULT_METRICS_LISTEN);
+	s->metrics_top_sources = 20;
+	s->metrics_top_countries = 10;
 
 	/*
 	 * Send limits far above a person's mail and far below a spam run;

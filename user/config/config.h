@@ -17,6 +17,7 @@
 #define SW_MAX_IFACES	      16
 #define SW_IFNAME_LEN	      16 /* IFNAMSIZ */
 #define SW_PATH_LEN	      256
+#define SW_DEFAULT_METRICS_LISTEN "127.0.0.1:9725"
 #define SW_DEFAULT_COUNTRY_BURST 10 /* [country ...] country_burst */
 
 enum sw_xdp_mode { SW_XDP_AUTO = 0, SW_XDP_NATIVE, SW_XDP_GENERIC };
@@ -156,6 +157,11 @@ struct sw_settings {
 	char policy_tcp[64];			/* "127.0.0.1:10040"; "" = none */
 	unsigned policy_max_clients;
 	uint64_t policy_idle_ns;		/* a client silent this long is closed */
+
+	/* [metrics]: the Prometheus endpoint */
+	char metrics_listen[64];		/* "127.0.0.1:9725"; "" = off */
+	unsigned metrics_top_sources;		/* the busiest sources with series of their own */
+	unsigned metrics_top_countries;		/* countries beyond the configured ones */
 
 	/* [accounts]: the policies (see the README's "Accounts") */
 	enum sw_account_mode limits_mode, overseas_mode, abroad_mode, mismatch_mode, origins_mode;

@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "lists.h"
 #include "log.h"
+#include "figures.h"
 #include "service.h"
 #include "store.h"
 
@@ -160,6 +161,24 @@ static struct event *watchdog_start(struct event_base *base)
 	}
 	sd_notify(0, "WATCHDOG=1");
 	return ev;
+}
+
+/* ---- figures ---------------------------------------------------------------------- */
+
+void sw_daemon_figures(struct sw_daemon *d, struct sw_figures *f)
+{
+	int n = d->svc_n ? *d->svc_n : 0;
+
+	memset(f, 0, sizeof(*f));
+	for (int i = 0; sw_services[i] && i < SW_FIG_SERVICES; i++) {
+		bool up = i < n && d->svc_up[i];
+
+		f->service[i] = sw_services[i]->name;
+		f->service_up[i] = up;
+		f->n_services = (unsigned)i + 1;
+		if (up && sw_services[i]->figures)
+			sw_services[i]->figures(d, d->svc_state[i], f);
+	}
 }
 
 /* ---- signals and reload ------------------------------------------------------- */
@@ -327,6 +346,9 @@ int sw_daemon_run(const struct sw_run_opts *o)
 		}
 	}
 
+	d.svc_state = r.state;
+	d.svc_up = r.up;
+	d.svc_n = &r.n;
 	for (r.n = 0; sw_services[r.n] && r.n < (int)(sizeof(r.up) / sizeof(r.up[0])); r.n++) {
 		const struct sw_service *svc = sw_services[r.n];
 

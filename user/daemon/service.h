@@ -27,6 +27,7 @@
 struct event_base;
 struct sw_accounts;
 struct sw_hints;
+struct sw_figures;
 
 struct sw_daemon {
 	struct event_base *base;
@@ -46,6 +47,10 @@ struct sw_daemon {
 	/* Shared between services, NULL while the owner is not running. */
 	struct sw_accounts *accounts;	/* the policy service's ledger */
 	struct sw_hints *hints;		/* the mail-log service's hints engine */
+	/* The table's running services (daemon.c), for sw_daemon_figures(). */
+	void *const *svc_state;
+	const bool *svc_up;
+	const int *svc_n;
 };
 
 struct sw_service {
@@ -57,6 +62,12 @@ struct sw_service {
 	int (*start)(struct sw_daemon *d, void **state, char *err, size_t errlen);
 	void (*reload)(struct sw_daemon *d, void *state);	/* NULL: nothing to do */
 	void (*stop)(struct sw_daemon *d, void *state);	/* NULL: nothing to free */
+	/*
+	 * Copy what the service counts into its part of @f, on the loop's
+	 * thread, for a scrape (metrics.h); NULL: nothing to report. Quick:
+	 * no I/O beyond a stat.
+	 */
+	void (*figures)(struct sw_daemon *d, void *state, struct sw_figures *f);
 	bool required;
 };
 
@@ -64,7 +75,10 @@ struct sw_service {
 extern const struct sw_service *const sw_services[];
 
 extern const struct sw_service sw_svc_lists, sw_svc_geo, sw_svc_links, sw_svc_events, sw_svc_sessions,
-	sw_svc_policy, sw_svc_maillog, sw_svc_control;
+	sw_svc_policy, sw_svc_maillog, sw_svc_metrics, sw_svc_control;
+
+/* Every running service's figures, and which services run (on the loop's thread). */
+void sw_daemon_figures(struct sw_daemon *d, struct sw_figures *f);
 
 /*
  * The loop's worst stall: from sw_daemon_stall_begin() a 10 ms timer

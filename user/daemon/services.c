@@ -8,8 +8,9 @@
  * sessions service for teardown); the policy service answers Postfix for
  * accounts (and keeps their ledger in state.db); the mail-log follower
  * turns Postfix's log into kernel penalties and known-good sources (and
- * hands distributed guesses to the ledger); the control socket
- * streams the bus to `smtpwall events`.
+ * hands distributed guesses to the ledger); the metrics service serves
+ * all of their figures to Prometheus; the control socket streams the bus
+ * to `smtpwall events`.
  */
 #include <stddef.h>
 #include "service.h"
@@ -22,6 +23,7 @@ const struct sw_service *const sw_services[] = {
 	&sw_svc_events,
 	&sw_svc_policy,
 	&sw_svc_maillog,
+	&sw_svc_metrics,
 	&sw_svc_control,
 	NULL,
 };

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <event2/event.h>
 
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "parse.h"
 #include "postfix_log.h"
+#include "figures.h"
 #include "service.h"
 #include "store_accounts.h"
 #include "store_links.h"
@@ -57,6 +59,7 @@ struct maillog_svc {
 	int64_t store_noted, expired_at;
 	uint64_t kinds[SW_ML_N_KINDS], truncated;
 	int64_t last_event_ms;	/* the time given to the last line: times never go back */
+	int64_t last_read_ms;	/* when the last line was read */
 	bool store_failing, save_all;
 	char store_err[512];
 };
@@ -349,6 +352,7 @@ static void on_line(void *ctx, const char *line, size_t len, unsigned flags)
 
 	if (flags & SW_FOLLOW_TRUNCATED)
 		m->truncated++;
+	m->last_read_ms = now_ms();
 	k = sw_mlog_parse(line, len, &ml);
 	m->kinds[k]++;
 	if (k > SW_ML_MALFORMED)
@@ -570,10 +574,50 @@ static void maillog_stop(struct sw_daemon *d, void *state)
 	free(m);
 }
 
+static void maillog_figures(struct sw_daemon *d, void *state, struct sw_figures *f)
+{
+	struct maillog_svc *m = state;
+	struct sw_fig_maillog *g = &f->maillog;
+
+	if (!m || !m->hints)
+		return;
+	g->up = true;
+	g->journal = m->journal;
+	memcpy(g->kinds, m->kinds, sizeof(g->kinds));
+	g->truncated = m->truncated;
+	g->last_line_ms = m->last_read_ms;
+	if (m->f) {
+		const struct sw_follow_stats *fs = sw_follow_stats(m->f);
+		struct sw_follow_pos pos;
+		struct stat st;
+
+		g->rotations = fs->rotations;
+		g->truncations = fs->truncations;
+		sw_follow_position(m->f, &pos);
+		if (m->cur_file[0] && !stat(m->cur_file, &st)) {
+			g->lag_known = true;
+			if ((uint64_t)st.st_ino == pos.ino && (uint64_t)st.st_dev == pos.dev)
+				g->lag_bytes = (uint64_t)st.st_size > pos.offset ? (uint64_t)st.st_size - pos.offset : 0;
+			else
+				g->lag_bytes = (uint64_t)st.st_size;	/* a new file, not opened yet */
+		}
+	}
+	{
+		const struct sw_hints_stats *hs = sw_hints_stats(m->hints);
+
+		g->penalties = hs->penalties;	/* penalties_suspended among them */
+		g->vouches = hs->vouches;
+		g->flags = hs->flags;
+		g->shared_spared = hs->shared_spared;
+		g->monitored = hs->monitored;
+	}
+}
+
 const struct sw_service sw_svc_maillog = {
 	.name = "maillog",
 	.start = maillog_start,
 	.reload = maillog_reload,
 	.stop = maillog_stop,
+	.figures = maillog_figures,
 	.required = false,
 };

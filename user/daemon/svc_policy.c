@@ -41,6 +41,7 @@
 #include "hints.h"
 #include "log.h"
 #include "policy_proto.h"
+#include "figures.h"
 #include "service.h"
 #include "store_accounts.h"
 
@@ -81,8 +82,11 @@ struct policy_svc {
 	struct notify notify[NOTIFY_MAX];
 	int64_t full_noted, malformed_noted, flush_noted;
 	uint64_t slowest_tick_us;	/* the loop's share of the once-a-second save */
-	/* counters, for the log now and the metrics next */
+	/* counters, for the log and the metrics */
 	uint64_t requests, malformed[SW_PE_N_KINDS], verdicts[SW_POL_N], refused_full;
+	uint64_t decisions[SW_VERDICT_KINDS][SW_POL_N];
+	uint64_t latency[SW_POL_LAT_BUCKETS + 1];	/* handle(): decided and answered */
+	uint64_t latency_ns_sum;
 };
 
 static int64_t now_ms(void)
@@ -204,6 +208,7 @@ static void handle(struct pclient *c)
 	struct policy_svc *ps = c->ps;
 	struct sw_verdict v;
 	struct sw_origin o;
+	uint64_t t0, took;
 
 	ps->requests++;
 	if (c->req.error != SW_PE_NONE) {
@@ -211,9 +216,12 @@ static void handle(struct pclient *c)
 		answer(c, "DUNNO");
 		return;
 	}
+	t0 = sw_mono_ns();
 	origin_of(ps, c->req.client_address, &o);
 	sw_accounts_decide(ps->A, &c->req, &o, now_ms(), &v);
 	ps->verdicts[v.policy]++;
+	if ((unsigned)v.kind < SW_VERDICT_KINDS && (unsigned)v.policy < SW_POL_N)
+		ps->decisions[v.kind][v.policy]++;
 	if (v.policy == SW_POL_SUSPENDED && ps->d->hints) {
 		struct sw_cidr a;
 		char e[SW_ERR_LEN];
@@ -223,6 +231,9 @@ static void handle(struct pclient *c)
 			sw_hints_suspended_use(ps->d->hints, a.family, a.addr, c->req.sasl_username, now_ms());
 	}
 	answer(c, v.action);
+	took = sw_mono_ns() - t0;
+	ps->latency[sw_pol_lat_bucket((double)took / 1e9)]++;
+	ps->latency_ns_sum += took;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -707,10 +718,30 @@ static void policy_stop(struct sw_daemon *d, void *state)
 	free(ps);
 }
 
+static void policy_figures(struct sw_daemon *d, void *state, struct sw_figures *f)
+{
+	struct policy_svc *ps = state;
+	struct sw_fig_policy *p = &f->policy;
+
+	if (!ps)
+		return;
+	p->up = ps->A != NULL;
+	p->requests = ps->requests;
+	p->refused_full = ps->refused_full;
+	memcpy(p->decisions, ps->decisions, sizeof(p->decisions));
+	memcpy(p->malformed, ps->malformed, sizeof(p->malformed));
+	memcpy(p->latency, ps->latency, sizeof(p->latency));
+	p->latency_sum = (double)ps->latency_ns_sum / 1e9;
+	p->clients = ps->n_clients;
+	if (ps->A)
+		sw_accounts_census(ps->A, &p->accounts, &p->suspended, &p->flagged);
+}
+
 const struct sw_service sw_svc_policy = {
 	.name = "policy",
 	.start = policy_start,
 	.reload = policy_reload,
 	.stop = policy_stop,
+	.figures = policy_figures,
 	.required = false,
 };

@@ -447,6 +447,85 @@ fail:
 	return ret;
 }
 
+long sw_map_walk(int fd, size_t key_size, size_t value_size, unsigned chunk, sw_map_walk_fn fn, void *ctx)
+{
+	__u64 token[8] = { 0 };
+	char *keys, *values;
+	bool first = true;
+	long n = 0, ret = 0;
+
+	if (key_size > sizeof(token) || !chunk)
+		return -EINVAL;
+	keys = malloc((size_t)chunk * key_size);
+	values = malloc((size_t)chunk * value_size);
+	if (!keys || !values) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = chunk;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, values, &count, NULL);
+
+		if (err && errno == ENOSPC && !count) {
+			/* One bucket holds more than a chunk: a larger one. */
+			char *nk = realloc(keys, (size_t)chunk * 2 * key_size);
+			char *nv = nk ? realloc(values, (size_t)chunk * 2 * value_size) : NULL;
+
+			if (nk)
+				keys = nk;
+			if (!nv) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			values = nv;
+			chunk *= 2;
+			continue;
+		}
+		if (err && errno != ENOENT && first) {
+			/* No batch support for this map: key by key, a chunk at a time. */
+			char prev[64], cur[64];
+			bool have_prev = false;
+			unsigned k = 0;
+
+			while (!bpf_map_get_next_key(fd, have_prev ? prev : NULL, cur)) {
+				memcpy(prev, cur, key_size);
+				have_prev = true;
+				if (bpf_map_lookup_elem(fd, cur, values + (size_t)k * value_size))
+					continue;	/* deleted meanwhile */
+				memcpy(keys + (size_t)k * key_size, cur, key_size);
+				if (++k == chunk) {
+					if ((ret = fn(ctx, keys, values, k)))
+						goto out;
+					n += k;
+					k = 0;
+				}
+			}
+			if (errno != ENOENT) {
+				ret = -errno;
+				goto out;
+			}
+			if (k && (ret = fn(ctx, keys, values, k)))
+				goto out;
+			n += k;
+			break;
+		}
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		if (count && (ret = fn(ctx, keys, values, count)))
+			goto out;
+		n += count;
+		first = false;
+		if (err)	/* ENOENT: no more entries */
+			break;
+	}
+out:
+	free(keys);
+	free(values);
+	return ret ? ret : n;
+}
+
 long sw_map_count(int fd, size_t key_size)
 {
 	char a[64], b[64];

@@ -74,6 +74,15 @@ void sw_kernel_config_flag(const struct sw_kernel *k, uint32_t flag, bool on);
  * the kernel supports it). Returns the count, or -errno.
  */
 long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys, void **values);
+/*
+ * Walk every entry of a map, @chunk at a time (batched where the kernel
+ * supports it, else key by key), into buffers reused from chunk to chunk:
+ * @fn gets @n keys and values; a non-zero return stops the walk and is
+ * returned. Returns the entries walked, or -errno. Entries added or
+ * deleted meanwhile may or may not be seen.
+ */
+typedef int (*sw_map_walk_fn)(void *ctx, const void *keys, const void *values, unsigned n);
+long sw_map_walk(int fd, size_t key_size, size_t value_size, unsigned chunk, sw_map_walk_fn fn, void *ctx);
 /* Number of entries of a hash-like map. */
 long sw_map_count(int fd, size_t key_size);
 
