@@ -154,16 +154,30 @@ void sw_expo_u64(struct sw_expo *e, const char *suffix, const struct sw_lbl *l, 
 	putf(e, " %" PRIu64 "\n", v);
 }
 
+/* The shortest of %.15g..%.17g that reads back as @v: 0.1, not 0.10000000000000001. */
+static void shortest(double v, char *buf, size_t len)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
 static void put_double(struct sw_expo *e, double v)
 {
+	char num[40];
+
 	if (isnan(v))
 		puts_(e, "NaN");
 	else if (isinf(v))
 		puts_(e, v > 0 ? "+Inf" : "-Inf");
 	else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0)
 		putf(e, "%" PRId64, (int64_t)v);
-	else
-		putf(e, "%.17g", v);
+	else {
+		shortest(v, num, sizeof(num));
+		puts_(e, num);
+	}
 }
 
 void sw_expo_f64(struct sw_expo *e, const char *suffix, const struct sw_lbl *l, unsigned n, double v)
@@ -209,7 +223,7 @@ void sw_expo_histogram(struct sw_expo *e, const struct sw_lbl *l, unsigned n, co
 			if (bounds[i] == (double)(int64_t)bounds[i])
 				snprintf(le, sizeof(le), "%" PRId64 ".0", (int64_t)bounds[i]);
 			else
-				snprintf(le, sizeof(le), "%.17g", bounds[i]);
+				shortest(bounds[i], le, sizeof(le));
 		} else {
 			snprintf(le, sizeof(le), "+Inf");
 		}
