@@ -19,7 +19,7 @@ root=$(cd "$dir/../.." && pwd)
 cd "$root"
 
 BUILD=${BUILD:-build}
-LAYERS=(core config store kernel geo accounts maillog daemon cli)
+LAYERS=(core config store kernel geo accounts maillog metrics daemon cli)
 
 rank_of() {
 	local i

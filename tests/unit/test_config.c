@@ -574,11 +574,44 @@ static void test_errors(void **state)
 		{ "[sessions]\nteardown = sometimes\n", 2, "[sessions] teardown:",
 		  "(use penalised or never)" },
 		{ "[sessions]\nidle_hello = 5s\n", 2, "[sessions] idle_hello:", "did you mean idle_helo?" },
+		/* [metrics] */
+		{ "[metrics]\nlisten = 9725\n", 2, "[metrics] listen:", "expected ADDRESS:PORT" },
+		{ "[metrics]\nlisten = 127.0.0.1:0\n", 2, "[metrics] listen:", "out of range" },
+		{ "[metrics]\nlisten = localhost:9725\n", 2, "[metrics] listen:", "is not an IP address" },
+		{ "[metrics]\nlisten = [::1:9725\n", 2, "[metrics] listen:", "expected [IPV6]:PORT" },
+		{ "[metrics]\ntop_sources = 1001\n", 2, "[metrics] top_sources:", "out of range" },
+		{ "[metrics]\ntop_countries = -1\n", 2, "[metrics] top_countries:", "" },
 	};
 	unsigned i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_bad(&cases[i]);
+}
+
+/* [metrics] listen: any address (not only loopback, unlike [policy] tcp), or off. */
+static void test_metrics_listen(void **state)
+{
+	struct sw_settings s;
+	char err[512], path[64];
+
+	(void)state;
+	assert_int_equal(load_text("[metrics]\nlisten = 0.0.0.0:9100\ntop_sources = 0\ntop_countries = 250\n", &s, err,
+				   sizeof(err), path), 0);
+	assert_string_equal(s.metrics_listen, "0.0.0.0:9100");
+	assert_int_equal(s.metrics_top_sources, 0);
+	assert_int_equal(s.metrics_top_countries, 250);
+	sw_settings_free(&s);
+	assert_int_equal(load_text("[metrics]\nlisten = [::]:9725\n", &s, err, sizeof(err), path), 0);
+	assert_string_equal(s.metrics_listen, "[::]:9725");
+	sw_settings_free(&s);
+	assert_int_equal(load_text("[metrics]\nlisten = off\n", &s, err, sizeof(err), path), 0);
+	assert_string_equal(s.metrics_listen, "");
+	sw_settings_free(&s);
+	assert_int_equal(load_text("[general]\n", &s, err, sizeof(err), path), 0);
+	assert_string_equal(s.metrics_listen, "127.0.0.1:9725");
+	assert_int_equal(s.metrics_top_sources, 20);
+	assert_int_equal(s.metrics_top_countries, 10);
+	sw_settings_free(&s);
 }
 
 static void check_good_line(const char *text)
@@ -1107,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(test_countries),
 		cmocka_unit_test(test_sessions_and_emergency),
 		cmocka_unit_test(test_probation_settings),
+		cmocka_unit_test(test_metrics_listen),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

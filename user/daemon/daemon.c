@@ -165,7 +165,7 @@ static struct event *watchdog_start(struct event_base *base)
 
 /* ---- figures ---------------------------------------------------------------------- */
 
-void sw_daemon_figures(struct sw_daemon *d, struct sw_figures *f)
+static void daemon_figures(struct sw_daemon *d, struct sw_figures *f)
 {
 	int n = d->svc_n ? *d->svc_n : 0;
 
@@ -349,6 +349,7 @@ int sw_daemon_run(const struct sw_run_opts *o)
 	d.svc_state = r.state;
 	d.svc_up = r.up;
 	d.svc_n = &r.n;
+	d.figures = daemon_figures;
 	for (r.n = 0; sw_services[r.n] && r.n < (int)(sizeof(r.up) / sizeof(r.up[0])); r.n++) {
 		const struct sw_service *svc = sw_services[r.n];
 

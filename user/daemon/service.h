@@ -47,10 +47,12 @@ struct sw_daemon {
 	/* Shared between services, NULL while the owner is not running. */
 	struct sw_accounts *accounts;	/* the policy service's ledger */
 	struct sw_hints *hints;		/* the mail-log service's hints engine */
-	/* The table's running services (daemon.c), for sw_daemon_figures(). */
+	/* The table's running services (daemon.c), for figures(). */
 	void *const *svc_state;
 	const bool *svc_up;
 	const int *svc_n;
+	/* Every running service's figures and which services run, on the loop's thread (daemon.c). */
+	void (*figures)(struct sw_daemon *d, struct sw_figures *f);
 };
 
 struct sw_service {
@@ -76,9 +78,6 @@ extern const struct sw_service *const sw_services[];
 
 extern const struct sw_service sw_svc_lists, sw_svc_geo, sw_svc_links, sw_svc_events, sw_svc_sessions,
 	sw_svc_policy, sw_svc_maillog, sw_svc_metrics, sw_svc_control;
-
-/* Every running service's figures, and which services run (on the loop's thread). */
-void sw_daemon_figures(struct sw_daemon *d, struct sw_figures *f);
 
 /*
  * The loop's worst stall: from sw_daemon_stall_begin() a 10 ms timer

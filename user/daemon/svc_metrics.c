@@ -228,7 +228,7 @@ static void start_job(struct metrics_svc *m)
 		j->sc.capacity[i] = SW_LIST_MAX_ENTRIES;
 	j->sc.started_unix = m->started_unix;
 	j->sc.previous_collect_s = m->last_collect_s;
-	sw_daemon_figures(d, &j->sc.fig);
+	d->figures(d, &j->sc.fig);
 
 	m->serving = m->waiting;
 	m->waiting = NULL;
