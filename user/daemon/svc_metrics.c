@@ -68,6 +68,7 @@ struct metrics_svc {
 	struct mreq *serving, *waiting;	/* the running job's requests; the next job's */
 	unsigned n_waiting;
 	uint64_t scrapes, refused, slowest_us, failed;
+	uint64_t last_stall_ns, worst_stall_ns;	/* the loop's lateness while a collection ran */
 	double last_collect_s;
 	int64_t error_noted;
 };
@@ -228,12 +229,14 @@ static void start_job(struct metrics_svc *m)
 		j->sc.capacity[i] = SW_LIST_MAX_ENTRIES;
 	j->sc.started_unix = m->started_unix;
 	j->sc.previous_collect_s = m->last_collect_s;
+	j->sc.previous_stall_s = (double)m->last_stall_ns / 1e9;
 	d->figures(d, &j->sc.fig);
 
 	m->serving = m->waiting;
 	m->waiting = NULL;
 	m->n_waiting = 0;
 	m->running = true;
+	sw_daemon_stall_begin(d);	/* the proof that the loop keeps turning meanwhile */
 	pthread_mutex_lock(&m->lock);
 	m->todo = j;
 	pthread_cond_signal(&m->cond);
@@ -253,6 +256,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	if (!j)
 		return;
 	m->running = false;
+	m->last_stall_ns = sw_daemon_stall_end(m->d);
+	if (m->last_stall_ns > m->worst_stall_ns)
+		m->worst_stall_ns = m->last_stall_ns;
 	m->scrapes++;
 	m->last_collect_s = j->sc.collect_s;
 	us = (uint64_t)(j->sc.collect_s * 1e6);
@@ -484,10 +490,13 @@ static void metrics_stop(struct sw_daemon *d, void *state)
 		pthread_join(m->worker, NULL);
 	job_free(m->todo);
 	job_free(m->done);
+	if (m->running)
+		sw_daemon_stall_end(d);
 	drop_requests(&m->serving);
 	if (m->scrapes)
-		sw_info("metrics: %" PRIu64 " scrapes served, the slowest collected in %.1f ms; %" PRIu64
-			" refused (too many waiting)", m->scrapes, m->slowest_us / 1000.0, m->refused);
+		sw_info("metrics: %" PRIu64 " scrapes served, the slowest collected in %.1f ms, the event loop's "
+			"worst stall meanwhile %.1f ms; %" PRIu64 " refused (too many waiting)",
+			m->scrapes, m->slowest_us / 1000.0, m->worst_stall_ns / 1e6, m->refused);
 	event_free(m->done_ev);
 	sw_src_memory_free(m->mem);
 	pthread_cond_destroy(&m->cond);

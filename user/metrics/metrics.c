@@ -835,6 +835,9 @@ int sw_scrape_render(const struct sw_scrape *sc, struct sw_expo *e)
 	gauge(e, "smtpwall_start_time_seconds", "When the daemon started, unix seconds.", (double)sc->started_unix);
 	gauge(e, "smtpwall_scrape_collect_seconds", "How long this scrape's collection from the kernel took.",
 	      sc->collect_s);
+	gauge(e, "smtpwall_scrape_loop_stall_seconds",
+	      "The event loop's worst lateness while the previous scrape was collected (a 10 ms probe).",
+	      sc->previous_stall_s);
 	gauge(e, "smtpwall_scrape_errors", "Kernel maps this scrape could not read (their families are left out).",
 	      sc->err[0] ? 1 : 0);
 	return sw_expo_finish(e);

@@ -44,6 +44,7 @@ struct sw_scrape {
 	bool want_sources_json;
 	int64_t started_unix;
 	double previous_collect_s;
+	double previous_stall_s;		/* the loop's worst lateness during the previous one */
 
 	/* Filled by sw_scrape_collect: */
 	uint64_t unix_now, mono_now;
