@@ -23,8 +23,10 @@ CFLAGS	?= -O2 -g
 USER_DIRS := $(sort $(dir $(wildcard user/*/*.c user/*/*.h)))
 USER_INC  := $(patsubst %/,-I%,$(USER_DIRS))
 DEPFLAGS   = -MMD -MP
+# The build's version, for smtpwall_build_info: the commit, or what make is given.
+VERSION	?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	   -D_GNU_SOURCE -Iinclude -I$(BUILD) $(USER_INC) -I/usr/include/libnl3
+	   -D_GNU_SOURCE -DSW_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD) $(USER_INC) -I/usr/include/libnl3
 LDLIBS	:= -lbpf -lelf -lz -linih -lsqlite3 -lmaxminddb -lnl-route-3 -lnl-3 -levent_core -levent_extra -levent_pthreads -lpthread \
 	   $(shell pkg-config --libs libsystemd)
 BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
@@ -90,6 +92,9 @@ $(BUILD)/bench: tests/bench/bench.c $(LIB) | $(SKELS)
 $(BUILD)/bench_geo: tests/bench/bench_geo.c $(LIB) | $(SKELS)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
 
+$(BUILD)/bench_metrics: tests/bench/bench_metrics.c $(LIB) | $(SKELS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/lib $< $(LIB) -o $@ $(LDLIBS) -lm
+
 # A header is self-contained when a file holding only its #include compiles.
 $(BUILD)/headers/%.ok: %.h | $(SKELS)
 	@mkdir -p $(@D)
@@ -114,10 +119,11 @@ tests: all headers $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 test: tests
 	tests/run.sh
 
-bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall $(BUILD)/tools/policyload \
+bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/bench_metrics $(BUILD)/tools/mkmmdb $(BUILD)/smtpwall $(BUILD)/tools/policyload \
 	$(BUILD)/tools/smtpload
 	$(BUILD)/bench
 	$(BUILD)/bench_geo
+	$(BUILD)/bench_metrics
 	tests/bench/bench_policy.sh
 	tests/bench/bench_maillog.sh
 
@@ -132,6 +138,7 @@ SBINDIR	   ?= $(PREFIX)/sbin
 MANDIR	   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR	   ?= $(PREFIX)/lib/systemd/system
+DATADIR	   ?= $(PREFIX)/share/smtpwall
 
 $(BUILD)/smtpwall.service: scripts/systemd/smtpwall.service.in Makefile
 	@mkdir -p $(@D)
@@ -147,12 +154,17 @@ install: $(BUILD)/smtpwall $(BUILD)/smtpwall.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf ] || \
 		install -m 0640 user/smtpwall.conf.example $(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf
 	install -m 0644 $(BUILD)/smtpwall.service $(DESTDIR)$(UNITDIR)/smtpwall.service
+	install -d $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/grafana
+	install -m 0644 scripts/prometheus/smtpwall-alerts.yml scripts/prometheus/smtpwall-alerts.test.yml \
+		scripts/prometheus/prometheus.yml.example $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 0644 scripts/grafana/smtpwall-dashboard.json $(DESTDIR)$(DATADIR)/grafana/
 
 # The config stays: it is yours.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpwall $(DESTDIR)$(MANDIR)/man8/smtpwall.8 \
 		$(DESTDIR)$(MANDIR)/man5/smtpwall.conf.5 $(DESTDIR)$(UNITDIR)/smtpwall.service \
 		$(DESTDIR)$(SYSCONFDIR)/smtpwall/smtpwall.conf.example
+	rm -rf $(DESTDIR)$(DATADIR)
 
 # libFuzzer harnesses (make fuzz): tests/fuzz/fuzz.mk
 -include tests/fuzz/fuzz.mk

@@ -35,10 +35,13 @@ else
 fi
 missing=""
 for f in usr/local/sbin/smtpwall usr/local/share/man/man8/smtpwall.8 usr/local/share/man/man5/smtpwall.conf.5 \
-	etc/smtpwall/smtpwall.conf etc/smtpwall/smtpwall.conf.example usr/local/lib/systemd/system/smtpwall.service; do
+	etc/smtpwall/smtpwall.conf etc/smtpwall/smtpwall.conf.example usr/local/lib/systemd/system/smtpwall.service \
+	usr/local/share/smtpwall/prometheus/smtpwall-alerts.yml usr/local/share/smtpwall/prometheus/smtpwall-alerts.test.yml \
+	usr/local/share/smtpwall/prometheus/prometheus.yml.example usr/local/share/smtpwall/grafana/smtpwall-dashboard.json; do
 	[ -s "$ROOT/$f" ] || missing+=" $f"
 done
-tap_is "installed: binary, both man pages, config and example, the unit" "${missing:-none missing}" "none missing"
+tap_is "installed: binary, both man pages, config and example, the unit, alert rules and dashboard" \
+	"${missing:-none missing}" "none missing"
 unit=$ROOT/usr/local/lib/systemd/system/smtpwall.service
 check_grep() { grep -qE -- "$1" "$2"; }
 check_fixed() { grep -qF -- "$1" "$2"; }

@@ -16,6 +16,7 @@
 #include "gc.h"
 #include "health.h"
 #include "log.h"
+#include "figures.h"
 #include "service.h"
 
 struct sessions_svc {
@@ -23,6 +24,8 @@ struct sessions_svc {
 	struct sw_gc gc;
 	struct event *tick;
 	uint64_t interval_ns;
+	/* the last walk, for the metrics */
+	struct sw_fig_gc fig;
 };
 
 static void schedule(struct sessions_svc *ss, uint64_t ns)
@@ -59,8 +62,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (sw_store_expire(d->store, time(NULL), err, sizeof(err)))
 			sw_warn("state.db: %s", err);
 	}
-	if (!r)
+	if (!r) {
+		ss->fig.have = true;
+		ss->fig.sessions = res.sessions_seen - res.sessions_expired;
+		ss->fig.sources = res.sources_seen - res.sources_expired;
+		ss->fig.runs++;
+		ss->fig.seconds = (double)(sw_mono_ns() - now) / 1e9;
 		sw_health_run(&d->health, &d->l, &d->s, d->store, &res, now);
+	}
 	sw_gc_result_free(&res);
 	/* The next run counts from the end of this one: a slow walk never stacks runs. */
 	schedule(ss, d->s.gc_interval_ns);
@@ -119,10 +128,18 @@ static void sessions_stop(struct sw_daemon *d, void *state)
 	free(ss);
 }
 
+static void sessions_figures(struct sw_daemon *d, void *state, struct sw_figures *f)
+{
+	struct sessions_svc *ss = state;
+
+	f->gc = ss->fig;
+}
+
 const struct sw_service sw_svc_sessions = {
 	.name = "sessions",
 	.start = sessions_start,
 	.reload = sessions_reload,
 	.stop = sessions_stop,
+	.figures = sessions_figures,
 	.required = true,
 };

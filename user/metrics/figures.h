@@ -40,12 +40,21 @@ struct sw_fig_maillog {
 	uint64_t penalties, vouches, flags, shared_spared, monitored;
 };
 
+/* The sessions service's last table walk (gc.c), on the loop every gc_interval. */
+struct sw_fig_gc {
+	bool have;			/* a walk has run */
+	long sessions, sources;		/* entries left after it */
+	uint64_t runs;
+	double seconds;			/* how long it held the loop */
+};
+
 #define SW_FIG_SERVICES 16
 
 struct sw_figures {
 	unsigned n_services;
 	const char *service[SW_FIG_SERVICES];		/* static names of the table */
 	bool service_up[SW_FIG_SERVICES];
+	struct sw_fig_gc gc;
 	struct sw_fig_policy policy;
 	struct sw_fig_maillog maillog;
 };
