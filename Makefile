@@ -124,6 +124,7 @@ bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/bench_metrics $(BUILD)/tools/m
 	$(BUILD)/bench
 	$(BUILD)/bench_geo
 	$(BUILD)/bench_metrics
+	tests/bench/bench_scrape.sh
 	tests/bench/bench_policy.sh
 	tests/bench/bench_maillog.sh
 
