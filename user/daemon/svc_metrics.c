@@ -21,6 +21,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <event2/keyvalq_struct.h>
 #include "bus.h"
 #include "clock.h"
@@ -342,33 +344,14 @@ out:
 
 /* ---- the listener ------------------------------------------------------------------- */
 
-static int split_hostport(const char *hp, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(hp, ':');
-	size_t hl;
-
-	if (!colon)
-		return -1;
-	hl = (size_t)(colon - hp);
-	if (hp[0] == '[') {
-		hp++;
-		hl -= 2;
-	}
-	if (hl >= hostlen)
-		return -1;
-	memcpy(host, hp, hl);
-	host[hl] = 0;
-	*port = (uint16_t)strtoul(colon + 1, NULL, 10);
-	return 0;
-}
-
 static int open_http(struct metrics_svc *m, const char *listen, char *err, size_t errlen)
 {
-	char host[64];
-	uint16_t port;
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	struct evconnlistener *l;
 	struct evhttp *http;
 
-	if (split_hostport(listen, host, sizeof(host), &port)) {
+	if (evutil_parse_sockaddr_port(listen, (struct sockaddr *)&ss, &sl)) {
 		snprintf(err, errlen, "metrics: bad listen address %s", listen);
 		return -1;
 	}
@@ -383,9 +366,15 @@ static int open_http(struct metrics_svc *m, const char *listen, char *err, size_
 	evhttp_set_max_headers_size(http, 16384);
 	evhttp_set_max_body_size(http, 4096);
 	evhttp_set_gencb(http, on_request, m);
-	if (!evhttp_bind_socket_with_handle(http, host, port)) {
+	/* As the policy service listens: evhttp frees the listener with itself. */
+	l = evconnlistener_new_bind(m->d->base, NULL, NULL,
+				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
+				    (struct sockaddr *)&ss, sl);
+	if (!l || !evhttp_bind_listener(http, l)) {
 		snprintf(err, errlen, "metrics: cannot listen on %s: %s; no /metrics until [metrics] listen is fixed "
 			 "(SIGHUP)", listen, strerror(errno));
+		if (l)
+			evconnlistener_free(l);
 		evhttp_free(http);
 		return -1;
 	}

@@ -83,7 +83,7 @@ long sw_map_dump(int fd, size_t key_size, size_t value_size, void **keys, void *
  */
 typedef int (*sw_map_walk_fn)(void *ctx, const void *keys, const void *values, unsigned n);
 long sw_map_walk(int fd, size_t key_size, size_t value_size, unsigned chunk, sw_map_walk_fn fn, void *ctx);
-/* Number of entries of a hash-like map. */
+/* Number of entries of a map (batched where the kernel supports it); -EINVAL if @key_size is not its key size. */
 long sw_map_count(int fd, size_t key_size);
 
 /* Source key of address @c (a /32 or /128) under the kernel's masks. */

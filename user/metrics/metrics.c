@@ -400,20 +400,6 @@ static int on_sources(void *ctx, const void *keys, const void *values, unsigned 
 	return 0;
 }
 
-static int on_count(void *ctx, const void *keys, const void *values, unsigned n)
-{
-	*(long *)ctx += n;
-	return 0;
-}
-
-static long count_entries(int fd, size_t ks, size_t vs)
-{
-	long n = 0;
-	long r = sw_map_walk(fd, ks, vs, WALK_CHUNK, on_count, &n);
-
-	return r < 0 ? r : n;
-}
-
 static int on_reaped(void *ctx, const void *keys, const void *values, unsigned n)
 {
 	struct walk *w = ctx;
@@ -474,12 +460,11 @@ void sw_scrape_collect(const struct sw_kernel *k, struct sw_src_memory *mem, str
 	if (sc->fig.gc.have)
 		sc->entries[SW_MM_SESSIONS] = sc->fig.gc.sessions;
 	else
-		sc->entries[SW_MM_SESSIONS] = count_entries(k->sessions_fd, sizeof(struct sw_session_key),
-							    sizeof(struct sw_session));
-	sc->entries[SW_MM_ALLOW4] = count_entries(k->allow_v4_fd, sizeof(struct sw_lpm_v4), sizeof(struct sw_list_entry));
-	sc->entries[SW_MM_ALLOW6] = count_entries(k->allow_v6_fd, sizeof(struct sw_lpm_v6), sizeof(struct sw_list_entry));
-	sc->entries[SW_MM_DENY4] = count_entries(k->deny_v4_fd, sizeof(struct sw_lpm_v4), sizeof(struct sw_list_entry));
-	sc->entries[SW_MM_DENY6] = count_entries(k->deny_v6_fd, sizeof(struct sw_lpm_v6), sizeof(struct sw_list_entry));
+		sc->entries[SW_MM_SESSIONS] = sw_map_count(k->sessions_fd, sizeof(struct sw_session_key));
+	sc->entries[SW_MM_ALLOW4] = sw_map_count(k->allow_v4_fd, sizeof(struct sw_lpm_v4));
+	sc->entries[SW_MM_ALLOW6] = sw_map_count(k->allow_v6_fd, sizeof(struct sw_lpm_v6));
+	sc->entries[SW_MM_DENY4] = sw_map_count(k->deny_v4_fd, sizeof(struct sw_lpm_v4));
+	sc->entries[SW_MM_DENY6] = sw_map_count(k->deny_v6_fd, sizeof(struct sw_lpm_v6));
 
 	/* One walk over the sources: countries' sessions, the busiest, the JSON table. */
 	memset(&w, 0, sizeof(w));
@@ -701,17 +686,33 @@ static int by_syn(const void *a, const void *b)
 	return x->syn < y->syn ? 1 : x->syn > y->syn ? -1 : (int)x->id - (int)y->id;
 }
 
+/* A family of per-country or per-source series, rendered from a vector of values. */
+struct family {
+	const char *name, *help;
+	enum sw_expo_type type;
+};
+
+#define COUNTRY_FAMS 6
+
+/* Country @id's values, in the order of render_countries' families. */
+static void country_values(const struct sw_scrape *sc, unsigned id, uint64_t v[COUNTRY_FAMS])
+{
+	const struct sw_country_stats *c = &sc->cs[id];
+
+	v[0] = c->syn;
+	v[1] = c->admitted;
+	v[2] = v[3] = 0;
+	for (int r = 0; r < SW_R_MAX; r++) {
+		v[2] += c->dropped[r];
+		v[3] += c->would_drop[r];
+	}
+	v[4] = sc->country_sessions[id];
+	v[5] = sc->country_sources[id];
+}
+
 static void render_countries(const struct sw_scrape *sc, struct sw_expo *e)
 {
-	static struct cc_pick picks[SW_COUNTRY_IDS];	/* rendering is single-threaded */
-	bool shown[SW_COUNTRY_IDS] = { false };
-	unsigned n = 0;
-	uint64_t other[6] = { 0 };
-	bool any_other = false;
-	struct {
-		const char *name, *help;
-		enum sw_expo_type type;
-	} fam[6] = {
+	static const struct family fam[COUNTRY_FAMS] = {
 		{ "smtpwall_country_connection_attempts_total", "Connection attempts of the country's sources.",
 		  SW_EXPO_COUNTER },
 		{ "smtpwall_country_admitted_total", "Connection attempts of the country's sources admitted.",
@@ -723,53 +724,40 @@ static void render_countries(const struct sw_scrape *sc, struct sw_expo *e)
 		{ "smtpwall_country_sessions", "Open sessions of the country's sources.", SW_EXPO_GAUGE },
 		{ "smtpwall_country_sources", "The country's sources in the kernel table.", SW_EXPO_GAUGE },
 	};
+	struct cc_pick picks[SW_COUNTRY_IDS];
+	bool shown[SW_COUNTRY_IDS] = { false };
+	uint64_t other[COUNTRY_FAMS] = { 0 }, v[COUNTRY_FAMS];
+	unsigned n = 0;
 
 	for (unsigned id = 0; id < SW_COUNTRY_IDS; id++) {
-		if (sc->configured_country[id]) {
+		if (sc->configured_country[id])
 			shown[id] = true;
-			continue;
-		}
-		if (sc->cs[id].syn || sc->country_sources[id])
+		else if (sc->cs[id].syn || sc->country_sources[id])
 			picks[n++] = (struct cc_pick){ id, sc->cs[id].syn };
 	}
 	qsort(picks, n, sizeof(picks[0]), by_syn);
-	for (unsigned i = 0; i < n; i++) {
-		if (i < sc->top_countries) {
-			shown[picks[i].id] = true;
-			continue;
-		}
-		any_other = true;
-	}
+	for (unsigned i = 0; i < n && i < sc->top_countries; i++)
+		shown[picks[i].id] = true;
 	for (unsigned id = 0; id < SW_COUNTRY_IDS; id++) {
-		const struct sw_country_stats *c = &sc->cs[id];
-		uint64_t v[6] = { c->syn, c->admitted, 0, 0, sc->country_sessions[id], sc->country_sources[id] };
-
-		for (int r = 0; r < SW_R_MAX; r++) {
-			v[2] += c->dropped[r];
-			v[3] += c->would_drop[r];
-		}
-		if (!shown[id])
-			for (int f = 0; f < 6; f++)
-				other[f] += v[f];
+		if (shown[id])
+			continue;
+		country_values(sc, id, v);
+		for (int f = 0; f < COUNTRY_FAMS; f++)
+			other[f] += v[f];
 	}
-	for (int f = 0; f < 6; f++) {
+	for (int f = 0; f < COUNTRY_FAMS; f++) {
 		sw_expo_family(e, fam[f].name, fam[f].type, fam[f].help);
 		for (unsigned id = 0; id < SW_COUNTRY_IDS; id++) {
-			const struct sw_country_stats *c = &sc->cs[id];
-			uint64_t v[6] = { c->syn, c->admitted, 0, 0, sc->country_sessions[id], sc->country_sources[id] };
 			char code[8];
 			struct sw_lbl l = { "country", code };
 
 			if (!shown[id])
 				continue;
-			for (int r = 0; r < SW_R_MAX; r++) {
-				v[2] += c->dropped[r];
-				v[3] += c->would_drop[r];
-			}
+			country_values(sc, id, v);
 			country_label(id, code);
 			sw_expo_u64(e, "", &l, 1, v[f]);
 		}
-		if (any_other) {
+		if (n > sc->top_countries) {
 			struct sw_lbl l = { "country", "other" };
 
 			sw_expo_u64(e, "", &l, 1, other[f]);
@@ -779,10 +767,7 @@ static void render_countries(const struct sw_scrape *sc, struct sw_expo *e)
 
 static void render_sources(const struct sw_scrape *sc, struct sw_expo *e)
 {
-	struct {
-		const char *name, *help;
-		enum sw_expo_type type;
-	} fam[6] = {
+	static const struct family fam[6] = {
 		{ "smtpwall_source_connection_attempts_total", "Connection attempts of one of the busiest sources.",
 		  SW_EXPO_COUNTER },
 		{ "smtpwall_source_admitted_total", "Connection attempts admitted, of one of the busiest sources.",
