@@ -10,11 +10,15 @@
  * in the table's order after the kernel has the new configuration and
  * d->s holds the new settings. Everything runs on the loop's thread; slow
  * work goes to a thread of its own and hands its outcome back to the loop
- * (see svc_geo.c), and decisions are published on the event bus (bus.h).
+ * (see svc_geo.c), and decisions are published on the event bus (bus.h),
+ * which takes them from any thread. One service answers on a loop of its
+ * own: the policy service (svc_policy.c), whose answers Postfix's smtpd
+ * waits for, so that no work of the main loop delays them.
  */
 #ifndef SW_SERVICE_H
 #define SW_SERVICE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +49,8 @@ struct sw_daemon {
 	uint64_t stall_expect_ns, stall_worst_ns;
 	int stall_users;
 	/* Shared between services, NULL while the owner is not running. */
-	struct sw_accounts *accounts;	/* the policy service's ledger */
+	struct sw_accounts *accounts;	/* the policy service's ledger, on its thread: */
+	pthread_mutex_t *accounts_lock;	/* held around every use of it from the loop */
 	struct sw_hints *hints;		/* the mail-log service's hints engine */
 	/* The table's running services (daemon.c), for figures(). */
 	void *const *svc_state;

@@ -113,8 +113,15 @@ static int op_vouch(void *ctx, const struct sw_src_key *key, const char *account
 	struct maillog_svc *m = ctx;
 
 	/* the sources of a suspended or flagged account are not vouched for */
-	if (m->d->accounts && !sw_accounts_in_good_standing(m->d->accounts, account, now_ms()))
-		return -EACCES;
+	if (m->d->accounts) {
+		bool good;
+
+		pthread_mutex_lock(m->d->accounts_lock);
+		good = sw_accounts_in_good_standing(m->d->accounts, account, now_ms());
+		pthread_mutex_unlock(m->d->accounts_lock);
+		if (!good)
+			return -EACCES;
+	}
 	return m->d->loaded ? sw_loader_vouch(&m->d->l, key) : -ENOENT;
 }
 
@@ -148,9 +155,11 @@ static void op_flag(void *ctx, const char *account, const char *why)
 {
 	struct maillog_svc *m = ctx;
 
-	if (m->d->accounts)
+	if (m->d->accounts) {
+		pthread_mutex_lock(m->d->accounts_lock);
 		sw_accounts_flag(m->d->accounts, account, "guess", why, "", m->d->s.guess_suspend, now_ms());
-	else
+		pthread_mutex_unlock(m->d->accounts_lock);
+	} else
 		flag_in_store(m, account, why);
 }
 
@@ -419,8 +428,8 @@ static void teardown(struct maillog_svc *m)
 {
 	if (m->hints && m->ls)
 		save(m, false);
-	if (m->d->hints == m->hints)
-		m->d->hints = NULL;
+	if (m->d->hints == m->hints)	/* read by the policy thread too */
+		__atomic_store_n(&m->d->hints, NULL, __ATOMIC_RELEASE);
 	if (m->poll)
 		event_free(m->poll);
 	if (m->watch)
@@ -497,7 +506,7 @@ static int setup(struct maillog_svc *m, char *err, size_t errlen)
 		if (m->watch)
 			event_add(m->watch, NULL);
 	}
-	d->hints = m->hints;
+	__atomic_store_n(&d->hints, m->hints, __ATOMIC_RELEASE);
 	m->save_all = true;	/* the first save rewrites what was loaded: aged-out failures are deleted */
 	arm(m, true);
 	return 0;

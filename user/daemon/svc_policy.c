@@ -13,12 +13,24 @@
  * (smtpd reconnects). Every second the ledger's counts are handed to a
  * writer thread for state.db (acct_writer.h) and the CLI's changes are
  * read back.
+ *
+ * It answers on a thread and an event loop of its own ("sw-policy"), with
+ * its own connection to state.db, so that nothing the main loop does (the
+ * sessions service's walk of a flooded source table, a scrape, the CLI)
+ * delays an answer smtpd waits for. What it shares is behind ps->lock:
+ * the ledger (the mail-log service asks it on the main loop, through
+ * d->accounts and d->accounts_lock), the settings it works with (copied
+ * from d->s at a reload), its counters (figures) and the notify commands.
+ * A source that keeps presenting a suspended account goes to the mail-log
+ * service's hints through a queue the main loop drains; bus events are
+ * handed over by the bus itself. Listeners move at a reload on its thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -49,6 +61,7 @@ extern char **environ;
 
 #define NOTIFY_MAX	  16		/* notify commands running at once */
 #define NOTIFY_TIMEOUT_S  60
+#define SUSP_QUEUE	  256		/* suspended-account uses waiting for the main loop */
 
 struct pclient {
 	struct policy_svc *ps;
@@ -64,8 +77,30 @@ struct notify {
 	char account[64];
 };
 
+/* A use of a suspended account's credentials, for the hints on the main loop. */
+struct susp_use {
+	uint8_t family;
+	uint8_t addr[16];
+	int64_t at_ms;
+	char account[SW_ACCOUNT_NAME_LEN];
+};
+
 struct policy_svc {
 	struct sw_daemon *d;
+	/* The thread's own loop and what wakes it from the main loop. */
+	struct event_base *base;
+	pthread_t thread;
+	bool have_thread;
+	struct event *reload_ev, *stop_ev;
+	pthread_mutex_t lock;		/* A, s, the counters, notify (see the top) */
+	struct sw_settings s;		/* the settings in force here, copied from d->s */
+	struct sw_store *st;		/* its own connection to state.db */
+	/* Suspended-account uses for the hints, drained on the main loop. */
+	pthread_mutex_t q_lock;
+	struct event *q_ev;
+	struct susp_use q[SUSP_QUEUE];
+	unsigned q_head, q_len;
+	uint64_t q_dropped;
 	struct evconnlistener *unix_l, *tcp_l;
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t unix_dev;
@@ -78,7 +113,8 @@ struct policy_svc {
 	struct sw_acct_writer *writer;	/* NULL: counts written on the loop */
 	struct event *tick;
 	struct sw_geo_view geo;
-	bool geo_open, geo_stale, subscribed;
+	bool geo_open, subscribed;
+	bool geo_stale;			/* set by the main loop (__atomic) */
 	struct notify notify[NOTIFY_MAX];
 	int64_t full_noted, malformed_noted, flush_noted;
 	uint64_t slowest_tick_us;	/* the loop's share of the once-a-second save */
@@ -101,7 +137,7 @@ static int64_t now_ms(void)
 
 static void origin_of(struct policy_svc *ps, const char *addr, struct sw_origin *o)
 {
-	const struct sw_settings *s = &ps->d->s;
+	const struct sw_settings *s = &ps->s;
 	struct sw_geo_result gr;
 	struct sw_cidr c;
 	char err[SW_ERR_LEN];
@@ -120,12 +156,12 @@ static void origin_of(struct policy_svc *ps, const char *addr, struct sw_origin 
 		c.addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 	c.prefixlen = (uint8_t)plen;
 	sw_format_cidr(&c, true, o->key, sizeof(o->key));
-	if (ps->geo_stale && ps->geo_open) {
+	if (__atomic_load_n(&ps->geo_stale, __ATOMIC_ACQUIRE) && ps->geo_open) {
 		sw_geo_view_close(&ps->geo);
 		ps->geo_open = false;
 	}
 	if (!ps->geo_open && ps->d->loaded) {
-		ps->geo_stale = false;
+		__atomic_store_n(&ps->geo_stale, false, __ATOMIC_RELEASE);
 		ps->geo_open = !sw_geo_view_open(&ps->d->l.k, &ps->geo, err, sizeof(err));
 	}
 	if (!ps->geo_open || !ps->geo.loaded)
@@ -141,8 +177,8 @@ static void on_bus(void *ctx, const struct sw_bus_event *ev)
 {
 	struct policy_svc *ps = ctx;
 
-	if (ev->kind == SW_BUS_GEO)
-		ps->geo_stale = true;	/* new tables: map them at the next request */
+	if (ev->kind == SW_BUS_GEO)	/* new tables: map them at the next request */
+		__atomic_store_n(&ps->geo_stale, true, __ATOMIC_RELEASE);
 }
 
 /* ---- clients ---- */
@@ -156,7 +192,9 @@ static void client_free(struct pclient *c)
 			*p = c->next;
 			break;
 		}
+	pthread_mutex_lock(&ps->lock);
 	ps->n_clients--;
+	pthread_mutex_unlock(&ps->lock);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -203,37 +241,95 @@ static void note_malformed(struct policy_svc *ps, enum sw_policy_error e, const 
 		    sw_policy_error_name(e), client, ps->malformed[e]);
 }
 
+/*
+ * On the policy thread: a source presented a suspended account's
+ * credentials. The hints are the mail-log service's, on the main loop;
+ * the use waits in a queue for it (a full queue drops the oldest, counted).
+ */
+static void queue_suspended_use(struct policy_svc *ps, const char *client, const char *account, int64_t at)
+{
+	struct sw_cidr a;
+	char e[SW_ERR_LEN];
+	struct susp_use *u;
+	bool wake;
+
+	/* Without the mail-log service there are no hints to tell. */
+	if (!__atomic_load_n(&ps->d->hints, __ATOMIC_RELAXED) || sw_parse_addr(client, &a, e))
+		return;
+	pthread_mutex_lock(&ps->q_lock);
+	wake = !ps->q_len;	/* one wake-up per drain, not per use */
+	if (ps->q_len == SUSP_QUEUE) {
+		ps->q_head = (ps->q_head + 1) % SUSP_QUEUE;
+		ps->q_len--;
+		ps->q_dropped++;
+	}
+	u = &ps->q[(ps->q_head + ps->q_len++) % SUSP_QUEUE];
+	u->family = a.family;
+	memcpy(u->addr, a.addr, sizeof(u->addr));
+	u->at_ms = at;
+	snprintf(u->account, sizeof(u->account), "%s", account);
+	pthread_mutex_unlock(&ps->q_lock);
+	if (wake)
+		event_active(ps->q_ev, EV_READ, 0);	/* safe from any thread */
+}
+
+/* On the main loop: the queued uses, to the hints (if the mail-log service runs). */
+static void drain_suspended_uses(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy_svc *ps = arg;
+
+	for (;;) {
+		struct susp_use u;
+
+		pthread_mutex_lock(&ps->q_lock);
+		if (!ps->q_len) {
+			pthread_mutex_unlock(&ps->q_lock);
+			return;
+		}
+		u = ps->q[ps->q_head];
+		ps->q_head = (ps->q_head + 1) % SUSP_QUEUE;
+		ps->q_len--;
+		pthread_mutex_unlock(&ps->q_lock);
+		if (ps->d->hints)
+			sw_hints_suspended_use(ps->d->hints, u.family, u.addr, u.account, u.at_ms);
+	}
+}
+
 static void handle(struct pclient *c)
 {
 	struct policy_svc *ps = c->ps;
 	struct sw_verdict v;
 	struct sw_origin o;
 	uint64_t t0, took;
+	int64_t now;
 
-	ps->requests++;
 	if (c->req.error != SW_PE_NONE) {
+		pthread_mutex_lock(&ps->lock);
+		ps->requests++;
 		note_malformed(ps, c->req.error, c->req.client_address[0] ? c->req.client_address : "a client");
+		pthread_mutex_unlock(&ps->lock);
 		answer(c, "DUNNO");
 		return;
 	}
 	t0 = sw_mono_ns();
+	now = now_ms();
+	pthread_mutex_lock(&ps->lock);
+	ps->requests++;
 	origin_of(ps, c->req.client_address, &o);
-	sw_accounts_decide(ps->A, &c->req, &o, now_ms(), &v);
+	sw_accounts_decide(ps->A, &c->req, &o, now, &v);
 	ps->verdicts[v.policy]++;
 	if ((unsigned)v.kind < SW_VERDICT_KINDS && (unsigned)v.policy < SW_POL_N)
 		ps->decisions[v.kind][v.policy]++;
-	if (v.policy == SW_POL_SUSPENDED && ps->d->hints) {
-		struct sw_cidr a;
-		char e[SW_ERR_LEN];
-
-		/* a source that keeps presenting a suspended account's credentials */
-		if (!sw_parse_addr(c->req.client_address, &a, e))
-			sw_hints_suspended_use(ps->d->hints, a.family, a.addr, c->req.sasl_username, now_ms());
-	}
+	pthread_mutex_unlock(&ps->lock);
+	/* a source that keeps presenting a suspended account's credentials */
+	if (v.policy == SW_POL_SUSPENDED)
+		queue_suspended_use(ps, c->req.client_address, c->req.sasl_username, now);
 	answer(c, v.action);
 	took = sw_mono_ns() - t0;
+	pthread_mutex_lock(&ps->lock);
 	ps->latency[sw_pol_lat_bucket((double)took / 1e9)]++;
 	ps->latency_ns_sum += took;
+	pthread_mutex_unlock(&ps->lock);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -263,7 +359,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 	return;
 lost:
 	/* No end of line in sight: this stream cannot be read again. Answer and close. */
+	pthread_mutex_lock(&c->ps->lock);
 	note_malformed(c->ps, SW_PE_LINE_TOO_LONG, c->req.client_address[0] ? c->req.client_address : "a client");
+	pthread_mutex_unlock(&c->ps->lock);
 	answer(c, "DUNNO");
 	c->closing = true;
 	bufferevent_disable(bev, EV_READ);
@@ -288,14 +386,19 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct policy_svc *ps = arg;
-	const struct sw_settings *s = &ps->d->s;
-	struct timeval idle = { (time_t)(s->policy_idle_ns / 1000000000ULL), 0 };
+	struct timeval idle;
 	struct pclient *c;
+	unsigned max_clients;
 
-	if (ps->n_clients >= s->policy_max_clients) {
+	pthread_mutex_lock(&ps->lock);
+	idle = (struct timeval){ (time_t)(ps->s.policy_idle_ns / 1000000000ULL), 0 };
+	max_clients = ps->s.policy_max_clients;
+	if (ps->n_clients >= max_clients)
+		ps->refused_full++;
+	pthread_mutex_unlock(&ps->lock);
+	if (ps->n_clients >= max_clients) {
 		int64_t now = now_ms();
 
-		ps->refused_full++;
 		if (now - ps->full_noted > 60000) {
 			ps->full_noted = now;
 			sw_bus_emit(SW_BUS_POLICY, SW_LOG_WARN, "full", "", "clients",
@@ -311,7 +414,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->ps = ps;
-	c->bev = bufferevent_socket_new(ps->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(ps->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		evutil_closesocket(fd);
 		free(c);
@@ -323,14 +426,16 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = ps->clients;
 	ps->clients = c;
+	pthread_mutex_lock(&ps->lock);
 	ps->n_clients++;
+	pthread_mutex_unlock(&ps->lock);
 }
 
 /* ---- listeners ---- */
 
 static int listen_unix(struct policy_svc *ps, const char *path, char *err, size_t errlen)
 {
-	const struct sw_settings *s = &ps->d->s;
+	const struct sw_settings *s = &ps->s;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat sb;
 	mode_t old;
@@ -358,7 +463,7 @@ static int listen_unix(struct policy_svc *ps, const char *path, char *err, size_
 		unlink(path);
 	}
 	old = umask(0177);
-	ps->unix_l = evconnlistener_new_bind(ps->d->base, on_accept, ps,
+	ps->unix_l = evconnlistener_new_bind(ps->base, on_accept, ps,
 					     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
 					     (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
@@ -399,7 +504,7 @@ static int listen_tcp(struct policy_svc *ps, const char *hostport, char *err, si
 		snprintf(err, errlen, "policy: cannot read tcp %s", hostport);
 		return -1;
 	}
-	ps->tcp_l = evconnlistener_new_bind(ps->d->base, on_accept, ps,
+	ps->tcp_l = evconnlistener_new_bind(ps->base, on_accept, ps,
 					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
 					    (struct sockaddr *)&ss, sl);
 	if (!ps->tcp_l) {
@@ -434,7 +539,7 @@ static void close_listeners(struct policy_svc *ps)
 /* Listen where the settings say; what fails is reported and the rest kept. */
 static int open_listeners(struct policy_svc *ps, char *err, size_t errlen)
 {
-	const struct sw_settings *s = &ps->d->s;
+	const struct sw_settings *s = &ps->s;
 	char e2[512] = "";
 	int ok = 0;
 
@@ -496,8 +601,8 @@ static void reap(struct policy_svc *ps, bool stopping)
 
 static void on_flag(void *ctx, const char *account, const char *reason)
 {
-	struct policy_svc *ps = ctx;
-	const char *cmd = ps->d->s.notify_command;
+	struct policy_svc *ps = ctx;	/* ps->lock is held: by the ledger's caller */
+	const char *cmd = ps->s.notify_command;
 	char env_account[SW_ACCOUNT_NAME_LEN + 32], env_reason[SW_ACCOUNT_REASON_LEN + 32];
 	char *argv[] = { (char *)cmd, (char *)account, (char *)reason, NULL };
 	char *envp[] = { env_account, env_reason, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
@@ -531,6 +636,7 @@ static void on_flag(void *ctx, const char *account, const char *reason)
 
 /* ---- the service ---- */
 
+/* Once a second, on the policy thread: the counts to the writer, the CLI's changes, notify commands. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct policy_svc *ps = arg;
@@ -542,6 +648,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&ps->lock);
 	if (ps->writer) {
 		rc = sw_acct_writer_tick(ps->writer, ps->A, err, sizeof(err));
 		if (sw_accounts_upkeep(ps->A, now, err, sizeof(err)))
@@ -562,21 +669,96 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	took_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (took_us > ps->slowest_tick_us)
 		ps->slowest_tick_us = took_us;
+	pthread_mutex_unlock(&ps->lock);
 	evtimer_add(ps->tick, &tv);
 }
 
+/* On the policy thread, woken by policy_reload: the listeners follow the new settings. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy_svc *ps = arg;
+	char err[512] = "";
+	bool failed;
+
+	pthread_mutex_lock(&ps->lock);
+	if (!strcmp(ps->s.policy_socket, ps->cur_socket) && !strcmp(ps->s.policy_tcp, ps->cur_tcp)) {
+		pthread_mutex_unlock(&ps->lock);
+		return;
+	}
+	failed = open_listeners(ps, err, sizeof(err)) || err[0];
+	pthread_mutex_unlock(&ps->lock);
+	if (failed)
+		sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "listen", "%s", err);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy_svc *ps = arg;
+
+	event_base_loopbreak(ps->base);
+}
+
+static void *policy_main(void *arg)
+{
+	struct policy_svc *ps = arg;
+
+	event_base_loop(ps->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* The thread, with the signals left to the main loop. */
+static int start_thread(struct policy_svc *ps, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&ps->thread, NULL, policy_main, ps);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		snprintf(err, errlen, "policy: cannot start its thread: %s", strerror(rc));
+		return -1;
+	}
+	pthread_setname_np(ps->thread, "sw-policy");
+	ps->have_thread = true;
+	return 0;
+}
+
+static void free_event(struct event **ev)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
+}
+
+/* On the main loop; the thread is stopped first, then everything is the main loop's again. */
 static void policy_teardown(struct policy_svc *ps)
 {
 	char err[512];
 
+	if (ps->have_thread) {
+		event_active(ps->stop_ev, EV_READ, 0);
+		pthread_join(ps->thread, NULL);
+		ps->have_thread = false;
+	}
+	if (ps->d->accounts == ps->A) {
+		ps->d->accounts = NULL;
+		ps->d->accounts_lock = NULL;
+	}
 	close_listeners(ps);
 	while (ps->clients)
 		client_free(ps->clients);
-	if (ps->tick)
-		event_free(ps->tick);
-	ps->tick = NULL;
-	if (ps->d->accounts == ps->A)
-		ps->d->accounts = NULL;
+	free_event(&ps->tick);
+	free_event(&ps->reload_ev);
+	free_event(&ps->stop_ev);
+	if (ps->q_ev) {
+		drain_suspended_uses(-1, 0, ps);	/* what the thread queued last */
+		free_event(&ps->q_ev);
+	}
+	if (ps->base)
+		event_base_free(ps->base);
+	ps->base = NULL;
 	sw_acct_writer_stop(ps->writer, ps->A);
 	ps->writer = NULL;
 	if (ps->A && sw_accounts_flush(ps->A, now_ms(), err, sizeof(err)))
@@ -585,6 +767,9 @@ static void policy_teardown(struct policy_svc *ps)
 	ps->A = NULL;
 	sw_acct_store_close(ps->as);
 	ps->as = NULL;
+	if (ps->st)
+		sw_store_close(ps->st);
+	ps->st = NULL;
 	reap(ps, true);
 	if (ps->subscribed)
 		sw_bus_unsubscribe(on_bus, ps);
@@ -603,23 +788,35 @@ static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
 		snprintf(err, errlen, "policy: no state.db, the policy service is off");
 		return -1;
 	}
-	ps->as = sw_acct_store_open(d->store, err, errlen);
-	if (!ps->as)
+	memcpy(&ps->s, &d->s, sizeof(ps->s));
+	ps->base = event_base_new();
+	if (!ps->base) {
+		snprintf(err, errlen, "policy: cannot make its event loop");
 		return -1;
-	ps->A = sw_accounts_new(ps->as, &d->s, err, errlen);
+	}
+	/* Its own connection: the main loop's is used by the other services, on their thread. */
+	ps->st = sw_store_open(d->s.state_dir, err, errlen);
+	if (!ps->st)
+		goto fail;
+	ps->as = sw_acct_store_open(ps->st, err, errlen);
+	if (!ps->as)
+		goto fail;
+	ps->A = sw_accounts_new(ps->as, &ps->s, err, errlen);
 	if (!ps->A)
 		goto fail;
 	sw_accounts_on_flag(ps->A, on_flag, ps);
-	d->accounts = ps->A;
 	ps->writer = sw_acct_writer_start(d->s.state_dir, err, errlen);
 	if (!ps->writer) {
 		sw_bus_emit(SW_BUS_POLICY, SW_LOG_WARN, "failed", "", "store",
-			    "accounts: no writer thread (%s): counts are written on the loop, answers wait for them",
-			    err);
+			    "accounts: no writer thread (%s): counts are written on the policy thread, answers "
+			    "wait for them", err);
 		err[0] = 0;
 	}
-	ps->tick = evtimer_new(d->base, on_tick, ps);
-	if (!ps->tick) {
+	ps->tick = evtimer_new(ps->base, on_tick, ps);
+	ps->reload_ev = event_new(ps->base, -1, 0, on_reload, ps);
+	ps->stop_ev = event_new(ps->base, -1, 0, on_stop, ps);
+	ps->q_ev = event_new(d->base, -1, 0, drain_suspended_uses, ps);
+	if (!ps->tick || !ps->reload_ev || !ps->stop_ev || !ps->q_ev) {
 		snprintf(err, errlen, "policy: out of memory");
 		goto fail;
 	}
@@ -627,6 +824,10 @@ static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
 	ps->subscribed = !sw_bus_subscribe(on_bus, ps);
 	ps->geo_stale = true;
 	if (open_listeners(ps, err, errlen))
+		goto fail;
+	d->accounts = ps->A;
+	d->accounts_lock = &ps->lock;
+	if (start_thread(ps, err, errlen))
 		goto fail;
 	sw_bus_emit(SW_BUS_POLICY, SW_LOG_INFO, "listening", "", "",
 		    "answering Postfix on %s%s%s", ps->cur_socket[0] ? ps->cur_socket : "",
@@ -639,6 +840,13 @@ fail:
 	return -1;
 }
 
+static void policy_free(struct policy_svc *ps)
+{
+	pthread_mutex_destroy(&ps->lock);
+	pthread_mutex_destroy(&ps->q_lock);
+	free(ps);
+}
+
 static int policy_start(struct sw_daemon *d, void **state, char *err, size_t errlen)
 {
 	struct policy_svc *ps = calloc(1, sizeof(*ps));
@@ -648,12 +856,14 @@ static int policy_start(struct sw_daemon *d, void **state, char *err, size_t err
 		return -1;
 	}
 	ps->d = d;
+	pthread_mutex_init(&ps->lock, NULL);
+	pthread_mutex_init(&ps->q_lock, NULL);
 	*state = ps;
 	if (!d->s.policy_enabled)
 		return 0;
 	if (policy_setup(ps, err, errlen)) {
 		*state = NULL;
-		free(ps);
+		policy_free(ps);
 		return -1;
 	}
 	return 0;
@@ -678,11 +888,11 @@ static void policy_reload(struct sw_daemon *d, void *state)
 			sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "start", "%s", err);
 		return;
 	}
-	sw_accounts_set_settings(ps->A, &d->s);
-	if (strcmp(d->s.policy_socket, ps->cur_socket) || strcmp(d->s.policy_tcp, ps->cur_tcp)) {
-		if (open_listeners(ps, err, sizeof(err)) || err[0])
-			sw_bus_emit(SW_BUS_POLICY, SW_LOG_ERROR, "failed", "", "listen", "%s", err);
-	}
+	/* The ledger reads ps->s (sw_accounts_new): the new settings are in force from the next request. */
+	pthread_mutex_lock(&ps->lock);
+	memcpy(&ps->s, &d->s, sizeof(ps->s));
+	pthread_mutex_unlock(&ps->lock);
+	event_active(ps->reload_ev, EV_READ, 0);
 }
 
 static void policy_stop(struct sw_daemon *d, void *state)
@@ -696,6 +906,12 @@ static void policy_stop(struct sw_daemon *d, void *state)
 		char by[256];
 		size_t off = 0;
 
+		/* Stopped first: from here on the counters are the main loop's to read. */
+		if (ps->have_thread) {
+			event_active(ps->stop_ev, EV_READ, 0);
+			pthread_join(ps->thread, NULL);
+			ps->have_thread = false;
+		}
 		for (int i = 0; i < SW_PE_N_KINDS; i++)
 			malformed += ps->malformed[i];
 		by[0] = 0;
@@ -710,14 +926,18 @@ static void policy_stop(struct sw_daemon *d, void *state)
 			sw_acct_writer_stats(ps->writer, &written, &failed, &slowest_us);
 			sw_info("policy: counts saved in %" PRIu64 " batches (%" PRIu64
 				" refused and retried), the slowest write %" PRIu64
-				" us on the writer thread, the slowest second's work on the loop %" PRIu64 " us",
-				written, failed, slowest_us, ps->slowest_tick_us);
+				" us on the writer thread, the slowest second's work on the policy thread %" PRIu64
+				" us", written, failed, slowest_us, ps->slowest_tick_us);
 		}
+		if (ps->q_dropped)
+			sw_info("policy: %" PRIu64 " uses of suspended accounts not handed to the mail-log hints "
+				"(queue full)", ps->q_dropped);
 		policy_teardown(ps);
 	}
-	free(ps);
+	policy_free(ps);
 }
 
+/* On the main loop, for a scrape. */
 static void policy_figures(struct sw_daemon *d, void *state, struct sw_figures *f)
 {
 	struct policy_svc *ps = state;
@@ -725,6 +945,7 @@ static void policy_figures(struct sw_daemon *d, void *state, struct sw_figures *
 
 	if (!ps)
 		return;
+	pthread_mutex_lock(&ps->lock);
 	p->up = ps->A != NULL;
 	p->requests = ps->requests;
 	p->refused_full = ps->refused_full;
@@ -735,6 +956,7 @@ static void policy_figures(struct sw_daemon *d, void *state, struct sw_figures *
 	p->clients = ps->n_clients;
 	if (ps->A)
 		sw_accounts_census(ps->A, &p->accounts, &p->suspended, &p->flagged);
+	pthread_mutex_unlock(&ps->lock);
 }
 
 const struct sw_service sw_svc_policy = {
