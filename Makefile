@@ -4,7 +4,8 @@
 # make test       build and run every test suite (tests/run.sh)
 # make bench      ns per packet by BPF_PROG_TEST_RUN, beside an empty program;
 #                 country classification beside an LPM trie; the policy
-#                 service beside postfwd (tests/bench/bench_policy.sh); the
+#                 service beside postfwd (tests/bench/bench_policy.sh) and
+#                 during a flood (tests/bench/bench_policy_flood.sh); the
 #                 mail-log follower beside fail2ban (tests/bench/bench_maillog.sh)
 # make install    smtpwall, its man pages, the example config and the systemd
 #                 unit, under DESTDIR and PREFIX (/usr/local); make uninstall
@@ -126,6 +127,7 @@ bench: $(BUILD)/bench $(BUILD)/bench_geo $(BUILD)/bench_metrics $(BUILD)/tools/m
 	$(BUILD)/bench_metrics
 	tests/bench/bench_scrape.sh
 	tests/bench/bench_policy.sh
+	tests/bench/bench_policy_flood.sh
 	tests/bench/bench_maillog.sh
 
 clean:
