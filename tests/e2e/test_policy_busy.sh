@@ -7,7 +7,8 @@
 # service walks that table on the main loop every 100 ms (tens of ms a
 # walk here), so the main loop is busy most of the time. Policy requests
 # at 5,000/s from 50 clients must still be answered quickly: a service on
-# the main loop would make the slowest wait for a whole walk. Also: the
+# the main loop would answer a few hundred a second, the median after most
+# of a walk, the slowest after a whole one. Also: the
 # answers are right (an account over its limit is refused meanwhile), and
 # a reload during the flood moves the policy's TCP listener.
 
@@ -76,9 +77,12 @@ note "during the flood: $(jq -c '{rps, errors, latency_us, lag_us}' <<<"$out")"
 check "5,000 requests/s answered during it, none in error" \
 	jq -e '.errors == 0 and .rps > 4500' <<<"$out"
 max=$(jq -r '.latency_us.max' <<<"$out")
+p50=$(jq -r '.latency_us.p50' <<<"$out")
 p99=$(jq -r '.latency_us.p99' <<<"$out")
-check "no answer waited for a walk: the slowest took $max us, the walk $walk ms (p99 $p99 us)" \
-	test "$max" -lt $((walk * 1000 / 2))
+# On the main loop half the answers would wait for a walk (p50 ~ the walk).
+check "the median answer came within 1 ms: $p50 us (p99 $p99 us)" test "$p50" -lt 1000
+check "no answer waited for a whole walk: the slowest took $max us, the walk $walk ms" \
+	test "$max" -lt $((walk * 1000))
 
 # An account over its limit is still refused, by the policy thread's ledger.
 conf "$PTCP"

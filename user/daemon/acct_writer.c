@@ -14,7 +14,7 @@ struct sw_acct_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	/* Under lock: the loop hands @todo, the writer hands back @failed. */
+	/* Under lock: the policy thread hands @todo, the writer hands back @failed. */
 	struct sw_acct_batch *todo, *failed, *spare;	/* spare: written, to fill again */
 	bool busy, stopping;
 	char failed_err[256];
@@ -61,7 +61,7 @@ static void *writer_main(void *arg)
 		if (took > w->slowest_us)
 			w->slowest_us = took;
 		if (rc) {
-			/* The loop collects it before it hands another: one at most. */
+			/* The policy thread collects it before it hands another: one at most. */
 			w->n_failed++;
 			sw_acct_batch_free(w->failed);
 			w->failed = b;

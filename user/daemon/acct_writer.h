@@ -5,11 +5,11 @@
  * policy service's answers never wait for SQLite (a write of a few
  * thousand rows, and now and then a WAL checkpoint, takes milliseconds).
  *
- * The loop's tick hands it the ledger's changes when it is idle; while it
- * is still writing, the changes stay in the ledger and go out with the
- * next batch. A batch it could not write is handed back and marked
- * unsaved, so nothing is lost while state.db is unwritable; kill -9 loses
- * the batch in flight and what changed since, about a second or two.
+ * The policy thread's tick hands it the ledger's changes when it is
+ * idle; while it is still writing, the changes stay in the ledger and go
+ * out with the next batch. A batch it could not write is handed back and
+ * marked unsaved, so nothing is lost while state.db is unwritable; kill -9
+ * loses the batch in flight and what changed since, about a second or two.
  */
 #ifndef SW_ACCT_WRITER_H
 #define SW_ACCT_WRITER_H

@@ -110,14 +110,14 @@ struct policy_svc {
 	unsigned n_clients;
 	struct sw_acct_store *as;
 	struct sw_accounts *A;
-	struct sw_acct_writer *writer;	/* NULL: counts written on the loop */
+	struct sw_acct_writer *writer;	/* NULL: counts written on the policy thread */
 	struct event *tick;
 	struct sw_geo_view geo;
 	bool geo_open, subscribed;
 	bool geo_stale;			/* set by the main loop (__atomic) */
 	struct notify notify[NOTIFY_MAX];
 	int64_t full_noted, malformed_noted, flush_noted;
-	uint64_t slowest_tick_us;	/* the loop's share of the once-a-second save */
+	uint64_t slowest_tick_us;	/* the policy thread's share of the once-a-second save */
 	/* counters, for the log and the metrics */
 	uint64_t requests, malformed[SW_PE_N_KINDS], verdicts[SW_POL_N], refused_full;
 	uint64_t decisions[SW_VERDICT_KINDS][SW_POL_N];
@@ -706,6 +706,18 @@ static void *policy_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The settings the policy thread works with: d->s as it is now, without
+ * the allow/deny entries, which are d->s's to free at the next reload
+ * (the lists service's, never read here).
+ */
+static void copy_settings(struct policy_svc *ps, const struct sw_settings *from)
+{
+	memcpy(&ps->s, from, sizeof(ps->s));
+	ps->s.allow = ps->s.deny = NULL;
+	ps->s.n_allow = ps->s.n_deny = 0;
+}
+
 /* The thread, with the signals left to the main loop. */
 static int start_thread(struct policy_svc *ps, char *err, size_t errlen)
 {
@@ -788,7 +800,7 @@ static int policy_setup(struct policy_svc *ps, char *err, size_t errlen)
 		snprintf(err, errlen, "policy: no state.db, the policy service is off");
 		return -1;
 	}
-	memcpy(&ps->s, &d->s, sizeof(ps->s));
+	copy_settings(ps, &d->s);
 	ps->base = event_base_new();
 	if (!ps->base) {
 		snprintf(err, errlen, "policy: cannot make its event loop");
@@ -890,7 +902,7 @@ static void policy_reload(struct sw_daemon *d, void *state)
 	}
 	/* The ledger reads ps->s (sw_accounts_new): the new settings are in force from the next request. */
 	pthread_mutex_lock(&ps->lock);
-	memcpy(&ps->s, &d->s, sizeof(ps->s));
+	copy_settings(ps, &d->s);
 	pthread_mutex_unlock(&ps->lock);
 	event_active(ps->reload_ev, EV_READ, 0);
 }
