@@ -28,6 +28,19 @@ value() {	# value TEXT NAME: a sample of an unlabelled series
 	awk -v s="$2" '$1 == s { print $2; exit }' <<<"$1"
 }
 metrics() { in_server curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics"; }
+reloads() { grep -c 'configuration reloaded' "$DAEMON_LOG" || true; }
+# reload: SIGHUP, and wait (20 s at most) until the busy main loop has done it.
+reload() {
+	local before i
+
+	before=$(reloads)
+	kill -HUP "$DAEMON_PID"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(reloads)" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # req ACCOUNT CLIENT INSTANCE: one RCPT request as smtpd sends it.
 req() {
 	printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address=%s\n' "$2"
@@ -87,8 +100,7 @@ check "no answer waited for a whole walk: the slowest took $max us, the walk $wa
 # An account over its limit is still refused, by the policy thread's ledger.
 conf "$PTCP"
 sed -i 's/^messages_per_hour = 100000$/messages_per_hour = 3/' "$CONF"
-kill -HUP "$DAEMON_PID"
-sleep 1
+reload || note "no reload logged within 20 s"
 ans=$(for i in 1 2 3 4 5; do req busy@example.org 192.0.2.7 "B$i.$$"; done |
 	"$POLICYREQ" --unix "$TMPD/policy.sock" --timeout 5 | tr '\n' '|')
 check "after a reload to 3 an hour, an account's 4th and 5th messages are refused: $ans" \
@@ -96,7 +108,7 @@ check "after a reload to 3 an hour, an account's 4th and 5th messages are refuse
 
 # A reload during the flood moves the TCP listener, on the policy thread.
 conf "$PTCP2"
-kill -HUP "$DAEMON_PID"
+reload || note "no reload logged within 20 s"
 moved=0
 for _ in $(seq 1 50); do
 	if [ -n "$(in_server ss -Htln "sport = :$PTCP2")" ] && [ -z "$(in_server ss -Htln "sport = :$PTCP")" ]; then
