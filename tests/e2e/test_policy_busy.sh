@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The policy service answers while the main loop is busy: it runs on a
+# The policy service answers while the daemon is busy: it runs on a
 # thread of its own ("sw-policy"). A SYN flood from random sources fills
 # the kernel's table with tens of thousands of sources, and the sessions
-# service walks that table on the main loop every 100 ms (tens of ms a
-# walk here), so the main loop is busy most of the time. Policy requests
-# at 5,000/s from 50 clients must still be answered quickly: a service on
-# the main loop would answer a few hundred a second, the median after most
-# of a walk, the slowest after a whole one. Also: the
+# service walks that table every 100 ms (a fifth of a second a walk here,
+# on its worker thread; the findings judged on the main loop). Policy
+# requests at 5,000/s from 50 clients must still be answered quickly: a
+# service on the main loop, with the walk there too (as it once was),
+# answered 200 a second, the median after most of a walk, the slowest
+# after a whole one. Also: the
 # answers are right (an account over its limit is refused meanwhile), and
 # a reload during the flood moves the policy's TCP listener.
 
@@ -29,7 +30,7 @@ value() {	# value TEXT NAME: a sample of an unlabelled series
 }
 metrics() { in_server curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics"; }
 reloads() { grep -c 'configuration reloaded' "$DAEMON_LOG" || true; }
-# reload: SIGHUP, and wait (20 s at most) until the busy main loop has done it.
+# reload: SIGHUP, and wait (20 s at most) until the main loop has done it.
 reload() {
 	local before i
 
@@ -82,7 +83,7 @@ for _ in $(seq 1 300); do
 done
 sleep 0.5
 walk=$(awk -v v="$(value "$(metrics)" smtpwall_gc_duration_seconds)" 'BEGIN { printf "%.0f", v * 1000 }')
-check "the main loop is busy: $n sources, the sessions service's walk takes $walk ms every 100 ms" \
+check "the daemon is busy: $n sources, the sessions service's walk takes $walk ms every 100 ms" \
 	test "${n:-0}" -ge "$WANT" -a "$walk" -ge 10
 
 out=$("$POLICYLOAD" --unix "$TMPD/policy.sock" -c 50 --rate 5000 -d 3 --warmup 1 --json --allow-errors)
@@ -92,7 +93,7 @@ check "5,000 requests/s answered during it, none in error" \
 max=$(jq -r '.latency_us.max' <<<"$out")
 p50=$(jq -r '.latency_us.p50' <<<"$out")
 p99=$(jq -r '.latency_us.p99' <<<"$out")
-# On the main loop half the answers would wait for a walk (p50 ~ the walk).
+# On the main loop, with the walk there, half the answers would wait for a walk (p50 ~ the walk).
 check "the median answer came within 1 ms: $p50 us (p99 $p99 us)" test "$p50" -lt 1000
 check "no answer waited for a whole walk: the slowest took $max us, the walk $walk ms" \
 	test "$max" -lt $((walk * 1000))

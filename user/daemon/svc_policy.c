@@ -16,7 +16,7 @@
  *
  * It answers on a thread and an event loop of its own ("sw-policy"), with
  * its own connection to state.db, so that nothing the main loop does (the
- * sessions service's walk of a flooded source table, a scrape, the CLI)
+ * sessions service's judgement of a flooded table, the mail log, the CLI)
  * delays an answer smtpd waits for. What it shares is behind ps->lock:
  * the ledger (the mail-log service asks it on the main loop, through
  * d->accounts and d->accounts_lock), the settings it works with (copied

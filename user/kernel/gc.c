@@ -233,8 +233,18 @@ static uint32_t previous_drift(const struct sw_gc *gc, const struct sw_src_key *
 	return d ? d->drift : 0;
 }
 
-int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
-	      struct sw_gc_result *res)
+/* Nothing holds source @src any more (@live and @in_map: its sessions): it may go. */
+static bool source_done(const struct sw_source *src, uint32_t live, uint32_t in_map, const struct sw_settings *s,
+			uint64_t now)
+{
+	return live == 0 && in_map == 0 && src->penalty_until_ns <= now && !sw_source_pending(src, now) &&
+	       src->last_syn_ns < now && now - src->last_syn_ns > s->source_idle_ns &&
+	       (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns) &&
+	       !sw_known_good(src->last_good_ns, s->good_ttl_ns, now);
+}
+
+int sw_gc_walk(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+	       struct sw_gc_result *res)
 {
 	struct sw_src_drift *drift = NULL;
 	struct src_count *counts = NULL;
@@ -273,7 +283,6 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 		uint32_t in_map = c ? c->in_map : 0;
 		uint32_t live = sw_source_live(k, &keys[i], &vals[i]);
 		const struct sw_source *src = &vals[i];
-		uint32_t pending = sw_source_pending(src, now);
 
 		res->probation_pending += sw_source_pending_probation(src, now);
 
@@ -296,10 +305,18 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 			}
 		}
 
-		if (live == 0 && in_map == 0 && src->penalty_until_ns <= now && !pending && src->last_syn_ns < now &&
-		    now - src->last_syn_ns > s->source_idle_ns &&
-		    (!src->last_offence_ns || now - src->last_offence_ns > s->penalty_forget_ns) &&
-		    !sw_known_good(src->last_good_ns, s->good_ttl_ns, now)) {
+		if (source_done(src, live, in_map, s, now)) {
+			struct sw_source fresh;
+
+			/*
+			 * Read again just before it goes: the dump is as old as the
+			 * walk (a fifth of a second at 100,000 sources), and a SYN
+			 * or a penalty given meanwhile (the mail log's, a CLI
+			 * ban) keeps the source.
+			 */
+			if (bpf_map_lookup_elem(k->sources_fd, &keys[i], &fresh) ||
+			    !source_done(&fresh, sw_source_live(k, &keys[i], &fresh), in_map, s, now))
+				continue;
 			if (!bpf_map_delete_elem(k->sources_fd, &keys[i])) {
 				bpf_map_delete_elem(k->reaped_fd, &keys[i]);
 				res->sources_expired++;
@@ -312,6 +329,18 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 	/* Sorted for bsearch in the next run. */
 	qsort(gc->drift, gc->n_drift, sizeof(*gc->drift), key_cmp);
 	drift = NULL;
+out:
+	free(drift);
+	free(counts);
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+int sw_gc_expire_lists(const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+		       struct sw_gc_result *res)
+{
+	int ret = 0;
 
 	/* Expired allow/deny entries. */
 	for (int kind = SW_LIST_KIND_ALLOW; kind <= SW_LIST_KIND_DENY; kind++) {
@@ -340,10 +369,14 @@ int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_setti
 	}
 	if (res->list_expired)
 		sw_list_bump_gen(k);
-out:
-	free(drift);
-	free(counts);
-	free(keys);
-	free(vals);
 	return ret;
+}
+
+int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+	      struct sw_gc_result *res)
+{
+	int ret = sw_gc_walk(gc, k, s, now, res);
+	int r = sw_gc_expire_lists(k, s, now, res);
+
+	return ret ? ret : r;
 }

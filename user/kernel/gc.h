@@ -92,8 +92,19 @@ uint64_t sw_session_idle_ns(const struct sw_session *v, uint64_t now);
 bool sw_source_on_probation(const struct sw_config *cfg, const struct sw_settings *s,
 			    const struct sw_source *src, uint64_t now);
 void sw_gc_free(struct sw_gc *gc);
+/*
+ * A run: sw_gc_walk (sessions and sources; @res is reset first, and @s is
+ * read only for its scalars, so a copy without the allow/deny entries
+ * will do, on any thread) then sw_gc_expire_lists (the allow/deny
+ * entries, against the config's in @s). 0, or the first error; what could
+ * be done is done either way.
+ */
 int sw_gc_run(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
 	      struct sw_gc_result *res);
+int sw_gc_walk(struct sw_gc *gc, const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+	       struct sw_gc_result *res);
+int sw_gc_expire_lists(const struct sw_kernel *k, const struct sw_settings *s, uint64_t now,
+		       struct sw_gc_result *res);
 
 /* Live sessions of a source: open count minus what the daemon reaped. */
 uint32_t sw_source_live(const struct sw_kernel *k, const struct sw_src_key *key,
